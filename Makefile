@@ -1,0 +1,46 @@
+# authzcheck: the two commands a fresh machine needs are `make conformance` and `make test`.
+GO      ?= go
+BIN     := bin/authzcheck
+PKG     := github.com/authzcheck/authzcheck
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X $(PKG)/internal/buildinfo.Version=$(VERSION) -X $(PKG)/internal/buildinfo.Commit=$(COMMIT)
+
+.PHONY: all build test conformance mock bench lint fuzz clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/authzcheck
+
+# Every test, with the race detector, plus vet and a formatting check.
+test: lint
+	$(GO) test -race -count=1 ./...
+
+# The main job: the whole check catalogue against the embedded mock (no configuration needed), or
+# against AUTHZ_TOKEN_URL when it is set.
+conformance: build
+	./$(BIN) conformance $(ARGS)
+
+# The reference mock on 127.0.0.1:8080 until interrupted.
+mock: build
+	./$(BIN) mock $(ARGS)
+
+# Benchmarks: compare runs with benchstat.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+# A short run of every fuzz target (FUZZTIME per target).
+FUZZTIME ?= 10s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+clean:
+	rm -rf bin evidence

@@ -1,0 +1,94 @@
+package catalog
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCatalogHasEveryArea(t *testing.T) {
+	var codes []string
+	for _, a := range Areas() {
+		codes = append(codes, a.Code)
+	}
+	assert.Equal(t, []string{"TOK", "AUTH", "GRANT", "HTTP", "JWT", "BEARER", "CACHE", "SEC"}, codes)
+	assert.Len(t, All(), 14+17+7+9+10+16+6+4)
+}
+
+func TestCatalogLevelsAndNeeds(t *testing.T) {
+	tests := []struct {
+		id         string
+		derby, rfc Level
+		needs      []string
+	}{
+		{"TOK-01", Must, Must, nil},
+		{"TOK-06", Should, Info, nil},
+		{"AUTH-13", Should, Must, nil},
+		{"AUTH-17", Info, Info, []string{NeedIntrusive}},
+		{"JWT-01", Must, Info, nil},
+		{"JWT-09", Must, Must, []string{NeedKeys}},
+		{"BEARER-01", Must, Must, []string{NeedAPI}},
+		{"BEARER-10", Must, Must, []string{NeedAPI, NeedKeys}},
+		{"BEARER-11", Must, Must, []string{NeedAPI, NeedControl}},
+		{"CACHE-03", Should, Should, []string{NeedAPI}},
+		{"CACHE-05", Must, Must, []string{NeedClient2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			c, ok := Lookup(tt.id)
+			require.True(t, ok)
+			assert.Equal(t, tt.derby, c.Level(ProfileDerbySoft))
+			assert.Equal(t, tt.rfc, c.Level(ProfileRFC6749))
+			assert.Equal(t, tt.needs, c.Needs)
+			assert.NotEmpty(t, c.Expect)
+			assert.NotEmpty(t, c.Source)
+		})
+	}
+}
+
+func TestParseRejectsMalformedRows(t *testing.T) {
+	tests := map[string]string{
+		"wrong area prefix": "## TOK: x\n| ID | Level | Check | Source |\n|---|---|---|---|\n| AUTH-01 | MUST | x | y |\n",
+		"no level":          "## TOK: x\n| ID | Level | Check | Source |\n|---|---|---|---|\n| TOK-01 | maybe | x | y |\n",
+		"missing cell":      "## TOK: x\n| ID | Level | Check | Source |\n|---|---|---|---|\n| TOK-01 | MUST | x |\n",
+		"duplicate":         "## TOK: x\n| ID | Level | Check | Source |\n|---|---|---|---|\n| TOK-01 | MUST | x | y |\n| TOK-01 | MUST | x | y |\n",
+		"empty":             "# nothing here\n",
+	}
+	for name, md := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := Parse(md)
+			assert.Error(t, err)
+		})
+	}
+}
+
+// The embedded copy must match the project's shared catalogue when it is present beside the
+// checkout (it is, on developer machines and in CI), so an extended CHECKS.md is never missed.
+func TestEmbeddedCopyMatchesShared(t *testing.T) {
+	shared, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "CHECKS.md"))
+	if os.IsNotExist(err) {
+		t.Skip("../shared/CHECKS.md not present")
+	}
+	require.NoError(t, err)
+	assert.Equal(t, string(shared), checksMD, "internal/catalog/CHECKS.md is stale: copy ../shared/CHECKS.md over it")
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(checksMD)
+	f.Add("## TOK: x (`api`)\n| ID | Level | Check | Source |\n|---|---|---|---|\n| TOK-01 | MUST / INFO, `keys` | a \\| b | `c|d` |\n")
+	f.Fuzz(func(t *testing.T, md string) {
+		cs, as, err := Parse(md)
+		if err != nil {
+			return
+		}
+		require.NotEmpty(t, cs)
+		require.NotEmpty(t, as)
+		for _, c := range cs {
+			require.NotEmpty(t, c.Derbysoft)
+			require.NotEmpty(t, c.RFC6749)
+		}
+	})
+}
