@@ -62,13 +62,13 @@ type CheckResult struct {
 
 // Transcript is one HTTP exchange, redacted, as stored in transcripts/NNNN.json.
 type Transcript struct {
-	Seq        int                `json:"seq"`
-	Checks     []string           `json:"checks"` // check IDs that made this exchange
-	Started    time.Time          `json:"started"`
-	DurationMS float64            `json:"duration_ms"`
-	Request    TranscriptRequest  `json:"request"`
+	Seq        int                 `json:"seq"`
+	Checks     []string            `json:"checks"` // check IDs that made this exchange
+	Started    time.Time           `json:"started"`
+	DurationMS float64             `json:"duration_ms"`
+	Request    TranscriptRequest   `json:"request"`
 	Response   *TranscriptResponse `json:"response,omitempty"` // nil when no answer came
-	Error      string             `json:"error,omitempty"`    // transport error, redacted
+	Error      string              `json:"error,omitempty"`    // transport error, redacted
 }
 
 // TranscriptRequest is the redacted request.
