@@ -2,12 +2,67 @@ package reports
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/authzcheck/authzcheck/internal/buildinfo"
 )
+
+// ManifestSchema names the version of manifest.json's layout.
+const ManifestSchema = "authzcheck.manifest/v1"
+
+// Run kinds.
+const (
+	KindConformance = "conformance"
+	KindLoad        = "load"
+)
+
+// Manifest is manifest.json: what the bundle is (the runs that wrote into it, the harness that
+// ran them, their configuration and counts) and every file it holds with its SHA-256. It never
+// holds a secret. The top-level run fields describe the bundle's primary run: its first
+// conformance run, or its first run when only load ran; Runs lists every run.
+type Manifest struct {
+	Schema   string         `json:"schema"`
+	RunID    string         `json:"run_id"`
+	Started  time.Time      `json:"started"`  // UTC, the earliest start of its runs
+	Finished time.Time      `json:"finished"` // UTC, the latest end of its runs
+	Result   string         `json:"result"`   // "failed" when any run failed, else "passed"
+	Harness  buildinfo.Info `json:"harness"`  // of the last run sealed into the bundle
+
+	Profile   string   `json:"profile,omitempty"`
+	Tags      string   `json:"tags,omitempty"`
+	Seed      int64    `json:"seed"`
+	Strict    bool     `json:"strict"`
+	Waivers   []Waiver `json:"waivers,omitempty"`
+	TargetURL string   `json:"target_url"`
+	APIURL    string   `json:"api_url,omitempty"`
+	ClientID  string   `json:"client_id"`
+
+	Counts *Counts       `json:"counts,omitempty"` // of the conformance run (summary.json)
+	Load   *LoadFigures  `json:"load,omitempty"`   // of the last load run (load/results.bin)
+	Runs   []ManifestRun `json:"runs"`
+	Files  []FileEntry   `json:"files"` // every file but manifest.json, SHA256SUMS and its .sig, sorted
+}
+
+// ManifestRun is one run that wrote into the bundle.
+type ManifestRun struct {
+	RunInfo
+	Harness buildinfo.Info `json:"harness"`
+	Counts  *Counts        `json:"counts,omitempty"`
+	Load    *LoadFigures   `json:"load,omitempty"`
+	// PreviousSums is the SHA-256 of the SHA256SUMS this run added to, chaining a bundle's runs.
+	PreviousSums string `json:"previous_sha256sums,omitempty"`
+}
 
 // FinalizeOptions are the optional parts of sealing a bundle.
 type FinalizeOptions struct {
@@ -16,22 +71,211 @@ type FinalizeOptions struct {
 	// and not a run thrown away at the end.
 	SignKey ed25519.PrivateKey
 	// Secrets are values that must never appear in the bundle (the client secrets of the run).
-	// Finalize searches every file for them, raw and in the encodings redact knows, and refuses
-	// to seal the bundle when it finds one (defence in depth: redaction happens at the source).
+	// Finalize searches every file for them, raw and in the encodings they travel in, and for
+	// signed JWTs, and refuses to seal the bundle when it finds one (defence in depth: redaction
+	// happens at the source; Finalize never rewrites evidence).
 	Secrets []string
 	// Build overrides the harness identity written to the manifest (tests); nil means
 	// buildinfo.Get().
 	Build *buildinfo.Info
 }
 
+// NewRunID returns a fresh run ID (a random UUID).
+func NewRunID() string { return uuid.NewString() }
+
+// ownedBy reports whether a run of kind writes path, and so may change it between two seals.
+func ownedBy(kind, path string) bool {
+	switch path {
+	case ReportFile, ManifestFile:
+		return true
+	}
+	switch kind {
+	case KindLoad:
+		return strings.HasPrefix(path, "load/")
+	case KindConformance:
+		return path == SummaryFile || path == "cucumber.json" || path == "junit.xml" || strings.HasPrefix(path, "transcripts/")
+	}
+	return false
+}
+
 // Finalize seals the evidence bundle in dir after a run wrote its files there: it merges run
 // into dir/manifest.json (a load run adding to a conformance bundle appends to its runs),
 // renders dir/report.html, hashes every file into manifest.json and SHA256SUMS and, with
 // opts.SignKey, writes SHA256SUMS.sig. Every file is written atomically (temporary file and
-// rename). It refuses to seal a bundle that holds a secret or a signed JWT and says which file.
+// rename).
+//
+// Before it writes anything it checks two things and refuses to seal otherwise: that no file
+// holds one of opts.Secrets or a signed JWT (the error wraps ErrUnredacted and names the file),
+// and, when dir was already sealed, that the files another run wrote are as that seal left
+// them, so adding a run can never bless a file changed since.
 func Finalize(dir string, run RunInfo, opts FinalizeOptions) error {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return fmt.Errorf("finalize: %s is not a directory", dir)
 	}
-	return errors.New("finalize: not implemented yet")
+	if run.Kind != KindConformance && run.Kind != KindLoad {
+		return fmt.Errorf("finalize: run kind %q; want %q or %q", run.Kind, KindConformance, KindLoad)
+	}
+	if run.RunID == "" {
+		run.RunID = NewRunID()
+	}
+	run.Started, run.Finished = run.Started.UTC(), run.Finished.UTC()
+	build := buildinfo.Get()
+	if opts.Build != nil {
+		build = *opts.Build
+	}
+
+	old, err := readManifest(dir)
+	if err != nil {
+		return fmt.Errorf("finalize: %w; use a new --out directory", err)
+	}
+	prevSums := ""
+	if data, err := os.ReadFile(filepath.Join(dir, SumsFile)); err == nil {
+		h := sha256.Sum256(data)
+		prevSums = hex.EncodeToString(h[:])
+		v, err := Verify(dir, nil)
+		if err != nil {
+			return fmt.Errorf("finalize: %w", err)
+		}
+		for _, p := range v.Problems {
+			if p.Kind == "added" || ownedBy(run.Kind, p.Path) {
+				continue // this run's own files, new or rewritten
+			}
+			return fmt.Errorf("finalize: the bundle in %s changed since it was sealed (%s); use a new --out directory", dir, p)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("finalize: %w", err)
+	}
+
+	inputs, err := listFiles(dir, ManifestFile, ReportFile, SumsFile, SignatureFile)
+	if err != nil {
+		return fmt.Errorf("finalize: %w", err)
+	}
+	if err := scanBundle(dir, inputs, run.ClientID, opts.Secrets); err != nil {
+		return fmt.Errorf("finalize: %w", err)
+	}
+
+	rec := ManifestRun{RunInfo: run, Harness: build, PreviousSums: prevSums}
+	switch run.Kind {
+	case KindConformance:
+		sum, err := readSummary(dir)
+		if err != nil {
+			return fmt.Errorf("finalize: %w", err)
+		}
+		if sum == nil {
+			return fmt.Errorf("finalize: %s has no %s; a conformance run writes it before sealing", dir, SummaryFile)
+		}
+		c := sum.Counts
+		rec.Counts = &c
+		if rec.Result == "" {
+			rec.Result = sum.Result
+		}
+	case KindLoad:
+		ld, err := readLoad(dir)
+		if err != nil {
+			return fmt.Errorf("finalize: %w", err)
+		}
+		if ld != nil {
+			rec.Load = ld.Figures
+		}
+	}
+
+	m := mergeManifest(old, rec, build)
+	b, err := ReadBundle(dir)
+	if err != nil {
+		return fmt.Errorf("finalize: %w", err)
+	}
+	b.Manifest = m
+	html, err := RenderHTML(b)
+	if err != nil {
+		return fmt.Errorf("finalize: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, ReportFile), html, 0o644); err != nil {
+		return fmt.Errorf("finalize: %w", err)
+	}
+
+	names, err := listFiles(dir, ManifestFile, SumsFile, SignatureFile)
+	if err != nil {
+		return fmt.Errorf("finalize: %w", err)
+	}
+	if m.Files, err = hashFiles(dir, names); err != nil {
+		return fmt.Errorf("finalize: %w", err)
+	}
+	mj, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("finalize: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, ManifestFile), append(mj, '\n'), 0o644); err != nil {
+		return fmt.Errorf("finalize: %w", err)
+	}
+
+	names, err = listFiles(dir, SumsFile, SignatureFile)
+	if err != nil {
+		return fmt.Errorf("finalize: %w", err)
+	}
+	entries, err := hashFiles(dir, names)
+	if err != nil {
+		return fmt.Errorf("finalize: %w", err)
+	}
+	sums := FormatSums(entries)
+	if err := writeFileAtomic(filepath.Join(dir, SumsFile), sums, 0o644); err != nil {
+		return fmt.Errorf("finalize: %w", err)
+	}
+	sigPath := filepath.Join(dir, SignatureFile)
+	if opts.SignKey == nil {
+		// A signature over an earlier SHA256SUMS no longer holds; leaving it would only mislead.
+		if err := os.Remove(sigPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("finalize: %w", err)
+		}
+		return nil
+	}
+	if len(opts.SignKey) != ed25519.PrivateKeySize {
+		return fmt.Errorf("finalize: signing key has %d bytes; want an ed25519 private key", len(opts.SignKey))
+	}
+	if err := writeFileAtomic(sigPath, ed25519.Sign(opts.SignKey, sums), 0o644); err != nil {
+		return fmt.Errorf("finalize: %w", err)
+	}
+	return nil
+}
+
+// mergeManifest adds rec to old (replacing a run with the same ID) and recomputes the bundle's
+// top-level fields. Files are filled in by the caller.
+func mergeManifest(old *Manifest, rec ManifestRun, build buildinfo.Info) *Manifest {
+	m := &Manifest{Schema: ManifestSchema, Harness: build}
+	if old != nil {
+		for _, r := range old.Runs {
+			if r.RunID != rec.RunID {
+				m.Runs = append(m.Runs, r)
+			}
+		}
+	}
+	m.Runs = append(m.Runs, rec)
+	primary := m.Runs[0]
+	for _, r := range m.Runs {
+		if r.Kind == KindConformance {
+			primary = r
+			break
+		}
+	}
+	m.RunID = primary.RunID
+	m.Profile, m.Tags, m.Seed, m.Strict, m.Waivers = primary.Profile, primary.Tags, primary.Seed, primary.Strict, primary.Waivers
+	m.TargetURL, m.APIURL, m.ClientID = primary.TargetURL, primary.APIURL, primary.ClientID
+	m.Result = "passed"
+	for _, r := range m.Runs {
+		if m.Started.IsZero() || (!r.Started.IsZero() && r.Started.Before(m.Started)) {
+			m.Started = r.Started
+		}
+		if r.Finished.After(m.Finished) {
+			m.Finished = r.Finished
+		}
+		if r.Result == "failed" {
+			m.Result = "failed"
+		}
+		if r.Kind == KindConformance && r.Counts != nil {
+			m.Counts = r.Counts
+		}
+		if r.Kind == KindLoad && r.Load != nil {
+			m.Load = r.Load
+		}
+	}
+	return m
 }

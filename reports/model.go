@@ -110,6 +110,9 @@ type RunInfo struct {
 	TargetURL string    `json:"target_url"`
 	APIURL    string    `json:"api_url,omitempty"`
 	ClientID  string    `json:"client_id"`
+	// Result is "passed" or "failed" as the run decided it (a load run: its thresholds). Empty
+	// for a conformance run means: take it from summary.json.
+	Result string `json:"result,omitempty"`
 }
 
 // Waiver excuses a check's failure, with a reason and an optional expiry date.

@@ -1,0 +1,106 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// TranscriptsDir is where a conformance run keeps its exchanges.
+const TranscriptsDir = "transcripts"
+
+// Bundle is an evidence bundle read back from its directory: what the report is rendered from.
+// Any part may be missing (nil): a load-only bundle has no Summary, an unsealed one no Manifest.
+type Bundle struct {
+	Dir         string
+	Manifest    *Manifest
+	Summary     *Summary
+	Transcripts map[string]*Transcript // by file name under transcripts/ ("0001.json")
+	Load        *LoadData
+	// Problems are parts of the bundle that could not be read; the report lists them.
+	Problems []string
+}
+
+// ReadBundle reads the JSON of the bundle in dir (manifest.json, summary.json, the transcripts
+// summary.json names, load/). A missing part is left nil; an unreadable one is an error for
+// summary.json and manifest.json, and a listed problem for a transcript.
+func ReadBundle(dir string) (*Bundle, error) {
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("bundle %s is not a directory", dir)
+	}
+	b := &Bundle{Dir: dir, Transcripts: map[string]*Transcript{}}
+	var err error
+	if b.Manifest, err = readManifest(dir); err != nil {
+		return nil, err
+	}
+	if b.Summary, err = readSummary(dir); err != nil {
+		return nil, err
+	}
+	if b.Summary != nil {
+		for _, c := range b.Summary.Checks {
+			for _, name := range c.Transcripts {
+				if _, done := b.Transcripts[name]; done {
+					continue
+				}
+				t, err := readTranscript(dir, name)
+				if err != nil {
+					b.Problems = append(b.Problems, err.Error())
+					b.Transcripts[name] = nil
+					continue
+				}
+				b.Transcripts[name] = t
+			}
+		}
+	}
+	if b.Load, err = readLoad(dir); err != nil {
+		return nil, err
+	}
+	if b.Load != nil {
+		b.Problems = append(b.Problems, b.Load.Problems...)
+	}
+	return b, nil
+}
+
+// readSummary reads dir/summary.json; a missing file is (nil, nil).
+func readSummary(dir string) (*Summary, error) {
+	data, err := os.ReadFile(filepath.Join(dir, SummaryFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var s Summary
+	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
+		return nil, fmt.Errorf("summary.json: %v", err)
+	}
+	return &s, nil
+}
+
+// readTranscript reads transcripts/name. A name that is not a plain file name is refused.
+func readTranscript(dir, name string) (*Transcript, error) {
+	name = strings.TrimPrefix(name, TranscriptsDir+"/")
+	if name == "" || path.Base(name) != name || name == "." || name == ".." || filepath.Base(name) != name {
+		return nil, fmt.Errorf("transcript %q: not a file name under transcripts/", name)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, TranscriptsDir, name))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("transcripts/%s is missing", name)
+		}
+		return nil, err
+	}
+	var t Transcript
+	if err := json.Unmarshal(data, &t); err != nil {
+		return nil, fmt.Errorf("transcripts/%s: %v", name, err)
+	}
+	return &t, nil
+}

@@ -1,0 +1,340 @@
+package reports
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/authzcheck/authzcheck/internal/buildinfo"
+	"github.com/authzcheck/authzcheck/internal/catalog"
+)
+
+//go:embed report.html.tmpl
+var reportTemplate string
+
+var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{"md": inlineCode}).Parse(reportTemplate))
+
+// codeSpanRe matches a Markdown code span of the catalogue's text ("`grant_type`").
+var codeSpanRe = regexp.MustCompile("`([^`]+)`")
+
+// inlineCode escapes s for HTML and turns its Markdown code spans into <code> elements.
+func inlineCode(s string) template.HTML {
+	return template.HTML(codeSpanRe.ReplaceAllString(template.HTMLEscapeString(s), "<code>$1</code>"))
+}
+
+// maxInlineTranscripts bounds how many exchanges are shown under one check (checks such as
+// HTTP-07 cover every request of the run); the rest are listed by file name.
+const maxInlineTranscripts = 12
+
+// maxBodyShown bounds a body shown in the report; the transcript file keeps it whole.
+const maxBodyShown = 4096
+
+type reportView struct {
+	Result       string // "passed", "failed" or "" (unknown)
+	Profile      string
+	Target       string
+	APIURL       string
+	ClientID     string
+	RunID        string
+	Started      string
+	Finished     string
+	Duration     string
+	Harness      *buildinfo.Info
+	Runs         []runView
+	Counts       *Counts
+	Tags         string
+	Strict       bool
+	Seed         int64
+	Waivers      []Waiver
+	Areas        []areaView
+	Load         *loadView
+	Problems     []string
+	Files        int
+	HasSummary   bool
+	Conformance  string // the conformance run's result
+	TotalLoadRun int
+}
+
+type runView struct {
+	Kind, RunID, Started, Finished, Duration, Result string
+}
+
+type areaView struct {
+	Code, Title                     string
+	Checks                          []checkView
+	Passed, Failed, Skipped, Waived int
+}
+
+type checkView struct {
+	ID, Title, Level, Status, Reason, Source, Description, Duration string
+	Notes                                                           []string
+	Transcripts                                                     []transcriptView
+	More                                                            []string
+}
+
+type headerView struct{ Name, Value string }
+
+type tokenView struct {
+	Fingerprint string
+	Length      int
+	Header      string
+	Claims      string
+}
+
+type transcriptView struct {
+	Name, Method, URL, Error, ReqBody, RespBody, Duration, Started string
+	Seq, Status, StatusClass                                       int
+	ReqHeaders, RespHeaders                                        []headerView
+	Tokens                                                         []tokenView
+	TLS                                                            *TLSInfo
+	Missing, HasResponse, Truncated                                bool
+}
+
+type loadView struct {
+	Figures        *LoadFigures
+	LatencyChart   template.HTML
+	RequestsChart  template.HTML
+	Bucket         string
+	StatusRows     []FigureRow
+	TokenRows      []FigureRow
+	OtherRows      []FigureRow
+	HasPlot        bool
+	SuccessPercent string
+}
+
+// RenderHTML renders report.html for a bundle. The output depends only on the bundle: the same
+// bundle always renders to the same bytes.
+func RenderHTML(b *Bundle) ([]byte, error) {
+	v := buildView(b)
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, v); err != nil {
+		return nil, fmt.Errorf("render report.html: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func fmtDuration(a, b time.Time) string {
+	if a.IsZero() || b.IsZero() || b.Before(a) {
+		return ""
+	}
+	return b.Sub(a).Round(time.Millisecond).String()
+}
+
+func buildView(b *Bundle) *reportView {
+	v := &reportView{Problems: append([]string(nil), b.Problems...)}
+	if m := b.Manifest; m != nil {
+		v.Result, v.Profile, v.Target, v.APIURL, v.ClientID = m.Result, m.Profile, m.TargetURL, m.APIURL, m.ClientID
+		v.RunID, v.Tags, v.Strict, v.Seed, v.Waivers = m.RunID, m.Tags, m.Strict, m.Seed, m.Waivers
+		v.Started, v.Finished, v.Duration = fmtTime(m.Started), fmtTime(m.Finished), fmtDuration(m.Started, m.Finished)
+		h := m.Harness
+		v.Harness = &h
+		v.Files = len(m.Files)
+		for _, r := range m.Runs {
+			v.Runs = append(v.Runs, runView{Kind: r.Kind, RunID: r.RunID, Started: fmtTime(r.Started),
+				Finished: fmtTime(r.Finished), Duration: fmtDuration(r.Started, r.Finished), Result: r.Result})
+			if r.Kind == KindLoad {
+				v.TotalLoadRun++
+			}
+		}
+		v.Counts = m.Counts
+	}
+	if s := b.Summary; s != nil {
+		v.HasSummary = true
+		v.Conformance = s.Result
+		c := s.Counts
+		v.Counts = &c
+		if v.Result == "" {
+			v.Result = s.Result
+		}
+		if v.Profile == "" {
+			v.Profile = s.Profile
+		}
+		if v.Target == "" {
+			v.Target = s.Target
+		}
+		if v.Started == "" {
+			v.Started, v.Finished, v.Duration = fmtTime(s.Started), fmtTime(s.Finished), fmtDuration(s.Started, s.Finished)
+		}
+		v.Areas = groupChecks(s, b.Transcripts, v.Profile)
+	}
+	if b.Load != nil {
+		v.Load = buildLoadView(b.Load)
+	}
+	return v
+}
+
+// groupChecks orders the checks of summary.json by catalogue area; checks the catalogue does not
+// know go to an area named after their ID prefix, after the known ones.
+func groupChecks(s *Summary, ts map[string]*Transcript, profile string) []areaView {
+	var out []areaView
+	idx := map[string]int{}
+	for _, a := range catalog.Areas() {
+		idx[a.Code] = len(out)
+		out = append(out, areaView{Code: a.Code, Title: a.Title})
+	}
+	for _, c := range s.Checks {
+		cat, known := catalog.Lookup(c.ID)
+		area := cat.Area
+		if !known {
+			area, _, _ = strings.Cut(c.ID, "-")
+		}
+		i, ok := idx[area]
+		if !ok {
+			idx[area] = len(out)
+			i = len(out)
+			out = append(out, areaView{Code: area, Title: "not in this harness's catalogue"})
+		}
+		cv := checkView{ID: c.ID, Title: c.Title, Level: c.Level, Status: string(c.Status), Reason: c.Reason,
+			Notes: c.Notes, Duration: fmt.Sprintf("%d ms", c.DurationMS)}
+		if known {
+			cv.Source, cv.Description = cat.Source, cat.Description()
+			if cv.Level == "" {
+				cv.Level = string(cat.Level(profile))
+			}
+			if cv.Title == "" {
+				cv.Title = cv.Description
+			}
+			if cv.Description == cv.Title {
+				cv.Description = ""
+			}
+		}
+		for n, name := range c.Transcripts {
+			if n >= maxInlineTranscripts {
+				cv.More = append(cv.More, name)
+				continue
+			}
+			cv.Transcripts = append(cv.Transcripts, buildTranscript(name, ts[name]))
+		}
+		a := &out[i]
+		a.Checks = append(a.Checks, cv)
+		switch c.Status {
+		case StatusPassed:
+			a.Passed++
+		case StatusFailed:
+			a.Failed++
+		case StatusSkipped:
+			a.Skipped++
+		case StatusWaived:
+			a.Waived++
+		}
+	}
+	kept := out[:0]
+	for _, a := range out {
+		if len(a.Checks) > 0 {
+			kept = append(kept, a)
+		}
+	}
+	return kept
+}
+
+func buildTranscript(name string, t *Transcript) transcriptView {
+	tv := transcriptView{Name: name}
+	if t == nil {
+		tv.Missing = true
+		return tv
+	}
+	tv.Seq, tv.Method, tv.URL, tv.Error = t.Seq, t.Request.Method, t.Request.URL, t.Error
+	tv.Duration = fmt.Sprintf("%.1f ms", t.DurationMS)
+	tv.Started = fmtTime(t.Started)
+	tv.ReqHeaders = headers(t.Request.Header)
+	tv.ReqBody = shownBody(t.Request.Body)
+	if r := t.Response; r != nil {
+		tv.HasResponse = true
+		tv.Status, tv.Truncated, tv.TLS = r.Status, r.Truncated, r.TLS
+		tv.StatusClass = r.Status / 100
+		tv.RespHeaders = headers(r.Header)
+		tv.RespBody = shownBody(r.Body)
+		for _, tok := range r.Tokens {
+			tv.Tokens = append(tv.Tokens, tokenView{Fingerprint: tok.Fingerprint, Length: tok.Length,
+				Header: indentJSON(tok.Header), Claims: indentJSON(tok.Claims)})
+		}
+	}
+	return tv
+}
+
+func headers(h map[string][]string) []headerView {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var out []headerView
+	for _, n := range names {
+		for _, val := range h[n] {
+			out = append(out, headerView{Name: n, Value: val})
+		}
+	}
+	return out
+}
+
+// shownBody pretty-prints a JSON body and cuts any body at maxBodyShown bytes.
+func shownBody(s string) string {
+	if s == "" {
+		return ""
+	}
+	var buf bytes.Buffer
+	if json.Valid([]byte(s)) && json.Indent(&buf, []byte(s), "", "  ") == nil {
+		s = buf.String()
+	}
+	if len(s) <= maxBodyShown {
+		return s
+	}
+	cut := maxBodyShown
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("\n… %d more bytes in the transcript file", len(s)-cut)
+}
+
+func indentJSON(m map[string]any) string {
+	if len(m) == 0 {
+		return ""
+	}
+	out, err := json.MarshalIndent(m, "", "  ") // encoding/json sorts map keys
+	if err != nil {
+		return ""
+	}
+	return string(out)
+}
+
+func buildLoadView(ld *LoadData) *loadView {
+	lv := &loadView{Figures: ld.Figures, HasPlot: ld.HasPlot}
+	if ld.Figures != nil {
+		lv.LatencyChart = latencyChart(ld.Series, ld.BucketS)
+		lv.RequestsChart = requestsChart(ld.Series, ld.BucketS)
+		lv.Bucket = fmtTick(ld.BucketS)
+		lv.SuccessPercent = fmt.Sprintf("%.2f%%", ld.Figures.Success*100)
+		codes := make([]string, 0, len(ld.Figures.Status))
+		for c := range ld.Figures.Status {
+			codes = append(codes, c)
+		}
+		sort.Strings(codes)
+		for _, c := range codes {
+			label := c
+			if c == "0" {
+				label = "no answer"
+			}
+			lv.StatusRows = append(lv.StatusRows, FigureRow{Key: label, Value: fmt.Sprint(ld.Figures.Status[c])})
+		}
+	}
+	if ld.Summary != nil {
+		var rows []FigureRow
+		flatten("", ld.Summary, &rows)
+		lv.TokenRows, lv.OtherRows = splitFigures(rows)
+	}
+	return lv
+}

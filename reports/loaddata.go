@@ -1,0 +1,311 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// Paths of a load run's files inside a bundle.
+const (
+	LoadResultsFile = "load/results.bin"
+	LoadSummaryFile = "load/summary.json"
+	LoadPlotFile    = "load/plot.html"
+)
+
+// maxSeriesPoints bounds the latency-over-time series: longer runs use wider buckets.
+const maxSeriesPoints = 600
+
+// Percentiles are latencies in milliseconds.
+type Percentiles struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P95  float64 `json:"p95"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p99_9"`
+	Max  float64 `json:"max"`
+}
+
+// LoadFigures summarise a load run's results.bin for the manifest and the report.
+type LoadFigures struct {
+	Requests   int64          `json:"requests"`
+	Success    float64        `json:"success"`    // ratio of 2xx answers, 0..1
+	Rate       float64        `json:"rate"`       // requests sent per second
+	Throughput float64        `json:"throughput"` // successful requests per second
+	DurationMS float64        `json:"duration_ms"`
+	LatencyMS  Percentiles    `json:"latency_ms"`
+	Status     map[string]int `json:"status_codes"` // "200": count; "0" means no answer
+	Errors     []string       `json:"errors,omitempty"`
+}
+
+// SeriesPoint is one bucket of the latency-over-time series.
+type SeriesPoint struct {
+	OffsetS  float64 // start of the bucket, seconds since the first request
+	Requests int
+	Errors   int // non-2xx or no answer
+	P50MS    float64
+	P99MS    float64
+	MaxMS    float64
+}
+
+// LoadData is what the report shows of a load run.
+type LoadData struct {
+	Figures  *LoadFigures // from results.bin; nil when it is absent
+	Series   []SeriesPoint
+	BucketS  float64 // width of a Series bucket in seconds
+	Summary  any     // load/summary.json, decoded generically (nil when absent)
+	HasPlot  bool    // load/plot.html is in the bundle
+	Problems []string
+}
+
+// maxErrorKinds bounds the distinct transport errors kept.
+const maxErrorKinds = 10
+
+// ReadResults reads a Vegeta results file (any of Vegeta's encodings) and computes its figures and
+// its latency-over-time series. Latencies are kept only as numbers, never bodies.
+func ReadResults(r io.Reader) (*LoadFigures, []SeriesPoint, float64, error) {
+	dec := vegeta.DecoderFor(r)
+	if dec == nil {
+		return nil, nil, 0, errors.New("not a Vegeta results file")
+	}
+	type sample struct {
+		at  time.Time
+		lat time.Duration
+		ok  bool
+	}
+	var (
+		samples   []sample
+		status    = map[string]int{}
+		errKinds  []string
+		success   int64
+		first     time.Time
+		lastEnd   time.Time
+		lastStart time.Time
+	)
+	for {
+		var res vegeta.Result
+		if err := dec.Decode(&res); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, nil, 0, fmt.Errorf("decode results: %w", err)
+		}
+		ok := res.Code >= 200 && res.Code < 300
+		if ok {
+			success++
+		}
+		status[strconv.Itoa(int(res.Code))]++
+		if res.Error != "" && len(errKinds) < maxErrorKinds && !containsString(errKinds, res.Error) {
+			errKinds = append(errKinds, res.Error)
+		}
+		if first.IsZero() || res.Timestamp.Before(first) {
+			first = res.Timestamp
+		}
+		if res.Timestamp.After(lastStart) {
+			lastStart = res.Timestamp
+		}
+		if e := res.End(); e.After(lastEnd) {
+			lastEnd = e
+		}
+		samples = append(samples, sample{at: res.Timestamp, lat: res.Latency, ok: ok})
+	}
+	f := &LoadFigures{Requests: int64(len(samples)), Status: status, Errors: errKinds}
+	if len(samples) == 0 {
+		return f, nil, 1, nil
+	}
+	sort.SliceStable(samples, func(i, j int) bool { return samples[i].at.Before(samples[j].at) })
+	lats := make([]float64, len(samples))
+	for i, s := range samples {
+		lats[i] = ms(s.lat)
+	}
+	sorted := append([]float64(nil), lats...)
+	sort.Float64s(sorted)
+	f.LatencyMS = Percentiles{P50: quantile(sorted, 0.50), P90: quantile(sorted, 0.90), P95: quantile(sorted, 0.95),
+		P99: quantile(sorted, 0.99), P999: quantile(sorted, 0.999), Max: sorted[len(sorted)-1]}
+	f.Success = float64(success) / float64(len(samples))
+	span := lastEnd.Sub(first)
+	f.DurationMS = ms(span)
+	if sent := lastStart.Sub(first); sent > 0 && len(samples) > 1 {
+		f.Rate = float64(len(samples)-1) / sent.Seconds()
+	}
+	if span > 0 {
+		f.Throughput = float64(success) / span.Seconds()
+	}
+
+	bucket := 1.0
+	if total := lastStart.Sub(first).Seconds(); total/bucket > maxSeriesPoints {
+		bucket = math.Ceil(total / maxSeriesPoints)
+	}
+	var series []SeriesPoint
+	var cur []float64
+	flush := func(idx int, errs int) {
+		sort.Float64s(cur)
+		series = append(series, SeriesPoint{OffsetS: float64(idx) * bucket, Requests: len(cur), Errors: errs,
+			P50MS: quantile(cur, 0.5), P99MS: quantile(cur, 0.99), MaxMS: cur[len(cur)-1]})
+		cur = cur[:0]
+	}
+	idx, errs := -1, 0
+	for i, s := range samples {
+		b := int(s.at.Sub(first).Seconds() / bucket)
+		if b != idx && len(cur) > 0 {
+			flush(idx, errs)
+			errs = 0
+		}
+		idx = b
+		cur = append(cur, lats[i])
+		if !s.ok {
+			errs++
+		}
+	}
+	if len(cur) > 0 {
+		flush(idx, errs)
+	}
+	return f, series, bucket, nil
+}
+
+// quantile of an ascending slice by the nearest-rank method (exact and deterministic).
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	r := int(math.Ceil(q*float64(len(sorted)))) - 1
+	if r < 0 {
+		r = 0
+	}
+	if r >= len(sorted) {
+		r = len(sorted) - 1
+	}
+	return sorted[r]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func containsString(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// readLoad reads a bundle's load/ directory; it returns nil when no load ran.
+func readLoad(dir string) (*LoadData, error) {
+	ld := &LoadData{}
+	found := false
+	if f, err := os.Open(filepath.Join(dir, filepath.FromSlash(LoadResultsFile))); err == nil {
+		found = true
+		figs, series, bucket, err := ReadResults(f)
+		f.Close()
+		if err != nil {
+			ld.Problems = append(ld.Problems, LoadResultsFile+": "+err.Error())
+		} else {
+			ld.Figures, ld.Series, ld.BucketS = figs, series, bucket
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(LoadSummaryFile))); err == nil {
+		found = true
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			ld.Problems = append(ld.Problems, LoadSummaryFile+": "+err.Error())
+		} else {
+			ld.Summary = v
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(LoadPlotFile))); err == nil {
+		found = true
+		ld.HasPlot = true
+	}
+	if !found {
+		return nil, nil
+	}
+	return ld, nil
+}
+
+// FigureRow is one line of a flattened JSON document: a dotted key and its value as text.
+type FigureRow struct {
+	Key   string
+	Value string
+}
+
+// maxFlattenArray bounds how many elements of an array are listed one by one.
+const maxFlattenArray = 12
+
+// flatten turns a decoded JSON value into sorted key/value rows ("latency.p99": "12.3").
+// Long arrays are summarised by their length; the order is deterministic.
+func flatten(prefix string, v any, out *[]FigureRow) {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			flatten(p, x[k], out)
+		}
+	case []any:
+		if len(x) > maxFlattenArray {
+			*out = append(*out, FigureRow{Key: prefix, Value: fmt.Sprintf("%d values (see %s)", len(x), LoadSummaryFile)})
+			return
+		}
+		if len(x) == 0 {
+			*out = append(*out, FigureRow{Key: prefix, Value: "none"})
+			return
+		}
+		for i, e := range x {
+			flatten(fmt.Sprintf("%s[%d]", prefix, i), e, out)
+		}
+	case nil:
+		*out = append(*out, FigureRow{Key: prefix, Value: "null"})
+	case string:
+		*out = append(*out, FigureRow{Key: prefix, Value: x})
+	default:
+		*out = append(*out, FigureRow{Key: prefix, Value: fmt.Sprint(x)})
+	}
+}
+
+// tokenWords pick out, from load/summary.json, the rows about token policy and the token cache.
+var tokenWords = []string{"token", "cache", "policy", "distinct", "fetch", "refresh", "stall", "hit", "expires", "invalidat", "retries", "retry"}
+
+// splitFigures separates token-policy and cache rows from the rest.
+func splitFigures(rows []FigureRow) (token, other []FigureRow) {
+	for _, r := range rows {
+		k := strings.ToLower(r.Key)
+		matched := false
+		for _, w := range tokenWords {
+			if strings.Contains(k, w) {
+				matched = true
+				break
+			}
+		}
+		if matched {
+			token = append(token, r)
+		} else {
+			other = append(other, r)
+		}
+	}
+	return token, other
+}
