@@ -1,0 +1,272 @@
+package mock
+
+import (
+	"encoding/base64"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// maxIssuedTokens bounds the list IssuedTokens returns.
+const maxIssuedTokens = 10000
+
+// repeatedJTI is the jti of every token under quirk repeat-jti.
+const repeatedJTI = "6f1c3a52-0000-4000-8000-000000000000"
+
+// cachedEntry is a token the cached policy answers again.
+type cachedEntry struct {
+	token string
+	exp   time.Time
+}
+
+// tokenCache holds the cached policy's tokens, by client and scope.
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[string]cachedEntry
+}
+
+func (c *tokenCache) get(key string) (cachedEntry, bool) {
+	c.mu.Lock()
+	e, ok := c.m[key]
+	c.mu.Unlock()
+	return e, ok
+}
+
+func (c *tokenCache) put(key string, e cachedEntry) {
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]cachedEntry{}
+	}
+	c.m[key] = e
+	c.mu.Unlock()
+}
+
+func (c *tokenCache) reset() {
+	c.mu.Lock()
+	c.m = nil
+	c.mu.Unlock()
+}
+
+// tokenRing keeps the most recent issued tokens.
+type tokenRing struct {
+	mu   sync.Mutex
+	buf  []string
+	next int
+	full bool
+}
+
+func newTokenRing(n int) *tokenRing { return &tokenRing{buf: make([]string, n)} }
+
+func (r *tokenRing) add(tok string) {
+	r.mu.Lock()
+	r.buf[r.next] = tok
+	r.next++
+	if r.next == len(r.buf) {
+		r.next, r.full = 0, true
+	}
+	r.mu.Unlock()
+}
+
+func (r *tokenRing) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.full {
+		return append([]string(nil), r.buf[:r.next]...)
+	}
+	return append(append([]string(nil), r.buf[r.next:]...), r.buf[:r.next]...)
+}
+
+func (r *tokenRing) reset() {
+	r.mu.Lock()
+	clear(r.buf)
+	r.next, r.full = 0, false
+	r.mu.Unlock()
+}
+
+// refreshMargin is how close to expiry a cached token may get before the cached policy issues a
+// new one: a tenth of the lifetime.
+func refreshMargin(ttl time.Duration) time.Duration { return ttl / 10 }
+
+// issue answers a valid token request under the policy: a new token, or a cached one with
+// expires_in counting down.
+func (s *Server) issue(st *state, c *clientEntry, scopes []string, scopeStr string) (*issuedToken, error) {
+	now := s.clock.now()
+	q := st.quirks
+	cached := st.policy == PolicyCached || q.has(qCachedFullLifetime) || q.has(qSharedToken)
+	var key string
+	if cached {
+		key = c.ID + "\x00" + scopeStr
+		if q.has(qSharedToken) {
+			key = "\x00" + scopeStr
+		}
+		if e, ok := s.cache.get(key); ok && e.exp.Sub(now) > refreshMargin(st.ttl) && e.exp.Sub(now) >= time.Second {
+			c.counters.tokensIssued.Add(1)
+			s.metrics.issued.Inc()
+			expiresIn := e.exp.Unix() - now.Unix()
+			if q.has(qCachedFullLifetime) {
+				expiresIn = int64(st.ttl / time.Second)
+			}
+			return &issuedToken{token: e.token, scope: scopeStr, expiresIn: expiresIn}, nil
+		}
+	}
+	iat := now
+	if q.has(qCachedFullLifetime) {
+		iat = now.Add(-60 * time.Second)
+	}
+	tok, exp, err := s.signToken(st, c, scopes, iat.Unix(), int64(st.ttl/time.Second))
+	if err != nil {
+		return nil, err
+	}
+	if cached {
+		s.cache.put(key, cachedEntry{token: tok, exp: time.Unix(exp, 0)})
+	}
+	c.counters.tokensIssued.Add(1)
+	s.metrics.issued.Inc()
+	s.issued.add(tok)
+	expiresIn := exp - now.Unix()
+	if q.has(qWrongExp) || q.has(qCachedFullLifetime) {
+		expiresIn = int64(st.ttl / time.Second)
+	}
+	return &issuedToken{token: tok, scope: scopeStr, expiresIn: expiresIn}, nil
+}
+
+// signToken builds and signs a token for c; it returns the token and its exp.
+func (s *Server) signToken(st *state, c *clientEntry, scopes []string, iat, ttlSecs int64) (string, int64, error) {
+	q := st.quirks
+	ks := s.keys.Load()
+	jti := repeatedJTI
+	if !q.has(qRepeatJTI) {
+		jti = newJTI()
+	}
+	exp := iat + ttlSecs
+	claims := claimSet{sub: c.ID, aud: c.ID, dis: c.Distributor, nbf: iat, iat: iat, exp: exp, jti: jti,
+		iss: Issuer, scopes: scopes, scopeClaim: true}
+	if q.has(qSkewedIat) {
+		claims.iat -= 3600
+	}
+	if q.has(qNbfFuture) {
+		claims.nbf = iat + 3600
+	}
+	if q.has(qNoIss) {
+		claims.iss = ""
+	}
+	if q.has(qNoScopeClaim) {
+		claims.scopeClaim = false
+		s.scopes.Store(jti, append([]string(nil), scopes...))
+	}
+	if q.has(qWrongExp) {
+		claims.exp += 3600
+	}
+	tok, err := s.sign(ks, q, &claims)
+	if err != nil {
+		return "", 0, err
+	}
+	if st.revokePrevious {
+		s.latest.Store(c.ID, jti)
+	}
+	return tok, claims.exp, nil
+}
+
+// claimSet is the payload of a token, in the seed's claim order.
+type claimSet struct {
+	sub, aud, dis, iss, jti string
+	nbf, iat, exp           int64
+	scopes                  []string
+	scopeClaim              bool
+}
+
+// appendJSON appends the claims as JSON. Strings were validated when the client was added
+// (no quotes, backslashes or control characters), so they need no escaping.
+func (c *claimSet) appendJSON(b []byte) []byte {
+	b = append(b, `{"sub":"`...)
+	b = appendJSONString(b, c.sub)
+	b = append(b, `","aud":"`...)
+	b = appendJSONString(b, c.aud)
+	b = append(b, `","nbf":`...)
+	b = strconv.AppendInt(b, c.nbf, 10)
+	if c.scopeClaim {
+		b = append(b, `,"scope":[`...)
+		for i, sc := range c.scopes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '"')
+			b = appendJSONString(b, sc)
+			b = append(b, '"')
+		}
+		b = append(b, ']')
+	}
+	if c.iss != "" {
+		b = append(b, `,"iss":"`...)
+		b = appendJSONString(b, c.iss)
+		b = append(b, '"')
+	}
+	b = append(b, `,"exp":`...)
+	b = strconv.AppendInt(b, c.exp, 10)
+	b = append(b, `,"iat":`...)
+	b = strconv.AppendInt(b, c.iat, 10)
+	b = append(b, `,"jti":"`...)
+	b = append(b, c.jti...)
+	b = append(b, `","dis":"`...)
+	b = appendJSONString(b, c.dis)
+	return append(b, `"}`...)
+}
+
+// appendJSONString appends s escaped for a JSON string body (quotes and backslashes, control
+// characters as \u00XX); other bytes, including UTF-8, pass through.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch == '"' || ch == '\\':
+			b = append(b, '\\', ch)
+		case ch < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[ch>>4], hex[ch&0xf])
+		default:
+			b = append(b, ch)
+		}
+	}
+	return b
+}
+
+// sign encodes and signs the claims with the current key (or HS256 under quirk alg-hs256).
+func (s *Server) sign(ks *keySet, q quirkSet, c *claimSet) (string, error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	payload := c.appendJSON((*bp)[:0])
+	padded := q.has(qPaddedJWT)
+	hs := q.has(qAlgHS256)
+	sk := ks.current
+	out := make([]byte, 0, 900+len(payload)*4/3)
+	switch {
+	case hs && padded:
+		out = append(out, sk.hs256Pad...)
+	case hs:
+		out = append(out, sk.hs256...)
+	case padded:
+		out = append(out, sk.headerPad...)
+	default:
+		out = append(out, sk.header...)
+	}
+	out = append(out, '.')
+	if padded {
+		out = base64.URLEncoding.AppendEncode(out, payload)
+	} else {
+		out = base64.RawURLEncoding.AppendEncode(out, payload)
+	}
+	*bp = payload
+	if hs {
+		return string(signHS256(out, sk.hmacSecret, padded)), nil
+	}
+	out, err := signRS256(out, sk.priv, padded)
+	if err != nil {
+		return "", err
+	}
+	return string(out), nil
+}
+
+// newJTI is a random (version 4) UUID.
+func newJTI() string { return uuid.NewString() }

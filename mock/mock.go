@@ -1,0 +1,315 @@
+// Package mock is the reference AuthZ server: a faithful, strict-by-default stand-in for
+// DerbySoft's OAuth 2.0 client-credentials token endpoint (RS256 JWTs) and a small sample Ticket
+// API that accepts its tokens. The conformance suite and the load generator run against it, and
+// partners use it from their own Go tests like an httptest.Server:
+//
+//	srv, err := mock.New()
+//	defer srv.Close()
+//	cfg := clientcredentials.Config{ClientID: mock.DefaultClientID, ClientSecret: mock.DefaultClientSecret,
+//		TokenURL: srv.TokenURL(), AuthStyle: oauth2.AuthStyleInHeader}
+//
+// Named quirks (Quirks) and faults (Faults) turn it into a deliberately non-conforming or
+// unreliable server, and a loopback-only control API (ControlClient) changes it while it runs.
+package mock
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Demo credentials: the mock's own published test clients. The secrets contain characters that
+// form-urlencoding changes ('+', '/', '=', '%', '!'), so RFC 6749 §2.3.1 encoding is exercised.
+const (
+	DefaultClientID      = "DEMO"
+	DefaultClientSecret  = "Demo+Secret/Key=42%!ok"
+	DefaultClient2ID     = "DEMO2"
+	DefaultClient2Secret = "Second+Demo/Key=7%!xy"
+)
+
+// Paths the mock serves.
+const (
+	TokenPath   = "/ticket-distributor-authorizer/token"
+	JWKSPath    = "/.well-known/jwks.json"
+	ControlPath = "/_control/"
+	// Issuer is the iss claim of every token, as in the seed's example.
+	Issuer = "https://www.derbysoft.com"
+	// DefaultTokenTTL is the token lifetime (expires_in 28800).
+	DefaultTokenTTL = 8 * time.Hour
+	// ControlTokenHeader carries the control token on /_control/ requests.
+	ControlTokenHeader = "X-Control-Token"
+)
+
+// DefaultScopes are the scopes a client gets when none are configured, in the seed's order.
+var DefaultScopes = []string{"shop.all", "reservation.all", "product.all", "livecheck.all"}
+
+// Client is one OAuth client the mock knows.
+type Client struct {
+	ID     string   `json:"id"`
+	Secret string   `json:"secret"`
+	Scopes []string `json:"scopes,omitempty"` // empty: DefaultScopes
+	// Distributor is the dis claim; empty: the client ID.
+	Distributor string `json:"distributor,omitempty"`
+}
+
+// Policy is how the token endpoint issues tokens.
+type Policy string
+
+const (
+	// PolicyReissue issues a new token on every request.
+	PolicyReissue Policy = "reissue"
+	// PolicyCached returns the same token until it nears expiry, expires_in counting down.
+	PolicyCached Policy = "cached"
+)
+
+// ParsePolicy reads "reissue" or "cached".
+func ParsePolicy(s string) (Policy, error) {
+	switch Policy(s) {
+	case PolicyReissue, PolicyCached:
+		return Policy(s), nil
+	}
+	return "", fmt.Errorf("unknown policy %q (want reissue or cached)", s)
+}
+
+// Option configures New.
+type Option func(*settings)
+
+type settings struct {
+	addr           string
+	clients        []Client
+	ttl            time.Duration
+	policy         Policy
+	revokePrevious bool
+	key            *rsa.PrivateKey
+	quirks         []string
+	faults         Faults
+	logger         *slog.Logger
+	now            func() time.Time
+	controlToken   string
+	allowRemote    bool
+}
+
+// WithClients replaces the default demo clients (DefaultClientID, DefaultClient2ID).
+func WithClients(c ...Client) Option {
+	return func(s *settings) { s.clients = append([]Client(nil), c...) }
+}
+
+// WithTokenTTL sets the token lifetime (default 8h, whole seconds, at least 1s).
+func WithTokenTTL(d time.Duration) Option { return func(s *settings) { s.ttl = d } }
+
+// WithPolicy sets the issuance policy (default PolicyReissue).
+func WithPolicy(p Policy) Option { return func(s *settings) { s.policy = p } }
+
+// WithRevokePrevious makes a new token revoke the client's earlier ones at the sample API.
+func WithRevokePrevious(on bool) Option { return func(s *settings) { s.revokePrevious = on } }
+
+// WithKey sets the RS256 signing key (default: a fresh 2048-bit key).
+func WithKey(k *rsa.PrivateKey) Option { return func(s *settings) { s.key = k } }
+
+// WithQuirks turns on named deviations from the contract (see Quirks).
+func WithQuirks(names ...string) Option {
+	return func(s *settings) { s.quirks = append(s.quirks, names...) }
+}
+
+// WithFaults injects latency, errors, rate limiting, resets and truncation on the token endpoint.
+func WithFaults(f Faults) Option { return func(s *settings) { s.faults = f } }
+
+// WithAddr sets the listen address (default "127.0.0.1:0"). A non-loopback address needs
+// WithAllowNonLoopback(true).
+func WithAddr(addr string) Option { return func(s *settings) { s.addr = addr } }
+
+// WithAllowNonLoopback permits listening on a non-loopback address. The control API still
+// answers loopback peers only.
+func WithAllowNonLoopback(on bool) Option { return func(s *settings) { s.allowRemote = on } }
+
+// WithLogger sets the logger (default: discard). Secrets and tokens are never logged.
+func WithLogger(l *slog.Logger) Option { return func(s *settings) { s.logger = l } }
+
+// WithNow sets the base clock (default time.Now); the control API's Advance adds to it.
+func WithNow(now func() time.Time) Option { return func(s *settings) { s.now = now } }
+
+// WithControlToken sets the control token (default: 32 random hex characters).
+func WithControlToken(tok string) Option { return func(s *settings) { s.controlToken = tok } }
+
+// Server is a running mock. Its methods are safe for concurrent use.
+type Server struct {
+	set      settings // the configuration New was given, after defaults (Reset returns to it)
+	ln       net.Listener
+	hs       *http.Server
+	url      string
+	log      *slog.Logger
+	clock    *clock
+	metrics  *metrics
+	control  *ControlClient
+	initKeys *keySet
+
+	st   atomic.Pointer[state]
+	keys atomic.Pointer[keySet]
+	mu   sync.Mutex // serialises writers of st and keys
+
+	issued *tokenRing
+	cache  tokenCache
+	latest sync.Map // client ID -> jti of its newest token (revoke-previous)
+	scopes sync.Map // jti -> []string, for tokens issued without a scope claim (quirk)
+
+	closeOnce sync.Once
+	serveErr  chan error
+}
+
+// New starts a mock on 127.0.0.1:0 (or WithAddr) and returns once it accepts connections.
+func New(opts ...Option) (*Server, error) {
+	set := settings{addr: "127.0.0.1:0", ttl: DefaultTokenTTL, policy: PolicyReissue}
+	for _, o := range opts {
+		o(&set)
+	}
+	if set.clients == nil {
+		set.clients = DemoClients()
+	}
+	if set.logger == nil {
+		set.logger = slog.New(slog.DiscardHandler)
+	}
+	if set.now == nil {
+		set.now = time.Now
+	}
+	if set.controlToken == "" {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		set.controlToken = hex.EncodeToString(b[:])
+	}
+	st, err := newState(set.clients, set.ttl, set.policy, set.revokePrevious, set.quirks, set.faults)
+	if err != nil {
+		return nil, err
+	}
+	if set.key == nil {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, fmt.Errorf("generate signing key: %w", err)
+		}
+		set.key = k
+	} else if set.key.N.BitLen() < 2048 {
+		return nil, fmt.Errorf("signing key: RSA key of %d bits; RS256 needs at least 2048", set.key.N.BitLen())
+	}
+	ks, err := newKeySet(set.key, nil)
+	if err != nil {
+		return nil, err
+	}
+	host, _, err := net.SplitHostPort(set.addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: %w", set.addr, err)
+	}
+	if !set.allowRemote && !isLoopbackHost(host) {
+		return nil, fmt.Errorf("listen address %q is not loopback; allow it explicitly to serve other hosts", set.addr)
+	}
+	ln, err := net.Listen("tcp", set.addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", set.addr, err)
+	}
+	s := &Server{
+		set:      set,
+		ln:       ln,
+		log:      set.logger,
+		clock:    &clock{base: set.now},
+		metrics:  newMetrics(),
+		initKeys: ks,
+		issued:   newTokenRing(maxIssuedTokens),
+		serveErr: make(chan error, 1),
+	}
+	s.st.Store(st)
+	s.keys.Store(ks)
+	s.url = "http://" + ln.Addr().String()
+	s.control = NewControlClient(s.url, set.controlToken, nil)
+	s.hs = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(set.logger.Handler(), slog.LevelWarn),
+	}
+	go func() { s.serveErr <- s.hs.Serve(ln) }()
+	return s, nil
+}
+
+// DemoClients returns the two demo clients with their published secrets and the default scopes.
+func DemoClients() []Client {
+	return []Client{
+		{ID: DefaultClientID, Secret: DefaultClientSecret, Scopes: append([]string(nil), DefaultScopes...), Distributor: DefaultClientID},
+		{ID: DefaultClient2ID, Secret: DefaultClient2Secret, Scopes: append([]string(nil), DefaultScopes...), Distributor: DefaultClient2ID},
+	}
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// URL is the server's base URL, "http://127.0.0.1:PORT".
+func (s *Server) URL() string { return s.url }
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// TokenURL is the token endpoint.
+func (s *Server) TokenURL() string { return s.url + TokenPath }
+
+// APIURL is the default Bearer-protected sample API (GET /products).
+func (s *Server) APIURL() string { return s.url + "/products" }
+
+// JWKSURL is the JSON Web Key Set of the signing keys.
+func (s *Server) JWKSURL() string { return s.url + JWKSPath }
+
+// PublicKey is the current signing key's public half.
+func (s *Server) PublicKey() *rsa.PublicKey { return &s.keys.Load().current.priv.PublicKey }
+
+// ControlToken is the secret the control API wants in X-Control-Token.
+func (s *Server) ControlToken() string { return s.set.controlToken }
+
+// Control is a ControlClient bound to this server.
+func (s *Server) Control() *ControlClient { return s.control }
+
+// Now is the mock's clock: the base clock plus every Advance.
+func (s *Server) Now() time.Time { return s.clock.now() }
+
+// Shutdown stops accepting connections and waits for in-flight requests to finish, or ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.closeOnce.Do(func() {
+		err = s.hs.Shutdown(ctx)
+		if serr := <-s.serveErr; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+			err = serr
+		}
+	})
+	return err
+}
+
+// Close drains in-flight requests (up to 10 s) and stops the server.
+func (s *Server) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		_ = s.hs.Close()
+	}
+}
+
+// clock is the mock's injectable clock: a base plus an offset the control API advances.
+type clock struct {
+	base   func() time.Time
+	offset atomic.Int64
+}
+
+func (c *clock) now() time.Time          { return c.base().Add(time.Duration(c.offset.Load())) }
+func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+func (c *clock) reset()                  { c.offset.Store(0) }

@@ -1,0 +1,38 @@
+package mock
+
+import (
+	"net/http"
+)
+
+// routes is the mock's whole HTTP surface.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc(TokenPath, s.handleToken)
+	mux.HandleFunc(JWKSPath, s.handleJWKS)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("/metrics", s.metrics.handler())
+	for _, ep := range apiEndpoints {
+		mux.Handle(ep.path, s.apiHandler(ep))
+	}
+	mux.Handle(ControlPath, s.controlHandler())
+	return mux
+}
+
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	ks := s.keys.Load()
+	body := ks.jwks
+	if s.st.Load().quirks.has(qJWKSWrongKey) {
+		body = ks.decoyJWKS()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,484 @@
+package mock
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// maxTokenBody bounds a token request body; a client-credentials request is a few dozen bytes.
+const maxTokenBody = 64 << 10
+
+const formContentType = "application/x-www-form-urlencoded"
+
+// Shared header values: net/http never modifies them, so every response can point at them.
+var (
+	hvJSON    = []string{"application/json"}
+	hvText    = []string{"text/plain; charset=utf-8"}
+	hvNoStore = []string{"no-store"}
+	hvNoCache = []string{"no-cache"}
+)
+
+// basicChallenge is the WWW-Authenticate of a 401 invalid_client.
+const basicChallenge = `Basic realm="ticket-distributor-authorizer", charset="UTF-8"`
+
+// oauthError is an RFC 6749 §5.2 error answer of the token endpoint.
+type oauthError struct {
+	status      int
+	code        string // §5.2 error code
+	description string
+	malformed   bool // the request itself was malformed (quirk html-errors answers these in HTML)
+	unknown     bool // the client ID was unknown (quirk enumerating-errors)
+}
+
+func errInvalidRequest(desc string) *oauthError {
+	return &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: desc}
+}
+
+func errInvalidClient(desc string) *oauthError {
+	return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: desc}
+}
+
+// tokenRequest is what the handler learnt from a request, for the error writer and counters.
+type tokenRequest struct {
+	client *clientEntry
+	secret string // the presented secret (quirk echo-secret-in-error only)
+}
+
+// dummyHash is compared against when the client ID is unknown, so an unknown ID takes as long
+// as a wrong secret.
+var dummyHash = sha256.Sum256([]byte("authzcheck-mock-no-such-client"))
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	st := s.st.Load()
+	outcome := faultNone
+	if st.faults.active() {
+		if outcome = s.applyFaults(w, r, st.faults); outcome == faultAnswered {
+			return
+		}
+	}
+	var tr tokenRequest
+	iss, oe := s.processToken(w, r, st, &tr)
+	if oe != nil {
+		if tr.client != nil {
+			tr.client.counters.rejections.Add(1)
+		}
+		s.metrics.rejection("token", oe.code)
+		s.writeTokenError(w, st, oe, &tr)
+		s.metrics.tokenLatency.Observe(since(start))
+		return
+	}
+	bp := bufPool.Get().(*[]byte)
+	body := appendTokenResponse((*bp)[:0], st.quirks, iss)
+	h := w.Header()
+	if st.quirks.has(qTokenContentTypeText) {
+		h["Content-Type"] = hvText
+	} else {
+		h["Content-Type"] = hvJSON
+	}
+	if !st.quirks.has(qNoCacheControl) {
+		h["Cache-Control"] = hvNoStore
+	}
+	if !st.quirks.has(qNoPragma) {
+		h["Pragma"] = hvNoCache
+	}
+	if outcome == faultTruncate {
+		s.metrics.rejection("token", "fault_truncate")
+		writeTruncated(w, body)
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	_, _ = w.Write(body)
+	*bp = body
+	bufPool.Put(bp)
+	s.metrics.tokenLatency.Observe(since(start))
+}
+
+// processToken validates a token request and issues (or reuses) a token.
+func (s *Server) processToken(w http.ResponseWriter, r *http.Request, st *state, tr *tokenRequest) (*issuedToken, *oauthError) {
+	q := st.quirks
+	var query url.Values
+	if r.URL.RawQuery != "" {
+		query, _ = url.ParseQuery(r.URL.RawQuery)
+	}
+	var vals url.Values
+	switch {
+	case r.Method == http.MethodPost:
+	case r.Method == http.MethodGet && q.has(qAcceptGet):
+		vals = query
+	default:
+		w.Header().Set("Allow", http.MethodPost)
+		return nil, &oauthError{status: http.StatusMethodNotAllowed, code: "invalid_request",
+			description: "the token endpoint accepts POST only"}
+	}
+	if (query.Has("client_id") || query.Has("client_secret")) && !q.has(qAcceptQueryCredentials) {
+		return nil, errInvalidRequest("client credentials must not be sent in the URL query; use HTTP Basic")
+	}
+	authz := r.Header.Values("Authorization")
+	if len(authz) > 1 && !q.has(qAcceptDuplicateAuthorization) {
+		return nil, errInvalidRequest("more than one Authorization header")
+	}
+	if vals == nil {
+		var oe *oauthError
+		if vals, oe = readTokenBody(w, r, q, query); oe != nil {
+			return nil, oe
+		}
+	}
+	for k, v := range vals {
+		if len(v) > 1 && !(k == "grant_type" && q.has(qDuplicateGrantTypeOK)) {
+			return nil, errInvalidRequest("parameter " + knownParam(k) + " is repeated")
+		}
+		if q.has(qRejectUnknownParam) && knownParam(k) == "" {
+			return nil, errInvalidRequest("unknown parameter")
+		}
+	}
+
+	client, oe := s.authenticateClient(st, authz, vals, query, tr)
+	if oe != nil {
+		return nil, oe
+	}
+
+	gts := vals["grant_type"]
+	if len(gts) == 0 && q.has(qGrantTypeFromQuery) {
+		gts = query["grant_type"]
+	}
+	gt := "client_credentials"
+	switch {
+	case len(gts) > 0:
+		gt = gts[0]
+	case !q.has(qGrantTypeOptional):
+		return nil, errInvalidRequest("grant_type is required")
+	}
+	switch {
+	case gt == "client_credentials":
+	case gt == "" && q.has(qGrantTypeEmptyOK):
+	case gt == "":
+		return nil, errInvalidRequest("grant_type is empty")
+	case q.has(qAnyGrantType):
+	case q.has(qGrantTypeCaseInsensitive) && strings.EqualFold(gt, "client_credentials"):
+	default:
+		return nil, &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type",
+			description: "only grant_type=client_credentials is supported"}
+	}
+
+	scopes, scopeStr, oe := grantScopes(client, vals.Get("scope"), q)
+	if oe != nil {
+		return nil, oe
+	}
+	iss, err := s.issue(st, client, scopes, scopeStr)
+	if err != nil {
+		return nil, &oauthError{status: http.StatusInternalServerError, code: "server_error", description: "token signing failed"}
+	}
+	return iss, nil
+}
+
+// knownParam returns a parameter's name when it is one the endpoint knows, else "" (request
+// data is never echoed).
+func knownParam(k string) string {
+	switch k {
+	case "grant_type", "scope", "client_id", "client_secret":
+		return k
+	}
+	return ""
+}
+
+// readTokenBody checks the Content-Type and reads the bounded form body.
+func readTokenBody(w http.ResponseWriter, r *http.Request, q quirkSet, query url.Values) (url.Values, *oauthError) {
+	ct := r.Header.Get("Content-Type")
+	isForm := ct == formContentType
+	isJSON := false
+	if !isForm && !q.has(qStrictContentType) && ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err == nil {
+			isForm = mt == formContentType
+			isJSON = mt == "application/json"
+		}
+	} else if !isForm && strings.HasPrefix(ct, "application/json") {
+		isJSON = true
+	}
+	var body []byte
+	if r.Body != nil {
+		var err error
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxTokenBody))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				if q.has(qCrashOnLargeBody) {
+					return nil, &oauthError{status: http.StatusInternalServerError, code: "invalid_request",
+						description: "internal error", malformed: true}
+				}
+				return nil, &oauthError{status: http.StatusRequestEntityTooLarge, code: "invalid_request",
+					description: "request body too large", malformed: true}
+			}
+			return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request",
+				description: "could not read the request body", malformed: true}
+		}
+	}
+	if len(body) == 0 && !q.has(qGrantTypeOptional) && !(q.has(qGrantTypeFromQuery) && query.Has("grant_type")) {
+		return nil, errInvalidRequest("empty body: send grant_type=client_credentials as a form")
+	}
+	if isJSON && q.has(qAcceptJSONBody) {
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			return nil, errInvalidRequest("malformed JSON body")
+		}
+		vals := url.Values{}
+		for k, v := range m {
+			if s, ok := v.(string); ok {
+				vals.Set(k, s)
+			}
+		}
+		return vals, nil
+	}
+	if !isForm && len(body) > 0 {
+		return nil, errInvalidRequest("Content-Type must be application/x-www-form-urlencoded")
+	}
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, errInvalidRequest("malformed form body")
+	}
+	return vals, nil
+}
+
+// authenticateClient finds the client the request authenticates as.
+func (s *Server) authenticateClient(st *state, authz []string, vals, query url.Values, tr *tokenRequest) (*clientEntry, *oauthError) {
+	q := st.quirks
+	if len(authz) > 0 {
+		scheme, rest, _ := strings.Cut(authz[0], " ")
+		isBasic := strings.EqualFold(scheme, "Basic")
+		if q.has(qCaseSensitiveBasic) {
+			isBasic = scheme == "Basic"
+		}
+		if !isBasic {
+			if q.has(qAcceptBearerOnToken) && strings.EqualFold(scheme, "Bearer") {
+				return st.order[0], nil
+			}
+			return nil, errInvalidClient("client authentication failed: use HTTP Basic")
+		}
+		if vals.Has("client_secret") && !q.has(qAcceptBothAuth) {
+			return nil, errInvalidRequest("send client credentials once: HTTP Basic or the body, not both")
+		}
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+		if err != nil {
+			if q.has(q5xxOnBadBasic) {
+				return nil, &oauthError{status: http.StatusInternalServerError, code: "invalid_request",
+					description: "internal error", malformed: true}
+			}
+			oe := errInvalidClient("malformed HTTP Basic credentials")
+			oe.malformed = true
+			return nil, oe
+		}
+		id, secret, ok := strings.Cut(string(raw), ":")
+		if !ok {
+			if q.has(qAcceptNoColon) {
+				return st.order[0], nil
+			}
+			oe := errInvalidClient("malformed HTTP Basic credentials: no colon between ID and secret")
+			oe.malformed = true
+			return nil, oe
+		}
+		c, oe := s.checkSecret(st, id, secret, tr)
+		if oe != nil {
+			return nil, oe
+		}
+		if bid, ok := vals["client_id"]; ok && bid[0] != c.ID && bid[0] != id {
+			return nil, errInvalidRequest("client_id in the body differs from the authenticated client")
+		}
+		return c, nil
+	}
+	if q.has(qAcceptQueryCredentials) && query.Has("client_id") {
+		return s.checkSecret(st, query.Get("client_id"), query.Get("client_secret"), tr)
+	}
+	if vals.Has("client_secret") {
+		if c := st.clients[vals.Get("client_id")]; c != nil {
+			c.counters.tokenRequests.Add(1)
+			tr.client = c
+		}
+		return nil, errInvalidClient("client_secret_post is not supported: authenticate with HTTP Basic")
+	}
+	if q.has(qAcceptNoCredentials) {
+		return st.order[0], nil
+	}
+	return nil, errInvalidClient("client authentication required: use HTTP Basic")
+}
+
+// checkSecret authenticates id and secret, as sent or form-urldecoded (RFC 6749 §2.3.1), in
+// time independent of the secret's length and of whether the client exists.
+func (s *Server) checkSecret(st *state, id, secret string, tr *tokenRequest) (*clientEntry, *oauthError) {
+	q := st.quirks
+	tr.secret = secret
+	decode := !q.has(qNoFormDecodeCredentials)
+	c := st.clients[id]
+	if c == nil && decode {
+		if did, err := url.QueryUnescape(id); err == nil && did != id {
+			c = st.clients[did]
+		}
+	}
+	want := &dummyHash
+	if c != nil {
+		c.counters.tokenRequests.Add(1)
+		tr.client = c
+		want = &c.secretHash
+	}
+	got := sha256.Sum256([]byte(secret))
+	ok := subtle.ConstantTimeCompare(got[:], want[:]) == 1
+	if !ok && decode && strings.ContainsAny(secret, "%+") {
+		if ds, err := url.QueryUnescape(secret); err == nil {
+			got = sha256.Sum256([]byte(ds))
+			ok = subtle.ConstantTimeCompare(got[:], want[:]) == 1
+		}
+	}
+	if c != nil && !ok {
+		switch {
+		case q.has(qAcceptEmptySecret) && secret == "":
+			ok = true
+		case q.has(qWeakSecretCompare) && secret != "" && weakEqual(secret, c.Secret):
+			ok = true
+		}
+	}
+	if c == nil || !ok {
+		oe := errInvalidClient("client authentication failed")
+		oe.unknown = c == nil
+		return nil, oe
+	}
+	return c, nil
+}
+
+// weakEqual is quirk weak-secret-compare: case-insensitive, either string a prefix of the other.
+func weakEqual(got, want string) bool {
+	g, w := strings.ToLower(got), strings.ToLower(want)
+	return strings.HasPrefix(g, w) || strings.HasPrefix(w, g)
+}
+
+// grantScopes resolves the scope parameter against the client's scopes.
+func grantScopes(c *clientEntry, param string, q quirkSet) ([]string, string, *oauthError) {
+	if param == "" || q.has(qIgnoreScope) {
+		return c.Scopes, c.defaultScope, nil
+	}
+	req := strings.Fields(param)
+	out := make([]string, 0, len(req))
+	seen := make(map[string]bool, len(req))
+	for _, sc := range req {
+		if !c.scopeSet[sc] {
+			if q.has(qDropUnknownScope) {
+				continue
+			}
+			return nil, "", &oauthError{status: http.StatusBadRequest, code: "invalid_scope",
+				description: "the requested scope is not granted to this client"}
+		}
+		if !seen[sc] {
+			seen[sc] = true
+			out = append(out, sc)
+		}
+	}
+	return out, strings.Join(out, " "), nil
+}
+
+// writeTokenError writes an RFC 6749 §5.2 error.
+func (s *Server) writeTokenError(w http.ResponseWriter, st *state, oe *oauthError, tr *tokenRequest) {
+	q := st.quirks
+	status := oe.status
+	if oe.code == "invalid_client" && q.has(qStatus400ForBadClient) {
+		status = http.StatusBadRequest
+	}
+	if oe.code == "invalid_client" && oe.status == http.StatusUnauthorized && !q.has(qNoWWWAuthenticate) {
+		w.Header().Set("WWW-Authenticate", basicChallenge)
+	}
+	desc := oe.description
+	if q.has(qEchoSecretInError) && tr.secret != "" {
+		desc += " (client_secret " + tr.secret + ")"
+	}
+	var extra func(m map[string]string)
+	if q.has(qEnumeratingErrors) && oe.code == "invalid_client" && oe.unknown {
+		desc = "no such client"
+		extra = func(m map[string]string) { m["client_status"] = "unknown" }
+	}
+	if q.has(qHTMLErrors) && oe.malformed {
+		h := w.Header()
+		h["Content-Type"] = []string{"text/html; charset=utf-8"}
+		if !q.has(qErrorsCacheable) {
+			h["Cache-Control"] = hvNoStore
+		}
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, "<html><body><h1>"+strconv.Itoa(status)+" "+http.StatusText(status)+"</h1></body></html>\n")
+		return
+	}
+	writeJSONErrorCaching(w, status, oe.code, desc, extra, !q.has(qErrorsCacheable))
+}
+
+// writeJSONError writes {"error","error_description"} with no-store caching headers.
+func writeJSONError(w http.ResponseWriter, status int, code, desc string, extra func(map[string]string)) {
+	writeJSONErrorCaching(w, status, code, desc, extra, true)
+}
+
+func writeJSONErrorCaching(w http.ResponseWriter, status int, code, desc string, extra func(map[string]string), noStore bool) {
+	m := map[string]string{"error": code, "error_description": desc}
+	if extra != nil {
+		extra(m)
+	}
+	b, _ := json.Marshal(m)
+	h := w.Header()
+	h["Content-Type"] = hvJSON
+	if noStore {
+		h["Cache-Control"] = hvNoStore
+		h["Pragma"] = hvNoCache
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// issuedToken is one answer of the token endpoint.
+type issuedToken struct {
+	token     string
+	scope     string // space-delimited
+	expiresIn int64
+}
+
+// appendTokenResponse appends the JSON success body.
+func appendTokenResponse(b []byte, q quirkSet, it *issuedToken) []byte {
+	b = append(b, `{"access_token":"`...)
+	b = append(b, it.token...)
+	b = append(b, `","scope":"`...)
+	if q.has(qScopeCommaDelimited) {
+		b = append(b, strings.ReplaceAll(it.scope, " ", ",")...)
+	} else {
+		b = append(b, it.scope...)
+	}
+	b = append(b, `","token_type":"`...)
+	if q.has(qTokenTypeWrong) {
+		b = append(b, "JWT"...)
+	} else {
+		b = append(b, "Bearer"...)
+	}
+	b = append(b, `","expires_in":`...)
+	switch {
+	case q.has(qExpiresInString):
+		b = append(b, '"')
+		b = strconv.AppendInt(b, it.expiresIn, 10)
+		b = append(b, '"')
+	case q.has(qExpiresInFloat):
+		b = strconv.AppendInt(b, it.expiresIn-1, 10)
+		b = append(b, ".5"...)
+	default:
+		b = strconv.AppendInt(b, it.expiresIn, 10)
+	}
+	if q.has(qRefreshToken) {
+		b = append(b, `,"refresh_token":"`...)
+		b = append(b, uuid.NewString()...)
+		b = append(b, '"')
+	}
+	return append(b, '}')
+}
