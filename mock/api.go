@@ -147,7 +147,7 @@ func isToken68(s string) bool {
 }
 
 var (
-	errMissingToken = &apiError{status: http.StatusUnauthorized, desc: "an access token is required: Authorization: Bearer <token>", reason: "missing_token"}
+	errMissingToken = &apiError{status: http.StatusUnauthorized, desc: "an access token is required in the Authorization header (Bearer scheme)", reason: "missing_token"}
 	errNotBearer    = &apiError{status: http.StatusUnauthorized, errCode: "invalid_token", desc: "use Authorization: Bearer <access_token>", reason: "not_bearer"}
 )
 
