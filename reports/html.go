@@ -56,7 +56,6 @@ type reportView struct {
 	Areas        []areaView
 	Load         *loadView
 	Problems     []string
-	Files        int
 	HasSummary   bool
 	Conformance  string // the conformance run's result
 	TotalLoadRun int
@@ -142,7 +141,6 @@ func buildView(b *Bundle) *reportView {
 		v.Started, v.Finished, v.Duration = fmtTime(m.Started), fmtTime(m.Finished), fmtDuration(m.Started, m.Finished)
 		h := m.Harness
 		v.Harness = &h
-		v.Files = len(m.Files)
 		for _, r := range m.Runs {
 			v.Runs = append(v.Runs, runView{Kind: r.Kind, RunID: r.RunID, Started: fmtTime(r.Started),
 				Finished: fmtTime(r.Finished), Duration: fmtDuration(r.Started, r.Finished), Result: r.Result})

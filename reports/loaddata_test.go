@@ -1,0 +1,61 @@
+package reports_test
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/authzcheck/authzcheck/reports"
+)
+
+func TestReadResultsComputesFiguresAndSeries(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var buf bytes.Buffer
+	enc := vegeta.NewEncoder(&buf)
+	// 10 requests in second 0 with latencies 1..10 ms, 2 in second 2 (one 503, one no answer).
+	for i := 1; i <= 10; i++ {
+		require.NoError(t, enc.Encode(&vegeta.Result{Code: 200, Timestamp: t0.Add(time.Duration(i) * 10 * time.Millisecond), Latency: time.Duration(i) * time.Millisecond}))
+	}
+	require.NoError(t, enc.Encode(&vegeta.Result{Code: 503, Timestamp: t0.Add(2100 * time.Millisecond), Latency: 40 * time.Millisecond, Error: "503 Service Unavailable"}))
+	require.NoError(t, enc.Encode(&vegeta.Result{Code: 0, Timestamp: t0.Add(2200 * time.Millisecond), Latency: 20 * time.Millisecond, Error: "connection reset"}))
+
+	f, series, bucket, err := reports.ReadResults(&buf)
+	require.NoError(t, err)
+	assert.Equal(t, int64(12), f.Requests)
+	assert.InDelta(t, 10.0/12, f.Success, 1e-9)
+	assert.Equal(t, map[string]int{"200": 10, "503": 1, "0": 1}, f.Status)
+	assert.Equal(t, []string{"503 Service Unavailable", "connection reset"}, f.Errors)
+	// Nearest rank over 1..10, 20, 40 ms.
+	assert.Equal(t, 6.0, f.LatencyMS.P50)
+	assert.Equal(t, 20.0, f.LatencyMS.P90)
+	assert.Equal(t, 40.0, f.LatencyMS.P99)
+	assert.Equal(t, 40.0, f.LatencyMS.Max)
+	assert.InDelta(t, 2220.0-10, f.DurationMS, 1e-9, "first start to last end")
+	assert.Equal(t, 1.0, bucket)
+	require.Len(t, series, 2, "empty seconds have no point")
+	assert.Equal(t, reports.SeriesPoint{OffsetS: 0, Requests: 10, P50MS: 5, P99MS: 10, MaxMS: 10}, series[0])
+	assert.Equal(t, reports.SeriesPoint{OffsetS: 2, Requests: 2, Errors: 2, P50MS: 20, P99MS: 40, MaxMS: 40}, series[1])
+}
+
+func TestReadResultsRejectsGarbage(t *testing.T) {
+	_, _, _, err := reports.ReadResults(bytes.NewReader([]byte("\x00\x01 not results")))
+	require.Error(t, err)
+}
+
+func TestReadResultsWidensBucketsOnLongRuns(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var buf bytes.Buffer
+	enc := vegeta.NewEncoder(&buf)
+	for s := 0; s < 1800; s++ { // 30 minutes, one request a second
+		require.NoError(t, enc.Encode(&vegeta.Result{Code: 200, Timestamp: t0.Add(time.Duration(s) * time.Second), Latency: time.Millisecond}))
+	}
+	_, series, bucket, err := reports.ReadResults(&buf)
+	require.NoError(t, err)
+	assert.Equal(t, 3.0, bucket)
+	assert.LessOrEqual(t, len(series), 600)
+	assert.Equal(t, 3, series[0].Requests)
+}
