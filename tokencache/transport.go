@@ -1,0 +1,77 @@
+package tokencache
+
+import (
+	"io"
+	"net/http"
+)
+
+// NewTransport returns an http.RoundTripper that sends each request through base (or
+// http.DefaultTransport when base is nil) with `Authorization: Bearer <token>` from c. When the
+// response is 401 Unauthorized, it invalidates the token that was rejected and retries the
+// request once with a fresh one, provided the body can be sent again (no body, or
+// Request.GetBody set, as http.NewRequest does for in-memory bodies); the second response is
+// returned whatever it is. A request whose body cannot be replayed gets its 401, and the token is
+// still invalidated so the next request uses a new one. If no fresh token can be had, the 401 is returned as it came.
+// Concurrent requests rejected with the same token cause a single fetch.
+func NewTransport(c *Cache, base http.RoundTripper) http.RoundTripper {
+	if c == nil {
+		panic("tokencache: NewTransport needs a Cache, got nil")
+	}
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &transport{cache: c, base: base}
+}
+
+type transport struct {
+	cache *Cache
+	base  http.RoundTripper
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	tok, err := t.cache.TokenContext(ctx)
+	if err != nil {
+		// A RoundTripper must close the body even when it fails.
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	first := req.Clone(ctx) // a RoundTripper must not modify the caller's request
+	first.Header.Set("Authorization", tok.Type()+" "+tok.AccessToken)
+	resp, err := t.base.RoundTrip(first) // closes req.Body
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		return resp, err
+	}
+	// The token was rejected: whether or not this request can be retried, the next one
+	// should not use it.
+	t.cache.Invalidate(tok)
+	if !replayable(req) {
+		return resp, nil
+	}
+	fresh, err := t.cache.TokenContext(ctx)
+	if err != nil || fresh.AccessToken == tok.AccessToken {
+		return resp, nil
+	}
+	body := req.Body
+	if req.GetBody != nil && body != nil && body != http.NoBody {
+		if body, err = req.GetBody(); err != nil {
+			return resp, nil
+		}
+	}
+	// Drain what is cheap to drain so the connection can be reused.
+	_, _ = io.CopyN(io.Discard, resp.Body, drainLimit)
+	resp.Body.Close()
+
+	second := req.Clone(ctx)
+	second.Body = body
+	second.Header.Set("Authorization", fresh.Type()+" "+fresh.AccessToken)
+	t.cache.st.retries401.Add(1)
+	return t.base.RoundTrip(second)
+}
+
+// replayable reports whether req's body can be sent a second time.
+func replayable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
