@@ -1,0 +1,282 @@
+package main
+
+import (
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/mock"
+)
+
+// targetFlags are the flags that name a target and its credentials, shared by 'conformance' and
+// 'load' (DESIGN.md, "Command line"). Register them with addTargetFlags, then call resolve after
+// parsing. Every URL and credential flag has an environment variable; a flag given on the
+// command line wins over its variable.
+type targetFlags struct {
+	tokenURL, target, apiURL            string
+	clientID, clientSecret, secretFile  string
+	client2ID, client2Secret            string
+	profile, jwksURL, publicKey, caFile string
+	timeout                             time.Duration
+}
+
+// addTargetFlags registers --token-url/--target, --api-url, --client-id, --client-secret,
+// --client-secret-file, --client2-id, --client2-secret, --profile, --jwks-url, --public-key,
+// --ca-file and --timeout on fs.
+func addTargetFlags(fs *flag.FlagSet) *targetFlags {
+	f := &targetFlags{}
+	fs.StringVar(&f.tokenURL, "token-url", "", "token endpoint URL, or 'mock' for the embedded mock (env AUTHZ_TOKEN_URL; default mock)")
+	fs.StringVar(&f.target, "target", "", "same as --token-url ('mock' starts the embedded mock)")
+	fs.StringVar(&f.apiURL, "api-url", "", "a Bearer-protected Ticket API URL for the BEARER checks (env AUTHZ_API_URL)")
+	fs.StringVar(&f.clientID, "client-id", "", "client ID (env AUTHZ_CLIENT_ID)")
+	fs.StringVar(&f.clientSecret, "client-secret", "", "client secret; prefer env AUTHZ_CLIENT_SECRET or --client-secret-file (argv is visible to other users)")
+	fs.StringVar(&f.secretFile, "client-secret-file", "", "file holding the client secret (first line)")
+	fs.StringVar(&f.client2ID, "client2-id", "", "a second client's ID, for CACHE-05 (env AUTHZ_CLIENT2_ID)")
+	fs.StringVar(&f.client2Secret, "client2-secret", "", "the second client's secret; prefer env AUTHZ_CLIENT2_SECRET")
+	fs.StringVar(&f.profile, "profile", "", "derbysoft or rfc6749 (env AUTHZ_PROFILE; default derbysoft)")
+	fs.StringVar(&f.jwksURL, "jwks-url", "", "the issuer's JWKS URL (JWT-09, BEARER-10)")
+	fs.StringVar(&f.publicKey, "public-key", "", "PEM file with the issuer's RSA public key (JWT-09, BEARER-10)")
+	fs.StringVar(&f.caFile, "ca-file", "", "PEM file of CA certificates to trust instead of the system roots")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "per-request timeout")
+	return f
+}
+
+// target is a resolved target: where to send requests, with which credentials, and how to
+// trust it. It never prints its secrets (see String).
+type target struct {
+	TokenURL      string
+	APIURL        string // "" when no API is known (BEARER checks are skipped)
+	ClientID      string
+	ClientSecret  string
+	Client2ID     string // "" when no second client is known (CACHE-05 is skipped)
+	Client2Secret string
+	Profile       string // catalog.ProfileDerbySoft or catalog.ProfileRFC6749
+	JWKSURL       string
+	PublicKey     *rsa.PublicKey // from --public-key, or the embedded mock's key
+	RootCAs       *x509.CertPool // nil: the system roots
+	Timeout       time.Duration  // per request
+	// Mock is the embedded mock when the target is "mock", else nil. Close stops it.
+	Mock *mock.Server
+	// Warnings are one-line notes for the console (a secret given on argv, ...).
+	Warnings []string
+}
+
+// String describes the target without any secret.
+func (t *target) String() string {
+	s := t.TokenURL + " as client " + t.ClientID
+	if t.Mock != nil {
+		s = "the embedded mock (" + s + ")"
+	}
+	return s
+}
+
+// Close stops the embedded mock, if one was started.
+func (t *target) Close() {
+	if t.Mock != nil {
+		t.Mock.Close()
+	}
+}
+
+// HTTPClient returns a client for talking to the target: its roots, the per-request timeout,
+// and no redirects followed (a redirect to another host must never carry credentials).
+func (t *target) HTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	tr.TLSClientConfig = &tls.Config{RootCAs: t.RootCAs, MinVersion: tls.VersionTLS10}
+	return &http.Client{
+		Transport:     tr,
+		Timeout:       t.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// IsMock reports whether the target is the embedded mock.
+func (t *target) IsMock() bool { return t.Mock != nil }
+
+// resolve turns the parsed flags and the environment into a target. When the token URL is
+// "mock" or unset it starts the embedded mock with mockOpts and its demo clients, keys and
+// sample API. Bad values are usage errors (exit 2) naming the flag; a secret given on argv is
+// accepted with a warning.
+func (f *targetFlags) resolve(env *cli.Env, mockOpts ...mock.Option) (*target, error) {
+	getenv := env.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	pick := func(flagVal, envName string) string {
+		if flagVal != "" {
+			return flagVal
+		}
+		return strings.TrimSpace(getenv(envName))
+	}
+	t := &target{Timeout: f.timeout}
+	if t.Timeout <= 0 {
+		return nil, cli.Usagef("--timeout %v: must be positive, e.g. --timeout 10s", f.timeout)
+	}
+
+	t.Profile = pick(f.profile, "AUTHZ_PROFILE")
+	switch t.Profile {
+	case "":
+		t.Profile = catalog.ProfileDerbySoft
+	case catalog.ProfileDerbySoft, catalog.ProfileRFC6749:
+	default:
+		return nil, cli.Usagef("--profile %q: use derbysoft or rfc6749", t.Profile)
+	}
+
+	if f.tokenURL != "" && f.target != "" && f.tokenURL != f.target {
+		return nil, cli.Usagef("--token-url and --target disagree; give only one")
+	}
+	tokenURL := f.tokenURL
+	if tokenURL == "" {
+		tokenURL = pick(f.target, "AUTHZ_TOKEN_URL")
+	}
+
+	if f.caFile != "" {
+		pem, err := os.ReadFile(f.caFile)
+		if err != nil {
+			return nil, cli.Usagef("--ca-file: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, cli.Usagef("--ca-file %s: no PEM certificate found", f.caFile)
+		}
+		t.RootCAs = pool
+	}
+	if f.publicKey != "" {
+		k, err := readRSAPublicKey(f.publicKey)
+		if err != nil {
+			return nil, cli.Usagef("--public-key: %v", err)
+		}
+		t.PublicKey = k
+	}
+	t.JWKSURL = f.jwksURL
+
+	if f.clientSecret != "" {
+		t.Warnings = append(t.Warnings, "--client-secret on the command line is visible to other users of this machine; prefer AUTHZ_CLIENT_SECRET or --client-secret-file")
+	}
+	if f.client2Secret != "" {
+		t.Warnings = append(t.Warnings, "--client2-secret on the command line is visible to other users of this machine; prefer AUTHZ_CLIENT2_SECRET")
+	}
+	secret := pick(f.clientSecret, "AUTHZ_CLIENT_SECRET")
+	if f.secretFile != "" {
+		if f.clientSecret != "" {
+			return nil, cli.Usagef("--client-secret and --client-secret-file both given; give only one")
+		}
+		b, err := os.ReadFile(f.secretFile)
+		if err != nil {
+			return nil, cli.Usagef("--client-secret-file: %v", err)
+		}
+		secret = strings.TrimRight(strings.SplitN(string(b), "\n", 2)[0], "\r")
+		if secret == "" {
+			return nil, cli.Usagef("--client-secret-file %s: the first line is empty", f.secretFile)
+		}
+	}
+	t.ClientID = pick(f.clientID, "AUTHZ_CLIENT_ID")
+	t.ClientSecret = secret
+	t.Client2ID = pick(f.client2ID, "AUTHZ_CLIENT2_ID")
+	t.Client2Secret = pick(f.client2Secret, "AUTHZ_CLIENT2_SECRET")
+	t.APIURL = pick(f.apiURL, "AUTHZ_API_URL")
+
+	if tokenURL == "" || tokenURL == "mock" {
+		if err := t.startMock(mockOpts); err != nil {
+			return nil, err
+		}
+		return t, nil
+	}
+
+	u, err := url.Parse(tokenURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, cli.Usagef("--token-url %q: want an http(s) URL like https://host/ticket-distributor-authorizer/token, or 'mock'", tokenURL)
+	}
+	t.TokenURL = tokenURL
+	for name, v := range map[string]string{"--api-url": t.APIURL, "--jwks-url": t.JWKSURL} {
+		if v == "" {
+			continue
+		}
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, cli.Usagef("%s %q: want an http(s) URL", name, v)
+		}
+	}
+	if t.ClientID == "" || t.ClientSecret == "" {
+		return nil, cli.Usagef("--token-url is set but the credentials are not: set AUTHZ_CLIENT_ID and AUTHZ_CLIENT_SECRET (or --client-id and --client-secret-file)")
+	}
+	if (t.Client2ID == "") != (t.Client2Secret == "") {
+		return nil, cli.Usagef("give both the second client's ID and secret (AUTHZ_CLIENT2_ID, AUTHZ_CLIENT2_SECRET) or neither")
+	}
+	return t, nil
+}
+
+// startMock starts the embedded mock and points the target at it, with its demo clients, its
+// keys and its sample API. Credentials given for another target are not used against it.
+func (t *target) startMock(opts []mock.Option) error {
+	if t.ClientID != "" || t.ClientSecret != "" || t.Client2ID != "" {
+		t.Warnings = append(t.Warnings, "the target is the embedded mock: its demo clients are used, the given credentials are ignored")
+	}
+	s, err := mock.New(opts...)
+	if err != nil {
+		return cli.Unreachablef("starting the embedded mock: %v", err)
+	}
+	t.Mock = s
+	t.TokenURL = s.TokenURL()
+	if t.APIURL == "" {
+		t.APIURL = s.APIURL()
+	}
+	if t.JWKSURL == "" && t.PublicKey == nil {
+		t.JWKSURL = s.JWKSURL()
+		t.PublicKey = s.PublicKey()
+	}
+	t.ClientID, t.ClientSecret = mock.DefaultClientID, mock.DefaultClientSecret
+	t.Client2ID, t.Client2Secret = mock.DefaultClient2ID, mock.DefaultClient2Secret
+	return nil
+}
+
+// isLoopbackURL reports whether raw names a loopback host (localhost, 127.0.0.0/8, ::1),
+// without resolving any name.
+func isLoopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// readRSAPublicKey reads an RSA public key from a PEM file: PUBLIC KEY (PKIX), RSA PUBLIC KEY
+// (PKCS #1) or a CERTIFICATE.
+func readRSAPublicKey(path string) (*rsa.PublicKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if blk, _ := pem.Decode(b); blk != nil && blk.Type == "CERTIFICATE" {
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		if k, ok := c.PublicKey.(*rsa.PublicKey); ok {
+			return k, nil
+		}
+		return nil, fmt.Errorf("%s: the certificate's key is not RSA", path)
+	}
+	k, err := jwt.ParseRSAPublicKeyFromPEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v (want a PEM RSA public key)", path, err)
+	}
+	return k, nil
+}

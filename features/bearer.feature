@@ -1,0 +1,105 @@
+Feature: BEARER - using the token at the API
+  A Ticket API accepts a valid token sent as "Authorization: Bearer <token>" and refuses anything
+  else: no token, a tampered or forged token, an expired one, or a token sent the wrong way.
+
+  Background:
+    Given I have a valid token
+
+  @BEARER-01 @must @api
+  Scenario: The API accepts a valid token
+    When I call the API with the token
+    Then the API accepted the call
+
+  @BEARER-02 @must @api
+  Scenario: The API refuses a call without a token
+    When I call the API without an Authorization header
+    Then the response status is 401
+
+  @BEARER-03 @should @api
+  Scenario: The API tells a caller without a token to use a Bearer token
+    When I call the API without an Authorization header
+    Then the response header WWW-Authenticate names the Bearer scheme
+
+  @BEARER-04 @should @api
+  Scenario: The token without the word Bearer is refused
+    When I call the API with the token but without the word Bearer
+    Then the response status is 401
+
+  @BEARER-05 @should @api
+  Scenario: The scheme name is accepted in lower case
+    When I call the API with the token and the scheme written "bearer"
+    Then the API accepted the call
+
+  @BEARER-06 @must @api
+  Scenario: The client's own credentials are not a token
+    When I call the API with the client's Basic credentials
+    Then the response status is 401
+
+  @BEARER-07 @must @api
+  Scenario: A token whose signature was altered is refused
+    When I call the API with the token, its signature altered
+    Then the response status is 401
+
+  @BEARER-08 @must @api
+  Scenario: A token whose claims were altered is refused
+    When I call the API with the token, its claims altered and its signature kept
+    Then the response status is 401
+
+  @BEARER-09 @must @api
+  Scenario: A token re-signed with the "none" algorithm is refused
+    When I call the API with the token, re-signed with alg none
+    Then the response status is 401
+
+  @BEARER-10 @must @api @keys
+  Scenario: A token re-signed with HS256 using the issuer's public key is refused
+    When I call the API with the token, re-signed with HS256 using the issuer's public key as the secret
+    Then the response status is 401
+
+  @BEARER-11 @must @api @control
+  Scenario: An expired token is refused
+    When I call the API with an expired token
+    Then the response status is 401
+
+  @BEARER-12 @should @api
+  Scenario Outline: A refused token is reported as invalid_token
+    When I call the API with <token>
+    Then the response status is 401
+    And the response header WWW-Authenticate has error "invalid_token"
+
+    Examples:
+      | token                                   |
+      | the token, its signature altered        |
+      | the token, its claims altered and its signature kept |
+      | the token, re-signed with alg none      |
+
+    @keys
+    Examples:
+      | token                                   |
+      | the token, re-signed with HS256 using the issuer's public key as the secret |
+
+    @control
+    Examples:
+      | token                                   |
+      | an expired token                        |
+
+  @BEARER-13 @should @api
+  Scenario: A token without the needed scope is refused as insufficient
+    Given I have a token with the scope "product.all"
+    When I call an API that needs another scope with that token
+    Then the response status is 403
+    And the response header WWW-Authenticate has error "insufficient_scope"
+
+  @BEARER-14 @should @api
+  Scenario: A token in the URL query is refused
+    When I call the API with the token in the URL query and no Authorization header
+    Then the response status is 401
+
+  @BEARER-15 @must @api
+  Scenario: A garbage token is refused
+    When I call the API with the Authorization header "Bearer abc"
+    Then the response status is 401
+
+  @BEARER-16 @must @api
+  Scenario: A token signed by a key the issuer never had is refused
+    When I call the API with the token, re-signed by a key the issuer never had
+    Then the response status is 401

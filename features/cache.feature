@@ -1,0 +1,37 @@
+Feature: CACHE - issuance and caching behaviour
+  How the token endpoint behaves when a client asks again: new tokens or the same one, lifetimes
+  that tell the truth, several tokens alive at once, and separate tokens for separate clients.
+
+  @CACHE-01 @info
+  Scenario: Whether the endpoint reissues or caches tokens is reported
+    When I request a token with valid credentials 5 times in a row
+    Then whether the tokens are reissued, cached or mixed is reported
+
+  @CACHE-02 @must @whole-run
+  Scenario: Every token's lifetime tells the truth
+    Given every other check of the run has finished
+    Then for every token of the run, now plus expires_in equals its exp within 5 seconds
+
+  @CACHE-03 @should @api
+  Scenario: An earlier token still works after a new one is issued
+    Given I have a valid token
+    When I request a token with valid credentials
+    And I call the API with the first token
+    Then the API accepted the call
+
+  @CACHE-04 @should
+  Scenario: Ten requests at once all succeed
+    When I request a token with valid credentials 10 times at once
+    Then every one of those answers has status 200 and an access token
+
+  @CACHE-05 @must @client2
+  Scenario: Two clients never receive the same token
+    Given I have a valid token
+    And I have a valid token as the second client
+    Then the two clients' tokens differ
+    And each token's sub and dis belong to its own client
+
+  @CACHE-06 @info @whole-run
+  Scenario: The token endpoint's latency over the run is reported
+    Given every other check of the run has finished
+    Then the token endpoint's latency over the run is reported

@@ -1,0 +1,736 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/authzcheck/authzcheck/internal/catalog"
+)
+
+// answer is the latest answer, or an error saying there was none.
+func answer(s *scenario) (*exchange, error) {
+	if s.last == nil {
+		return nil, fmt.Errorf("expected an answer, but no request was made")
+	}
+	if !s.last.answered() {
+		return nil, fmt.Errorf("expected an answer, got %s", s.last.describe())
+	}
+	return s.last, nil
+}
+
+func statusIs(ctx context.Context, code int) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil {
+			return fmt.Errorf("expected status %d, got %s", code, s.last.describe())
+		}
+		if ex.status != code {
+			return fmt.Errorf("expected status %d, got %s", code, ex.describe())
+		}
+		return nil
+	})
+}
+
+func statusIsEither(ctx context.Context, a, b int) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil || (ex.status != a && ex.status != b) {
+			return fmt.Errorf("expected status %d or %d, got %s", a, b, s.last.describe())
+		}
+		return nil
+	})
+}
+
+func statusIsOrClientError(ctx context.Context, code int) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil || (ex.status != code && ex.status/100 != 4) {
+			return fmt.Errorf("expected status %d or another 4xx, got %s", code, s.last.describe())
+		}
+		return nil
+	})
+}
+
+func statusNot5xx(ctx context.Context) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil {
+			return fmt.Errorf("expected an answer that is not a server error, got %s", s.last.describe())
+		}
+		if ex.status >= 500 {
+			return fmt.Errorf("expected no server error, got %s", ex.describe())
+		}
+		return nil
+	})
+}
+
+// noToken is CHECKS.md's "no token": no access_token field, and a status that is not 2xx.
+func noToken(ctx context.Context) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil {
+			return fmt.Errorf("expected an answer without a token, got %s", s.last.describe())
+		}
+		if _, has := ex.obj["access_token"]; has {
+			return fmt.Errorf("expected no token, got %s with an access_token", ex.describe())
+		}
+		if ex.status/100 == 2 {
+			return fmt.Errorf("expected no token (a status that is not 2xx), got %s", ex.describe())
+		}
+		return nil
+	})
+}
+
+func hasToken(ctx context.Context) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil {
+			return fmt.Errorf("expected a token, got %s", s.last.describe())
+		}
+		if tok, ok := ex.accessToken(); !ok || tok == "" || ex.status/100 != 2 {
+			return fmt.Errorf("expected a 2xx answer with an access_token, got %s%s", ex.describe(), objNote(ex))
+		}
+		return nil
+	})
+}
+
+// objNote says why a body has no usable fields, when it is not a JSON object.
+func objNote(ex *exchange) string {
+	if ex.objErr != nil {
+		return " (" + ex.objErr.Error() + ")"
+	}
+	return ""
+}
+
+func noField(ctx context.Context, field string) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil {
+			return err
+		}
+		if _, has := ex.obj[field]; has {
+			return fmt.Errorf("expected no field %s, got one", field)
+		}
+		return nil
+	})
+}
+
+func errorCode(ex *exchange) (string, error) {
+	if ex.obj == nil {
+		return "", fmt.Errorf("%s whose body is not a JSON object%s", ex.describe(), objNote(ex))
+	}
+	code, ok := ex.obj["error"].(string)
+	if !ok {
+		return "", fmt.Errorf("%s with no string field error", ex.describe())
+	}
+	return code, nil
+}
+
+func errorIs(ctx context.Context, want string) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil {
+			return fmt.Errorf("expected error %s, got %s", want, s.last.describe())
+		}
+		code, err := errorCode(ex)
+		if err != nil {
+			return fmt.Errorf("expected error %s, got %v", want, err)
+		}
+		if code != want {
+			return fmt.Errorf("expected error %s, got error %s", want, code)
+		}
+		return nil
+	})
+}
+
+func errorIsEither(ctx context.Context, a, b string) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil {
+			return fmt.Errorf("expected error %s or %s, got %s", a, b, s.last.describe())
+		}
+		code, err := errorCode(ex)
+		if err != nil {
+			return fmt.Errorf("expected error %s or %s, got %v", a, b, err)
+		}
+		if code != a && code != b {
+			return fmt.Errorf("expected error %s or %s, got error %s", a, b, code)
+		}
+		return nil
+	})
+}
+
+func bodyIsObject(ctx context.Context) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil {
+			return err
+		}
+		if ex.objErr != nil {
+			return fmt.Errorf("expected a JSON object, got %s: %v", ex.describe(), ex.objErr)
+		}
+		return nil
+	})
+}
+
+func accessTokenNonEmpty(ctx context.Context) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil {
+			return err
+		}
+		v, has := ex.obj["access_token"]
+		tok, isStr := v.(string)
+		switch {
+		case !has:
+			return fmt.Errorf("expected an access_token field, got none (%s)", ex.describe())
+		case !isStr:
+			return fmt.Errorf("expected access_token to be a string, got %s", jsonType(v))
+		case tok == "":
+			return fmt.Errorf("expected a non-empty access_token, got an empty string")
+		}
+		return nil
+	})
+}
+
+func jsonType(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case json.Number:
+		return "the number " + x.String()
+	case bool:
+		return "a boolean"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func tokenTypeIs(ctx context.Context, want string) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil {
+			return err
+		}
+		v, ok := ex.obj["token_type"].(string)
+		if !ok {
+			return fmt.Errorf("expected token_type %q, got %s", want, jsonType(ex.obj["token_type"]))
+		}
+		if !strings.EqualFold(v, want) {
+			return fmt.Errorf("expected token_type %q (any case), got %q", want, v)
+		}
+		return nil
+	})
+}
+
+// expiresIn reads expires_in by value: a JSON number, or a numeric string (noted).
+func expiresIn(ex *exchange) (float64, string, error) {
+	v, has := ex.obj["expires_in"]
+	if !has {
+		return 0, "", fmt.Errorf("no field expires_in")
+	}
+	switch x := v.(type) {
+	case json.Number:
+		f, err := x.Float64()
+		return f, x.String(), err
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		if err != nil {
+			return 0, "", fmt.Errorf("expires_in is the string %q, not a number", x)
+		}
+		return f, x, nil
+	}
+	return 0, "", fmt.Errorf("expires_in is %s", jsonType(v))
+}
+
+func expiresInPositive(ctx context.Context) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil {
+			return err
+		}
+		v, has := ex.obj["expires_in"]
+		if !has {
+			return fmt.Errorf("expected expires_in, a positive integer, got no such field")
+		}
+		text := ""
+		switch x := v.(type) {
+		case json.Number:
+			text = x.String()
+		case string:
+			if s.r.cfg.Profile == catalog.ProfileRFC6749 {
+				return fmt.Errorf("expected expires_in as a JSON number, got the string %q", x)
+			}
+			s.note("expires_in was a JSON string (%q), as the contract's schema table types it; accepted under the derbysoft profile", x)
+			text = x
+		default:
+			return fmt.Errorf("expected expires_in, a positive integer, got %s", jsonType(v))
+		}
+		n, err := strconv.ParseInt(text, 10, 64)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("expected expires_in to be a positive integer, got %s", text)
+		}
+		return nil
+	})
+}
+
+func expiresInIs(ctx context.Context, want int) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil {
+			return err
+		}
+		v, text, err := expiresIn(ex)
+		if err != nil {
+			return fmt.Errorf("expected expires_in %d, got: %v", want, err)
+		}
+		s.note("expires_in: %s", text)
+		if v != float64(want) {
+			return fmt.Errorf("expected expires_in %d, got %s", want, text)
+		}
+		return nil
+	})
+}
+
+// scopeTokenRe is RFC 6749 §3.3's scope-token.
+var scopeTokenRe = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]+$`)
+
+func scopeForm(ctx context.Context) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil {
+			return err
+		}
+		v, has := ex.obj["scope"]
+		if !has {
+			return nil
+		}
+		str, ok := v.(string)
+		if !ok {
+			return fmt.Errorf("expected scope to be absent or a space-delimited string, got %s", jsonType(v))
+		}
+		for _, t := range strings.Split(str, " ") {
+			if !scopeTokenRe.MatchString(t) {
+				return fmt.Errorf("expected scope to be space-delimited scope tokens, got %q", str)
+			}
+		}
+		s.note("scope: %q", str)
+		return nil
+	})
+}
+
+func scopeSet(v any) ([]string, bool) {
+	switch x := v.(type) {
+	case string:
+		return strings.Fields(x), true
+	case []any:
+		var out []string
+		for _, e := range x {
+			str, ok := e.(string)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, str)
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+func sameSet(a, b []string) bool {
+	as, bs := append([]string(nil), a...), append([]string(nil), b...)
+	sort.Strings(as)
+	sort.Strings(bs)
+	return strings.Join(dedupe(as), " ") == strings.Join(dedupe(bs), " ")
+}
+
+func scopeHolds(ctx context.Context, want string) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil {
+			return err
+		}
+		str, ok := ex.obj["scope"].(string)
+		if !ok {
+			return fmt.Errorf("expected scope %q, got %s", want, jsonType(ex.obj["scope"]))
+		}
+		have := strings.Fields(str)
+		for _, w := range strings.Fields(want) {
+			if !contains(have, w) {
+				return fmt.Errorf("expected scope to hold %q, got %q", want, str)
+			}
+		}
+		return nil
+	})
+}
+
+func grantedScopeStated(ctx context.Context, requested string) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil {
+			return err
+		}
+		if v, has := ex.obj["scope"]; has {
+			s.note("granted scope stated: %v", v)
+			return nil
+		}
+		tok, _ := ex.accessToken()
+		p, err := parseJWT(tok, false)
+		if err != nil {
+			s.note("no scope in the answer and an opaque token: the granted scope is taken to be %q", requested)
+			return nil
+		}
+		for _, claim := range []string{"scope", "scp"} {
+			if granted, ok := scopeSet(p.claims[claim]); ok && !sameSet(granted, strings.Fields(requested)) {
+				return fmt.Errorf("expected the answer to state the granted scope, which differs from %q (the token's %s claim is %v), got no scope field", requested, claim, granted)
+			}
+		}
+		return nil
+	})
+}
+
+// headerValues returns the answer's values of a header.
+func headerValues(s *scenario, name string) ([]string, *exchange, error) {
+	ex, err := answer(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ex.header.Values(name), ex, nil
+}
+
+func headerIsJSON(ctx context.Context, name string) error {
+	return judge(ctx, func(s *scenario) error {
+		vs, _, err := headerValues(s, name)
+		if err != nil {
+			return err
+		}
+		if len(vs) == 0 {
+			return fmt.Errorf("expected %s: application/json, got no %s header", name, name)
+		}
+		mt, _, perr := mime.ParseMediaType(vs[0])
+		if perr != nil || !strings.EqualFold(mt, "application/json") {
+			return fmt.Errorf("expected %s: application/json, got %q", name, vs[0])
+		}
+		return nil
+	})
+}
+
+// directives splits a list header (Cache-Control, Pragma, Allow) into lower-case names.
+func directives(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		for _, d := range strings.Split(v, ",") {
+			d, _, _ = strings.Cut(strings.TrimSpace(d), "=")
+			if d != "" {
+				out = append(out, strings.ToLower(d))
+			}
+		}
+	}
+	return out
+}
+
+func headerHas(ctx context.Context, name, want string) error {
+	return judge(ctx, func(s *scenario) error {
+		vs, _, err := headerValues(s, name)
+		if err != nil {
+			return err
+		}
+		if !contains(directives(vs), strings.ToLower(want)) {
+			if len(vs) == 0 {
+				return fmt.Errorf("expected %s: %s, got no %s header", name, want, name)
+			}
+			return fmt.Errorf("expected %s to have %s, got %q", name, want, strings.Join(vs, ", "))
+		}
+		if name == "Allow" && !contains(strings.Fields(strings.ReplaceAll(strings.Join(vs, ","), ",", " ")), want) {
+			return fmt.Errorf("expected Allow to list %s (method names are case-sensitive), got %q", want, strings.Join(vs, ", "))
+		}
+		return nil
+	})
+}
+
+var challengeErrorRe = regexp.MustCompile(`(?i)\berror\s*=\s*(?:"([^"]*)"|([^\s,]+))`)
+
+// challengeSchemes returns the lower-case scheme names of WWW-Authenticate values: the first
+// word of each comma-separated element that is not an auth-param (name=value).
+func challengeSchemes(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		for _, el := range strings.Split(v, ",") {
+			f := strings.Fields(el)
+			if len(f) == 0 || strings.Contains(f[0], "=") {
+				continue
+			}
+			out = append(out, strings.ToLower(f[0]))
+		}
+	}
+	return out
+}
+
+func challengeScheme(ctx context.Context, scheme string) error {
+	return judge(ctx, func(s *scenario) error {
+		vs, ex, err := headerValues(s, "WWW-Authenticate")
+		if err != nil {
+			return err
+		}
+		if len(vs) == 0 {
+			return fmt.Errorf("expected WWW-Authenticate naming %s, got %s with no WWW-Authenticate header", scheme, ex.describe())
+		}
+		if !contains(challengeSchemes(vs), strings.ToLower(scheme)) {
+			return fmt.Errorf("expected WWW-Authenticate naming the %s scheme, got %q", scheme, strings.Join(vs, ", "))
+		}
+		return nil
+	})
+}
+
+func challengeError(ctx context.Context, want string) error {
+	return judge(ctx, func(s *scenario) error {
+		vs, ex, err := headerValues(s, "WWW-Authenticate")
+		if err != nil {
+			return err
+		}
+		if len(vs) == 0 {
+			return fmt.Errorf("expected WWW-Authenticate with error=%q, got %s with no WWW-Authenticate header", want, ex.describe())
+		}
+		for _, v := range vs {
+			for _, m := range challengeErrorRe.FindAllStringSubmatch(v, -1) {
+				if m[1] == want || m[2] == want {
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("expected WWW-Authenticate with error=%q, got %q (%s)", want, strings.Join(vs, ", "), ex.describe())
+	})
+}
+
+func headerReported(ctx context.Context, name string) error {
+	return judge(ctx, func(s *scenario) error {
+		if s.last != nil && s.last.tls == nil && s.last.answered() && strings.EqualFold(name, "Strict-Transport-Security") {
+			return skipf("plain HTTP to a loopback host: there is no HTTPS answer to look at")
+		}
+		vs, _, err := headerValues(s, name)
+		if err != nil {
+			return err
+		}
+		if len(vs) == 0 {
+			s.note("%s: absent", name)
+		} else {
+			s.note("%s: %s", name, strings.Join(vs, ", "))
+		}
+		return nil
+	})
+}
+
+// shape is the set of top-level fields of a JSON body, or what it is instead.
+func shape(ex *exchange) string {
+	if ex.obj == nil {
+		return "not a JSON object"
+	}
+	var ks []string
+	for k := range ex.obj {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return "{" + strings.Join(ks, ",") + "}"
+}
+
+func sameShape(ctx context.Context) error {
+	return judge(ctx, func(s *scenario) error {
+		if len(s.history) < 2 {
+			return fmt.Errorf("expected two answers to compare, got %d", len(s.history))
+		}
+		a, b := s.history[len(s.history)-2], s.history[len(s.history)-1]
+		if !a.answered() || !b.answered() {
+			return fmt.Errorf("expected two answers, got %s and %s", a.describe(), b.describe())
+		}
+		ea, _ := a.obj["error"].(string)
+		eb, _ := b.obj["error"].(string)
+		switch {
+		case a.status != b.status:
+			return fmt.Errorf("expected the same status for a wrong secret and an unknown client, got %d and %d", a.status, b.status)
+		case ea != eb:
+			return fmt.Errorf("expected the same error for a wrong secret and an unknown client, got %q and %q", ea, eb)
+		case shape(a) != shape(b):
+			return fmt.Errorf("expected the same body shape for a wrong secret and an unknown client, got %s and %s", shape(a), shape(b))
+		}
+		return nil
+	})
+}
+
+func reportAccepted(ctx context.Context) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil {
+			return err
+		}
+		if tok, ok := ex.accessToken(); ok && tok != "" && ex.status/100 == 2 {
+			s.note("accepted: the token endpoint issued a token (%s)", ex.describe())
+		} else {
+			s.note("refused: %s", ex.describe())
+		}
+		return nil
+	})
+}
+
+func reportThrottling(ctx context.Context) error {
+	return judge(ctx, func(s *scenario) error {
+		var n429, other int
+		var first, last float64
+		for i, ex := range s.batch {
+			switch {
+			case ex.status == http.StatusTooManyRequests:
+				n429++
+			case !ex.answered() || ex.status/100 != 4:
+				other++
+			}
+			ms := float64(ex.dur.Microseconds()) / 1000
+			if i == 0 {
+				first = ms
+			}
+			last = ms
+		}
+		if n429 > 0 {
+			s.note("throttled: %d of %d wrong-secret requests answered 429", n429, len(s.batch))
+		} else {
+			s.note("no 429 in %d wrong-secret requests; latency first %.1f ms, last %.1f ms", len(s.batch), first, last)
+		}
+		if other > 0 {
+			s.note("%d answers were neither 4xx nor 429", other)
+		}
+		return nil
+	})
+}
+
+func reportIssuance(ctx context.Context) error {
+	return judge(ctx, func(s *scenario) error {
+		seen := map[string]bool{}
+		var exps []string
+		var values []float64
+		for _, ex := range s.batch {
+			tok, ok := ex.accessToken()
+			if !ok {
+				return fmt.Errorf("expected %d tokens, got %s", len(s.batch), ex.describe())
+			}
+			seen[tok] = true
+			if v, text, err := expiresIn(ex); err == nil {
+				exps = append(exps, text)
+				values = append(values, v)
+			}
+		}
+		class := "mixed"
+		switch len(seen) {
+		case len(s.batch):
+			class = "reissue"
+		case 1:
+			class = "cached"
+		}
+		counting := len(values) > 1 && values[len(values)-1] < values[0]
+		s.note("%s: %d distinct tokens in %d requests; expires_in %s (counting down: %v)", class, len(seen), len(s.batch), strings.Join(exps, ", "), counting)
+		return nil
+	})
+}
+
+func batchAllTokens(ctx context.Context) error {
+	return judge(ctx, func(s *scenario) error {
+		bad := 0
+		var first string
+		for _, ex := range s.batch {
+			if tok, ok := ex.accessToken(); !ok || tok == "" || ex.status != http.StatusOK {
+				bad++
+				if first == "" {
+					first = ex.describe()
+				}
+			}
+		}
+		if bad > 0 {
+			return fmt.Errorf("expected %d answers with status 200 and a token, got %d without (first: %s)", len(s.batch), bad, first)
+		}
+		return nil
+	})
+}
+
+func apiAccepted(ctx context.Context) error {
+	return judge(ctx, func(s *scenario) error {
+		ex, err := answer(s)
+		if err != nil {
+			return fmt.Errorf("expected the API to accept the call, got %s", s.last.describe())
+		}
+		if ex.status == http.StatusUnauthorized || ex.status == http.StatusForbidden {
+			return fmt.Errorf("expected the API to accept the token (neither 401 nor 403), got %s", ex.describe())
+		}
+		if ex.status >= 500 {
+			s.note("the API answered %s: the token was not refused, but the call failed", ex.describe())
+		}
+		return nil
+	})
+}
+
+func clientTokensDiffer(ctx context.Context) error {
+	return judge(ctx, func(s *scenario) error {
+		a, b, err := twoClients(s)
+		if err != nil {
+			return err
+		}
+		if a.raw == b.raw {
+			return fmt.Errorf("expected different tokens for %s and %s, got the same token", a.client, b.client)
+		}
+		return nil
+	})
+}
+
+func twoClients(s *scenario) (heldToken, heldToken, error) {
+	var a, b *heldToken
+	for i := range s.tokens {
+		t := &s.tokens[i]
+		switch {
+		case t.client == s.r.cfg.ClientID && a == nil:
+			a = t
+		case t.client == s.r.cfg.Client2ID && b == nil:
+			b = t
+		}
+	}
+	if a == nil || b == nil {
+		return heldToken{}, heldToken{}, fmt.Errorf("expected a token for each client")
+	}
+	return *a, *b, nil
+}
+
+func clientClaimsOwn(ctx context.Context) error {
+	return judge(ctx, func(s *scenario) error {
+		a, b, err := twoClients(s)
+		if err != nil {
+			return err
+		}
+		pa, errA := parseJWT(a.raw, false)
+		pb, errB := parseJWT(b.raw, false)
+		if errA != nil || errB != nil {
+			s.note("opaque tokens: sub and dis cannot be compared")
+			return nil
+		}
+		for _, claim := range []string{"sub", "dis"} {
+			va, okA := pa.claims[claim].(string)
+			vb, okB := pb.claims[claim].(string)
+			if !okA || !okB {
+				continue
+			}
+			if va == vb {
+				return fmt.Errorf("expected each client's own %s, got %q in both clients' tokens", claim, va)
+			}
+			if va == b.client || vb == a.client {
+				return fmt.Errorf("expected each token's %s to be its own client's, got %s's token with %s %q", claim, a.client, claim, va)
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,26 @@
+package steps
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/reports"
+)
+
+func TestCleanMockPassesEveryCheck(t *testing.T) {
+	for _, profile := range []string{catalog.ProfileDerbySoft, catalog.ProfileRFC6749} {
+		t.Run(profile, func(t *testing.T) {
+			sum := runAgainstMock(t, profile)
+			for _, c := range sum.Checks {
+				if c.ID == "AUTH-17" {
+					assert.Equal(t, reports.StatusSkipped, c.Status, "AUTH-17 is intrusive")
+					continue
+				}
+				assert.Equal(t, reports.StatusPassed, c.Status, "%s: %s %v", c.ID, c.Reason, c.Notes)
+			}
+			assert.Equal(t, "passed", sum.Result)
+		})
+	}
+}

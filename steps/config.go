@@ -1,0 +1,105 @@
+// Package steps is the conformance runner: the godog step definitions behind the Gherkin suite
+// in package features, the HTTP recorder that writes one redacted transcript per exchange, and
+// the verdict logic that turns scenario outcomes into summary.json (CHECKS.md), cucumber.json
+// and junit.xml. The command (cmd/authzcheck conformance) builds a Config and calls Run; tests
+// call Run against the embedded mock or small loopback servers.
+//
+// State lives per scenario in the context godog passes from step to step; a Run shares nothing
+// with another Run, so several may run at once in one process.
+package steps
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"io"
+	"time"
+
+	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/reports"
+)
+
+// Config is everything a conformance run needs. Only TokenURL, ClientID and ClientSecret are
+// required; a need whose field is empty is unmet and its checks are skipped with the reason.
+type Config struct {
+	// TokenURL is the token endpoint.
+	TokenURL string
+	// APIURL is a Bearer-protected API called with GET (the "api" need); "" leaves it unmet.
+	APIURL string
+	// OtherScopeURL is an API called with POST that needs a scope other than product.all
+	// (BEARER-13; the mock's /shopping). "" skips BEARER-13.
+	OtherScopeURL string
+
+	ClientID, ClientSecret string
+	// Client2ID and Client2Secret are a second client (the "client2" need).
+	Client2ID, Client2Secret string
+
+	// Profile is catalog.ProfileDerbySoft (default) or catalog.ProfileRFC6749.
+	Profile string
+
+	// JWKSURL and PublicKey are the issuer's keys (the "keys" need); either is enough.
+	JWKSURL   string
+	PublicKey *rsa.PublicKey
+
+	// Control mints tokens the target would never hand out (the "control" need); nil: unmet.
+	Control Control
+
+	// RootCAs are the roots TLS certificates must verify against; nil: the system roots.
+	RootCAs *x509.CertPool
+	// Timeout bounds each HTTP exchange, including reading the body (default 10 s).
+	Timeout time.Duration
+	// MaxDuration bounds the whole run (default 5 min); checks not finished by then fail.
+	MaxDuration time.Duration
+	// MaxBody is the most of a response body that is read (default 1 MiB); the rest is
+	// dropped and the transcript marked truncated.
+	MaxBody int64
+
+	// Tags is a godog tag expression selecting checks ("@must && ~@api", "@AUTH-02,@TOK-01").
+	// @intrusive checks run only when the expression names @intrusive or their ID.
+	Tags string
+	// Strict makes a failed SHOULD check fail the run.
+	Strict bool
+	// Waivers excuse failures; an expired waiver is ignored (see ParseWaivers).
+	Waivers []reports.Waiver
+
+	// OutDir receives summary.json, cucumber.json, junit.xml and transcripts/. It is created.
+	OutDir string
+	// Progress, when set, receives one line per area as its checks finish.
+	Progress io.Writer
+	// Now is the harness clock (default time.Now).
+	Now func() time.Time
+}
+
+// Control is what the "control" need provides: tokens that only the issuer itself could mint.
+// cmd adapts the mock's control API to it.
+type Control interface {
+	// ExpiredToken returns a token for clientID, signed by the issuer's real key, whose exp is
+	// in the past.
+	ExpiredToken(ctx context.Context, clientID string) (string, error)
+}
+
+// ControlFunc adapts a function to Control.
+type ControlFunc func(ctx context.Context, clientID string) (string, error)
+
+// ExpiredToken calls f.
+func (f ControlFunc) ExpiredToken(ctx context.Context, clientID string) (string, error) {
+	return f(ctx, clientID)
+}
+
+func (c *Config) setDefaults() {
+	if c.Profile == "" {
+		c.Profile = catalog.ProfileDerbySoft
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.MaxDuration <= 0 {
+		c.MaxDuration = 5 * time.Minute
+	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = 1 << 20
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}

@@ -1,0 +1,369 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/authzcheck/authzcheck/internal/redact"
+	"github.com/authzcheck/authzcheck/reports"
+)
+
+// Endpoints an exchange can go to.
+const (
+	toToken = "token"
+	toAPI   = "api"
+)
+
+// breakerLimit is how many transport errors in a row mark the target down: after that no
+// request is sent any more, so a target that never answers costs a few timeouts, not one per
+// check.
+const breakerLimit = 5
+
+// storedBodyLimit is the most of a body kept in a transcript.
+const storedBodyLimit = 64 << 10
+
+var (
+	// errTargetDown is the error of every request after the target stopped answering.
+	errTargetDown = errors.New("not sent: the target stopped answering earlier requests")
+	// errPlainHTTP refuses a request over plain HTTP to a host that is not loopback.
+	errPlainHTTP = errors.New("refused by the harness: plain HTTP to a host that is not loopback would expose credentials (SEC-01)")
+)
+
+// request is what a step asks the recorder to send.
+type request struct {
+	to        string // toToken or toAPI
+	method    string
+	url       string
+	header    http.Header // may hold a name twice (AUTH-16)
+	body      []byte
+	malformed bool // deliberately not a valid request (HTTP-07 judges these)
+	client    string
+}
+
+// exchange is one request and what came back, kept in memory for the verdicts (raw, never
+// written) and written to its transcript redacted.
+type exchange struct {
+	seq       int
+	file      string
+	check     string
+	to        string
+	method    string
+	url       string
+	malformed bool
+	client    string
+	started   time.Time
+	dur       time.Duration
+
+	status    int // 0 when no answer came
+	header    http.Header
+	body      []byte
+	truncated bool
+	err       error
+	tls       *tls.ConnectionState
+
+	obj    map[string]any // the body as a JSON object, numbers as json.Number; nil if not one
+	objErr error
+}
+
+// answered reports whether a response came back.
+func (e *exchange) answered() bool { return e != nil && e.err == nil && e.status != 0 }
+
+// accessToken returns the access_token field when it is a string.
+func (e *exchange) accessToken() (string, bool) {
+	if e == nil || e.obj == nil {
+		return "", false
+	}
+	s, ok := e.obj["access_token"].(string)
+	return s, ok
+}
+
+// describe says in a few words what came back, for "expected X, got Y".
+func (e *exchange) describe() string {
+	switch {
+	case e == nil:
+		return "no request was made"
+	case e.err != nil:
+		return "no answer (" + e.errText() + ")"
+	}
+	s := fmt.Sprintf("status %d", e.status)
+	if code, ok := e.obj["error"].(string); ok {
+		s += " error " + code
+	}
+	return s
+}
+
+// errText is the transport error, short and free of secrets (URLs carry no secret but the
+// query of AUTH-12; the recorder's redactor is applied by the caller when writing).
+func (e *exchange) errText() string {
+	if e.err == nil {
+		return ""
+	}
+	var ue *url.Error
+	err := e.err
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	return err.Error()
+}
+
+// recorder sends requests, records exchanges and writes their transcripts.
+type recorder struct {
+	client  *http.Client
+	red     *redact.Redactor
+	dir     string // transcripts/
+	maxBody int64
+
+	mu          sync.Mutex
+	seq         int
+	all         []*exchange
+	consecutive int
+	down        error // why the target is considered down; nil while it answers
+	writeErr    error
+}
+
+func newRecorder(cfg *Config, red *redact.Redactor, dir string) *recorder {
+	tr := &http.Transport{
+		Proxy:                 nil, // never through a proxy: credentials go to the target only
+		DialContext:           (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS10},
+		TLSHandshakeTimeout:   cfg.Timeout,
+		ResponseHeaderTimeout: cfg.Timeout,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       30 * time.Second,
+	}
+	return &recorder{
+		client: &http.Client{
+			Transport: guard{tr},
+			Timeout:   cfg.Timeout,
+			// Never follow a redirect: it could carry credentials to another host. The 3xx
+			// answer is recorded as it is.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		red:     red,
+		dir:     dir,
+		maxBody: cfg.MaxBody,
+	}
+}
+
+// guard is a RoundTripper that refuses plain HTTP to a host that is not loopback before
+// anything is dialled.
+type guard struct{ next http.RoundTripper }
+
+func (g guard) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme != "https" && !isLoopbackHost(r.URL.Hostname()) {
+		return nil, errPlainHTTP
+	}
+	return g.next.RoundTrip(r)
+}
+
+// isLoopbackHost reports whether host is localhost or a loopback IP, without resolving names.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// isLoopbackURL reports whether raw names a loopback host.
+func isLoopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && isLoopbackHost(u.Hostname())
+}
+
+// do sends req for the check and records the exchange. It never returns nil.
+func (r *recorder) do(ctx context.Context, check string, req request) *exchange {
+	ex := &exchange{check: check, to: req.to, method: req.method, url: req.url, malformed: req.malformed,
+		client: req.client, started: time.Now()}
+	r.mu.Lock()
+	down := r.down
+	r.mu.Unlock()
+	if down != nil {
+		ex.err = errTargetDown
+		r.finish(ex, req)
+		return ex
+	}
+	hr, err := http.NewRequestWithContext(ctx, req.method, req.url, bytes.NewReader(req.body))
+	if err != nil {
+		ex.err = err
+		r.finish(ex, req)
+		return ex
+	}
+	if req.body == nil {
+		hr.Body, hr.ContentLength = http.NoBody, 0
+	}
+	for k, vs := range req.header {
+		hr.Header[k] = append([]string(nil), vs...)
+	}
+	resp, err := r.client.Do(hr)
+	if err != nil {
+		ex.err = err
+	} else {
+		ex.status, ex.header, ex.tls = resp.StatusCode, resp.Header, resp.TLS
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, r.maxBody+1))
+		_ = resp.Body.Close()
+		if int64(len(body)) > r.maxBody {
+			body, ex.truncated = body[:r.maxBody], true
+		}
+		ex.body = body
+		if rerr != nil && !ex.truncated {
+			ex.err = fmt.Errorf("reading the answer: %w", rerr)
+		}
+	}
+	ex.dur = time.Since(ex.started)
+	if ex.status != 0 {
+		ex.obj, ex.objErr = parseObject(ex.body)
+		for _, f := range []string{"access_token", "refresh_token", "id_token"} {
+			if t, ok := ex.obj[f].(string); ok {
+				r.red.AddToken(t)
+			}
+		}
+	}
+	r.finish(ex, req)
+	return ex
+}
+
+// finish numbers the exchange, updates the breaker and writes the transcript.
+func (r *recorder) finish(ex *exchange, req request) {
+	r.mu.Lock()
+	r.seq++
+	ex.seq = r.seq
+	ex.file = fmt.Sprintf("%04d.json", ex.seq)
+	r.all = append(r.all, ex)
+	switch {
+	case errors.Is(ex.err, errTargetDown), errors.Is(ex.err, errPlainHTTP):
+	case ex.err != nil && ex.status == 0 && !errors.Is(ex.err, context.Canceled):
+		r.consecutive++
+		if r.consecutive >= breakerLimit && r.down == nil {
+			r.down = fmt.Errorf("%d requests in a row got no answer, the last: %s", r.consecutive, r.red.String(ex.errText()))
+		}
+	default:
+		r.consecutive = 0
+	}
+	r.mu.Unlock()
+
+	b, err := json.MarshalIndent(r.transcript(ex, req), "", "  ")
+	if err == nil {
+		err = os.WriteFile(filepath.Join(r.dir, ex.file), b, 0o644)
+	}
+	if err != nil {
+		r.mu.Lock()
+		if r.writeErr == nil {
+			r.writeErr = fmt.Errorf("writing transcript %s: %w", ex.file, err)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// transcript is the exchange redacted at the source: Authorization reduced to its scheme,
+// secrets masked in every encoding, tokens replaced by fingerprints with decoded claims.
+func (r *recorder) transcript(ex *exchange, req request) reports.Transcript {
+	t := reports.Transcript{
+		Seq:        ex.seq,
+		Checks:     []string{ex.check},
+		Started:    ex.started.UTC(),
+		DurationMS: float64(ex.dur.Microseconds()) / 1000,
+		Request: reports.TranscriptRequest{
+			Method: ex.method,
+			URL:    r.red.String(ex.url),
+			Header: r.headers(req.header),
+			Body:   r.storedBody(req.body),
+		},
+	}
+	if ex.err != nil {
+		t.Error = r.red.String(ex.errText())
+	}
+	if ex.status != 0 {
+		resp := &reports.TranscriptResponse{
+			Status:    ex.status,
+			Header:    r.headers(ex.header),
+			Body:      r.storedBody(ex.body),
+			Truncated: ex.truncated || len(ex.body) > storedBodyLimit,
+		}
+		for _, f := range []string{"access_token", "refresh_token", "id_token"} {
+			if tok, ok := ex.obj[f].(string); ok && tok != "" {
+				resp.Tokens = append(resp.Tokens, redact.Token(tok))
+			}
+		}
+		if ex.tls != nil {
+			resp.TLS = &reports.TLSInfo{Version: tls.VersionName(ex.tls.Version), CipherSuite: tls.CipherSuiteName(ex.tls.CipherSuite)}
+		}
+		t.Response = resp
+	}
+	return t
+}
+
+func (r *recorder) headers(h http.Header) map[string][]string {
+	out := make(map[string][]string, len(h))
+	for k, vs := range h {
+		for _, v := range vs {
+			out[k] = append(out[k], r.red.Header(k, v))
+		}
+	}
+	return out
+}
+
+func (r *recorder) storedBody(b []byte) string {
+	if len(b) > storedBodyLimit {
+		return r.red.String(string(b[:storedBodyLimit])) + fmt.Sprintf("… (%d bytes in all)", len(b))
+	}
+	return r.red.String(string(b))
+}
+
+// exchanges returns every exchange so far, in order.
+func (r *recorder) exchanges() []*exchange {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*exchange(nil), r.all...)
+}
+
+// downReason is why the target is considered down, or nil.
+func (r *recorder) downReason() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.down
+}
+
+// parseObject decodes a JSON object keeping numbers as json.Number, so that 28800, 28800.0
+// and "28800" stay distinguishable.
+func parseObject(b []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("the body is not JSON: %v", shortErr(err))
+	}
+	if dec.More() {
+		return nil, errors.New("the body holds more than one JSON value")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("the body is JSON but not an object")
+	}
+	return m, nil
+}
+
+func shortErr(err error) string {
+	s := err.Error()
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return s
+}

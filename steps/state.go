@@ -1,0 +1,185 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cucumber/godog"
+
+	"github.com/authzcheck/authzcheck/internal/catalog"
+)
+
+// scenario is the state of one running scenario (one pickle), kept in its context.
+type scenario struct {
+	r     *runner
+	id    string // the check ID
+	check catalog.Check
+	level catalog.Level // the check's level under the run's profile
+	name  string
+	tags  []string
+
+	part part // the modifiers of the step running now
+
+	last    *exchange   // the latest answer
+	history []*exchange // every answer of this scenario, in order
+	batch   []*exchange // the answers of the latest repeated request (CACHE-01/04, AUTH-17)
+	tokens  []heldToken // tokens obtained in this scenario, in order
+	pending *exchange   // forged-token context: which token a "with that token" step uses
+
+	failures    []failure
+	notes       []string
+	transcripts []string
+	skip        string // why the scenario was skipped
+	stopped     bool   // a step returned an error on purpose (a recorded failure)
+	started     time.Time
+}
+
+// heldToken is a token a scenario obtained, with the answer that carried it.
+type heldToken struct {
+	raw    string
+	client string
+	ex     *exchange
+}
+
+// failure is one failed expectation: the level of the part that failed and why.
+type failure struct {
+	level  catalog.Level
+	reason string
+}
+
+type scenarioKey struct{}
+
+func stateOf(ctx context.Context) *scenario {
+	s, _ := ctx.Value(scenarioKey{}).(*scenario)
+	return s
+}
+
+// part is what a step's wording says about the expectation it states (see parseModifiers).
+type part struct {
+	profile string        // "" or the only profile the step applies to
+	level   catalog.Level // "" (the check's level), Should or Info
+}
+
+// Step modifiers, written at the start of an outcome step:
+//
+//	under the derbysoft profile, ...   the step applies to that profile only
+//	ideally ...                        the SHOULD part of a check
+//	for information, ...               an observation that never fails
+//
+// They combine in that order: "under the derbysoft profile, ideally the error is x".
+const (
+	modProfilePrefix = "under the "
+	modProfileSuffix = " profile, "
+	modIdeally       = "ideally "
+	modInfo          = "for information, "
+)
+
+// modifierPattern is the regular expression prefix that admits the modifiers; step patterns
+// are written after it.
+const modifierPattern = `^(?:under the (?:derbysoft|rfc6749) profile, )?(?:ideally |for information, )?`
+
+// parseModifiers splits a step's text into its modifiers and the plain expectation. Text
+// without modifiers comes back unchanged with a zero part.
+func parseModifiers(text string) (part, string) {
+	var p part
+	if strings.HasPrefix(text, modProfilePrefix) {
+		rest := text[len(modProfilePrefix):]
+		for _, prof := range []string{catalog.ProfileDerbySoft, catalog.ProfileRFC6749} {
+			if strings.HasPrefix(rest, prof+modProfileSuffix) {
+				p.profile = prof
+				text = rest[len(prof+modProfileSuffix):]
+				break
+			}
+		}
+	}
+	switch {
+	case strings.HasPrefix(text, modIdeally):
+		p.level, text = catalog.Should, text[len(modIdeally):]
+	case strings.HasPrefix(text, modInfo):
+		p.level, text = catalog.Info, text[len(modInfo):]
+	}
+	return p, text
+}
+
+// partLevel is the level of the step running now: the check's level, lowered by "ideally"
+// (SHOULD) or "for information" (INFO), never raised.
+func (s *scenario) partLevel() catalog.Level {
+	if s.part.level != "" && s.part.level.Rank() < s.level.Rank() {
+		return s.part.level
+	}
+	return s.level
+}
+
+// errSkipCheck carries why a check cannot be judged (an opaque token under rfc6749, no TLS to
+// inspect): the scenario is skipped with that reason, never passed.
+type errSkipCheck struct{ reason string }
+
+func (e errSkipCheck) Error() string { return "skipped: " + e.reason }
+
+func skipf(format string, args ...any) error { return errSkipCheck{fmt.Sprintf(format, args...)} }
+
+// judge runs one expectation under the current step's modifiers. A failed MUST part stops the
+// scenario (its error goes to godog); a failed SHOULD part is recorded and the scenario goes on,
+// so that a later MUST part is still judged; an INFO part only adds a note.
+func judge(ctx context.Context, fn func(s *scenario) error) error {
+	s := stateOf(ctx)
+	if s.part.profile != "" && s.part.profile != s.r.cfg.Profile {
+		return nil
+	}
+	err := fn(s)
+	if err == nil {
+		return nil
+	}
+	var sk errSkipCheck
+	if errors.As(err, &sk) {
+		s.skip = sk.reason
+		return godog.ErrSkip
+	}
+	lvl := s.partLevel()
+	if lvl == catalog.Info {
+		s.notes = append(s.notes, err.Error())
+		return nil
+	}
+	s.failures = append(s.failures, failure{level: lvl, reason: err.Error()})
+	if lvl == catalog.Must {
+		s.stopped = true
+		return err
+	}
+	return nil
+}
+
+// precondition records a failed precondition (no token to work with) at the check's level and
+// stops the scenario: nothing after it can be judged.
+func precondition(s *scenario, err error) error {
+	if err == nil {
+		return nil
+	}
+	var sk errSkipCheck
+	if errors.As(err, &sk) {
+		s.skip = sk.reason
+		return godog.ErrSkip
+	}
+	if s.level == catalog.Info {
+		s.notes = append(s.notes, err.Error())
+	} else {
+		s.failures = append(s.failures, failure{level: s.level, reason: err.Error()})
+	}
+	s.stopped = true
+	return err
+}
+
+// note adds an observation to the check's result.
+func (s *scenario) note(format string, args ...any) {
+	s.notes = append(s.notes, fmt.Sprintf(format, args...))
+}
+
+// record keeps an exchange as the scenario's latest answer.
+func (s *scenario) record(ex *exchange) *exchange {
+	s.history = append(s.history, ex)
+	s.last = ex
+	s.transcripts = append(s.transcripts, ex.file)
+	return ex
+}

@@ -1,0 +1,164 @@
+package steps
+
+import (
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/reports"
+)
+
+// maxReasons is how many failure reasons a check's reason joins; the rest are counted.
+const maxReasons = 3
+
+// worst returns the highest level among failures, or "" when there are none.
+func worst(fs []failure) catalog.Level {
+	var w catalog.Level
+	for _, f := range fs {
+		if f.level.Rank() > w.Rank() {
+			w = f.level
+		}
+	}
+	return w
+}
+
+// verdict decides one check from the outcomes of its scenario's pickles (an outline has one
+// per example):
+//   - a failure at MUST or SHOULD in any pickle fails the check, at the level of the worst
+//     failing part, with "expected X, got Y" reasons; INFO never fails (its findings are notes);
+//   - otherwise it passed if any pickle ran, and is skipped (with the reason) if none did;
+//   - a failed check with a waiver that has not expired is waived, with the waiver's reason.
+func verdict(c catalog.Check, title, profile string, outs []outcome, skip string, waivers []reports.Waiver, now time.Time) reports.CheckResult {
+	res := reports.CheckResult{ID: c.ID, Title: title, Level: string(c.Level(profile)), Transcripts: []string{}}
+	var (
+		fails []failure
+		ran   int
+		skips []string
+	)
+	for _, o := range outs {
+		res.DurationMS += o.dur.Milliseconds()
+		res.Transcripts = append(res.Transcripts, o.transcripts...)
+		res.Notes = append(res.Notes, o.notes...)
+		if o.skip != "" && len(o.failures) == 0 {
+			skips = append(skips, o.skip)
+			continue
+		}
+		ran++
+		fails = append(fails, o.failures...)
+	}
+	res.Transcripts = dedupe(res.Transcripts)
+	res.Notes = dedupe(res.Notes)
+	switch {
+	case len(outs) == 0:
+		res.Status, res.Reason = reports.StatusSkipped, skip
+	case len(fails) > 0:
+		lvl := worst(fails)
+		// Report the reasons of the worst level first.
+		sort.SliceStable(fails, func(i, j int) bool { return fails[i].level.Rank() > fails[j].level.Rank() })
+		var rs []string
+		for _, f := range fails {
+			rs = append(rs, f.reason)
+		}
+		rs = dedupe(rs)
+		if len(rs) > maxReasons {
+			rs = append(rs[:maxReasons], "and "+itoa(len(rs)-maxReasons)+" more")
+		}
+		res.Status, res.Level, res.Reason = reports.StatusFailed, string(lvl), strings.Join(rs, "; ")
+	case ran > 0:
+		res.Status = reports.StatusPassed
+		if len(skips) > 0 {
+			res.Notes = append(res.Notes, itoa(len(skips))+" of "+itoa(len(outs))+" variants skipped: "+strings.Join(dedupe(skips), "; "))
+		}
+	default:
+		res.Status, res.Reason = reports.StatusSkipped, strings.Join(dedupe(skips), "; ")
+	}
+	if res.Status == reports.StatusFailed {
+		if w, ok := activeWaiver(waivers, c.ID, now); ok {
+			res.Notes = append(res.Notes, "waived failure ("+res.Level+"): "+res.Reason)
+			res.Status, res.Reason = reports.StatusWaived, w.Reason
+			if w.Expires != "" {
+				res.Reason += " (waiver expires " + w.Expires + ")"
+			}
+		}
+	}
+	return res
+}
+
+// summarize counts the results and decides the run: failed when a MUST check failed, or a
+// SHOULD check under strict.
+func summarize(results []reports.CheckResult, strict bool) (string, reports.Counts) {
+	var n reports.Counts
+	result := "passed"
+	for _, r := range results {
+		n.Total++
+		switch r.Status {
+		case reports.StatusPassed:
+			n.Passed++
+		case reports.StatusSkipped:
+			n.Skipped++
+		case reports.StatusWaived:
+			n.Waived++
+		case reports.StatusFailed:
+			n.Failed++
+			switch catalog.Level(r.Level) {
+			case catalog.Must:
+				n.FailedMust++
+				result = "failed"
+			case catalog.Should:
+				n.FailedShould++
+				if strict {
+					result = "failed"
+				}
+			default:
+				n.FailedInfo++
+			}
+		}
+	}
+	return result, n
+}
+
+// summary builds summary.json from the collected outcomes, every check in catalogue order.
+func (r *runner) summary(started, finished time.Time) *reports.Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var results []reports.CheckResult
+	for _, c := range catalog.All() {
+		skip := r.skips[c.ID]
+		if skip == "" {
+			skip = "not run"
+		}
+		res := verdict(c, r.index[c.ID].title, r.cfg.Profile, r.outcomes[c.ID], skip, r.cfg.Waivers, finished)
+		results = append(results, res)
+	}
+	result, counts := summarize(results, r.cfg.Strict)
+	return &reports.Summary{
+		Result:   result,
+		Profile:  r.cfg.Profile,
+		Target:   r.red.String(r.cfg.TokenURL),
+		Started:  started.UTC(),
+		Finished: finished.UTC(),
+		Counts:   counts,
+		Checks:   results,
+	}
+}
+
+func dedupe(xs []string) []string {
+	seen := make(map[string]bool, len(xs))
+	out := xs[:0:0]
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func itoa(n int) string {
+	const digits = "0123456789"
+	if n < 10 {
+		return digits[n : n+1]
+	}
+	return itoa(n/10) + digits[n%10:n%10+1]
+}
