@@ -54,9 +54,20 @@ type flight struct {
 	err        error
 }
 
-// New returns a Cache over src, whose Token must fetch a new token on every call (a
-// clientcredentials.Config's TokenSource does). The first fetch happens on the first Token call.
-// It panics if src is nil or the options are inconsistent.
+// SourceFunc adapts a function to an oauth2.TokenSource, typically the clientcredentials
+// Config.Token method, which requests a new token on every call:
+//
+//	src := tokencache.SourceFunc(func() (*oauth2.Token, error) { return cfg.Token(ctx) })
+type SourceFunc func() (*oauth2.Token, error)
+
+// Token calls f.
+func (f SourceFunc) Token() (*oauth2.Token, error) { return f() }
+
+// New returns a Cache over src, whose Token must fetch a new token on every call: wrap
+// clientcredentials.Config.Token in a SourceFunc. Do not pass Config.TokenSource, which is
+// already an oauth2.ReuseTokenSource and would hand back its own cached token when this cache
+// asks for a fresh one. The first fetch happens on the first Token call. New panics if src is
+// nil or the options are inconsistent.
 func New(src oauth2.TokenSource, opts ...Option) *Cache {
 	if src == nil {
 		panic("tokencache: New needs a token source, got nil")
@@ -203,10 +214,10 @@ func (c *Cache) fetch(f *flight) {
 		f.tok = tok
 	}
 	c.mu.Unlock()
-	close(f.done)
 	if f.err == nil && c.cfg.onRefresh != nil {
 		c.cfg.onRefresh(ev)
 	}
+	close(f.done)
 }
 
 // callSource calls the source, turning a panic into an error so waiters are never stranded.

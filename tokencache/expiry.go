@@ -1,6 +1,7 @@
 package tokencache
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -33,12 +34,18 @@ func jwtExpiry(accessToken string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	var claims struct {
-		Exp json.Number `json:"exp"`
+		Exp any `json:"exp"`
 	}
-	if err := json.Unmarshal(raw, &claims); err != nil || claims.Exp == "" {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&claims); err != nil {
 		return time.Time{}, false
 	}
-	exp, err := claims.Exp.Float64()
+	num, isNumber := claims.Exp.(json.Number) // NumericDate is a JSON number, never a string
+	if !isNumber {
+		return time.Time{}, false
+	}
+	exp, err := num.Float64()
 	// NumericDate: seconds since the epoch; reject what no issuer would send.
 	if err != nil || math.IsNaN(exp) || exp <= 0 || exp > 1<<40 {
 		return time.Time{}, false
@@ -80,7 +87,7 @@ func (cfg *config) newEntry(tok *oauth2.Token, now time.Time) (*entry, error) {
 	}
 	life := e.expiry.Sub(now)
 	if life <= 0 {
-		return nil, fmt.Errorf("token source returned a token that expired at %s, before it arrived at %s (check the clocks)",
+		return nil, fmt.Errorf("token source returned a token that had already expired (at %s, received %s): check the clocks",
 			e.expiry.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	skew := min(cfg.skew, time.Duration(float64(life)*maxSkewFraction))

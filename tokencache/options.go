@@ -115,9 +115,9 @@ func WithClock(clk Clock) Option {
 }
 
 // OnRefresh registers f to be called after every successful fetch, with when it ran and how
-// long before the replaced token's expiry it completed. f runs on the fetching goroutine after
-// the new token is in place and no lock is held; it should return quickly. The load mode uses
-// it to report refresh lead times.
+// long before the replaced token's expiry it completed. f runs on the fetching goroutine once
+// the new token is being served, with no lock held, before callers waiting for that fetch are
+// released; it should return quickly. The load mode uses it to report refresh lead times.
 func OnRefresh(f func(RefreshEvent)) Option {
 	return func(c *config) { c.onRefresh = f }
 }
