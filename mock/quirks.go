@@ -135,7 +135,7 @@ var quirkTable = [numQuirks]QuirkInfo{
 		Breaks: []string{}, BreaksRFC6749: []string{"TOK-05"}},
 	qExpiresInFloat: {Name: "expires-in-float", Description: "expires_in is a fraction, half a second short of the lifetime (28799.5)",
 		Breaks: []string{"TOK-05", "TOK-06"}, BreaksRFC6749: []string{"TOK-05"}},
-	qNoCacheControl:      {Name: "no-cache-control", Description: "the success answer has no Cache-Control header", Breaks: []string{"TOK-08"}},
+	qNoCacheControl:      {Name: "no-cache-control", Description: "the success answer has no Cache-Control header (Go's HTTP client then reports Cache-Control: no-cache, from Pragma)", Breaks: []string{"TOK-08"}},
 	qNoPragma:            {Name: "no-pragma", Description: "the success answer has no Pragma: no-cache", Breaks: []string{"TOK-09"}},
 	qRefreshToken:        {Name: "refresh-token", Description: "the success answer includes a refresh_token", Breaks: []string{"TOK-10"}},
 	qRejectUnknownParam:  {Name: "reject-unknown-param", Description: "an unknown form parameter is refused with 400 invalid_request", Breaks: []string{"TOK-11"}},
