@@ -59,6 +59,8 @@ type reportView struct {
 	HasSummary   bool
 	Conformance  string // the conformance run's result
 	TotalLoadRun int
+	FailedMust   []string // IDs of the failed MUST checks, for the banner
+	FailedRuns   []string // kinds of the runs that failed, other than by a check (load thresholds)
 }
 
 type runView struct {
@@ -146,6 +148,9 @@ func buildView(b *Bundle) *reportView {
 				Finished: fmtTime(r.Finished), Duration: fmtDuration(r.Started, r.Finished), Result: r.Result})
 			if r.Kind == KindLoad {
 				v.TotalLoadRun++
+				if r.Result == "failed" {
+					v.FailedRuns = append(v.FailedRuns, r.Kind)
+				}
 			}
 		}
 		v.Counts = m.Counts
@@ -168,6 +173,11 @@ func buildView(b *Bundle) *reportView {
 			v.Started, v.Finished, v.Duration = fmtTime(s.Started), fmtTime(s.Finished), fmtDuration(s.Started, s.Finished)
 		}
 		v.Areas = groupChecks(s, b.Transcripts, v.Profile)
+		for _, c := range s.Checks {
+			if c.Status == StatusFailed && c.Level == string(catalog.Must) {
+				v.FailedMust = append(v.FailedMust, c.ID)
+			}
+		}
 	}
 	if b.Load != nil {
 		v.Load = buildLoadView(b.Load)

@@ -187,7 +187,7 @@ func TestReportShowsEveryCheckGroupedByArea(t *testing.T) {
 
 	// Banner, counts, profile, target, versions, run times.
 	assert.Contains(t, text, `class="banner failed"`)
-	assert.Contains(t, text, "1 MUST check failed")
+	assert.Contains(t, text, `MUST check failed: <a href="#check-`+reportstest.FailedCheck+`">`)
 	assert.Contains(t, text, reportstest.TargetURL)
 	assert.Contains(t, text, "derbysoft")
 	assert.Contains(t, text, "v0.16.0")
