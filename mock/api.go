@@ -266,7 +266,8 @@ func (s *Server) verifyToken(tok string, st *state) (*tokenClaims, *apiError) {
 		})
 	}
 	if err != nil {
-		return claims, invalidToken("the access token is invalid", "invalid_signature")
+		// Claims of a token that failed verification are not to be believed (nor counted).
+		return &tokenClaims{}, invalidToken("the access token is invalid", "invalid_signature")
 	}
 	vopts := []jwt.ParserOption{jwt.WithTimeFunc(s.clock.now), jwt.WithExpirationRequired()}
 	if !q.has(qNoIss) {

@@ -100,7 +100,7 @@ type settings struct {
 
 // WithClients replaces the default demo clients (DefaultClientID, DefaultClient2ID).
 func WithClients(c ...Client) Option {
-	return func(s *settings) { s.clients = append([]Client(nil), c...) }
+	return func(s *settings) { s.clients = append(make([]Client, 0, len(c)), c...) }
 }
 
 // WithTokenTTL sets the token lifetime (default 8h, whole seconds, at least 1s).
@@ -161,6 +161,7 @@ type Server struct {
 	latest sync.Map // client ID -> jti of its newest token (revoke-previous)
 	scopes sync.Map // jti -> []string, for tokens issued without a scope claim (quirk)
 
+	inFlight  atomic.Int64
 	closeOnce sync.Once
 	serveErr  chan error
 }

@@ -145,7 +145,7 @@ var probes = map[string]probe{
 		// Go's client turns a lone Pragma: no-cache into Cache-Control: no-cache (RFC 7234 §5.4).
 		return h.do(tokenReq("")).header.Get("Cache-Control") != "no-store"
 	},
-	"no-pragma":        func(t *testing.T, h *harness) bool { return h.do(tokenReq("")).header.Get("Pragma") == "" },
+	"no-pragma": func(t *testing.T, h *harness) bool { return h.do(tokenReq("")).header.Get("Pragma") == "" },
 	"refresh-token": func(t *testing.T, h *harness) bool {
 		_, m, _ := tryToken(h, tokenReq(""))
 		return m["refresh_token"] != nil

@@ -18,8 +18,15 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(ep.path, s.apiHandler(ep))
 	}
 	mux.Handle(ControlPath, s.controlHandler())
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.inFlight.Add(1)
+		defer s.inFlight.Add(-1)
+		mux.ServeHTTP(w, r)
+	})
 }
+
+// InFlight is the number of requests being handled right now.
+func (s *Server) InFlight() int64 { return s.inFlight.Load() }
 
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
