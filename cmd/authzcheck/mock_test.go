@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/mock"
+)
+
+func mockEnv(ctx context.Context, args []string, stdout io.Writer) (*cli.Env, *bytes.Buffer) {
+	var stderr bytes.Buffer
+	return &cli.Env{Args: args, Getenv: func(string) string { return "" }, Stdin: strings.NewReader(""),
+		Stdout: stdout, Stderr: &stderr, Ctx: ctx}, &stderr
+}
+
+func TestMockCommandRejectsBadConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	badCfg := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(badCfg, []byte(`{"polcy":"cached"}`), 0o600))
+	notKey := filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(notKey, []byte("not a key"), 0o600))
+	tests := []struct {
+		name string
+		args []string
+		want string // the flag the one-line message must name
+	}{
+		{"non-loopback address", []string{"--addr", "0.0.0.0:0"}, "--addr"},
+		{"client without a secret", []string{"--client", "ACME"}, "--client"},
+		{"unknown quirk", []string{"--quirk", "nope"}, "--quirk"},
+		{"error rate over 1", []string{"--error-rate", "1.5"}, "--error-rate"},
+		{"sub-second lifetime", []string{"--token-ttl", "1500ms"}, "--token-ttl"},
+		{"unknown policy", []string{"--policy", "sometimes"}, "--policy"},
+		{"missing config file", []string{"--config", filepath.Join(dir, "none.json")}, "--config"},
+		{"config with an unknown field", []string{"--config", badCfg}, "--config"},
+		{"key file that is not PEM", []string{"--key", notKey}, "--key"},
+		{"unknown flag", []string{"--nope"}, "nope"},
+		{"stray argument", []string{"serve"}, "serve"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, _ := mockEnv(context.Background(), tt.args, io.Discard)
+			err := runMock(env)
+			require.Error(t, err)
+			assert.Equal(t, cli.ExitUsage, cli.CodeOf(err))
+			assert.Contains(t, err.Error(), tt.want)
+			assert.NotContains(t, cli.OneLine(err), "\n")
+		})
+	}
+}
+
+func TestMockCommandServesUntilCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	env, _ := mockEnv(ctx, []string{"--addr", "127.0.0.1:0", "--client", "ACME:top+secret:product.all", "--token-ttl", "60s"}, pw)
+	done := make(chan error, 1)
+	go func() { done <- runMock(env); pw.Close() }()
+
+	sc := bufio.NewScanner(pr)
+	var banner []string
+	var tokenURL string
+	for sc.Scan() {
+		line := sc.Text()
+		banner = append(banner, line)
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "token" {
+			tokenURL = f[2]
+		}
+		if strings.Contains(line, "control") {
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	require.NotEmpty(t, tokenURL, "banner: %q", banner)
+	assert.NotContains(t, strings.Join(banner, "\n"), "top+secret", "a user-supplied secret must never be printed")
+	assert.NotContains(t, strings.Join(banner, "\n"), mock.DefaultClientSecret, "demo clients are not configured here")
+
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest(http.MethodPost, tokenURL, strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("ACME:top+secret")))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Contains(t, string(body), `"scope":"product.all"`)
+	assert.Contains(t, string(body), `"expires_in":60`)
+
+	cancel()
+	assert.NoError(t, <-done)
+}
+
+func TestMockCommandListsQuirks(t *testing.T) {
+	var out bytes.Buffer
+	env, _ := mockEnv(context.Background(), []string{"--list-quirks"}, &out)
+	require.NoError(t, runMock(env))
+	for _, q := range mock.Quirks() {
+		assert.Contains(t, out.String(), q.Name)
+	}
+}
