@@ -176,6 +176,9 @@ func Finalize(dir string, run RunInfo, opts FinalizeOptions) error {
 		}
 		if ld != nil {
 			rec.Load = ld.Figures
+			if rec.Result == "" {
+				rec.Result = loadResult(ld.Summary)
+			}
 		}
 	}
 
@@ -278,4 +281,23 @@ func mergeManifest(old *Manifest, rec ManifestRun, build buildinfo.Info) *Manife
 		}
 	}
 	return m
+}
+
+// loadResult reads a load run's verdict from load/summary.json when the caller did not give one:
+// a top-level "result" of "passed" or "failed", or a boolean "passed". Otherwise "".
+func loadResult(summary any) string {
+	m, ok := summary.(map[string]any)
+	if !ok {
+		return ""
+	}
+	if r, ok := m["result"].(string); ok && (r == "passed" || r == "failed") {
+		return r
+	}
+	if p, ok := m["passed"].(bool); ok {
+		if p {
+			return "passed"
+		}
+		return "failed"
+	}
+	return ""
 }

@@ -383,3 +383,29 @@ func TestFinalizeDropsAStaleSignatureWhenResealedWithoutAKey(t *testing.T) {
 	require.NoError(t, reports.Finalize(dir, reportstest.LoadRun(), reportstest.Options(nil)))
 	assert.NoFileExists(t, filepath.Join(dir, reports.SignatureFile))
 }
+
+func TestLoadRunResultComesFromItsSummaryWhenNotGiven(t *testing.T) {
+	for _, tc := range []struct {
+		name, summary, want string
+	}{
+		{"should take result failed", `{"result":"failed"}`, "failed"},
+		{"should take passed false", `{"passed":false}`, "failed"},
+		{"should take passed true", `{"passed":true}`, "passed"},
+		{"should leave an unknown verdict empty", `{"mode":"issuance"}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, reportstest.WriteLoad(dir))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "load", "summary.json"), []byte(tc.summary), 0o644))
+			run := reportstest.LoadRun()
+			run.Result = ""
+			require.NoError(t, reports.Finalize(dir, run, reportstest.Options(nil)))
+			m := readManifest(t, dir)
+			require.Len(t, m.Runs, 1)
+			assert.Equal(t, tc.want, m.Runs[0].Result)
+			if tc.want == "failed" {
+				assert.Equal(t, "failed", m.Result)
+			}
+		})
+	}
+}

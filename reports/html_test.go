@@ -233,3 +233,17 @@ func sectionOf(t *testing.T, page []byte, id string) string {
 	require.NoError(t, html.Render(&buf, found))
 	return buf.String()
 }
+
+func TestLoadOnlyBundleReport(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, reportstest.WriteLoad(dir))
+	require.NoError(t, reports.Finalize(dir, reportstest.LoadRun(), reportstest.Options(nil)))
+	page, err := os.ReadFile(filepath.Join(dir, reports.ReportFile))
+	require.NoError(t, err)
+	text := string(page)
+	assert.Contains(t, text, `class="banner passed"`)
+	assert.Contains(t, text, "every load threshold held")
+	assert.Contains(t, text, `id="load"`)
+	assert.NotContains(t, text, `id="checks"`)
+	assert.NotContains(t, text, `id="counts"`)
+}
