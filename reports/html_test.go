@@ -242,7 +242,7 @@ func TestLoadOnlyBundleReport(t *testing.T) {
 	require.NoError(t, err)
 	text := string(page)
 	assert.Contains(t, text, `class="banner passed"`)
-	assert.Contains(t, text, "every load threshold held")
+	assert.Contains(t, text, "Every load threshold held.")
 	assert.Contains(t, text, `id="load"`)
 	assert.NotContains(t, text, `id="checks"`)
 	assert.NotContains(t, text, `id="counts"`)
