@@ -59,8 +59,9 @@ func (c *counters) recordStall(d time.Duration) {
 
 // hitCounter counts hits in cache-line-padded shards. A single shared counter would make
 // parallel callers bounce one cache line between cores and cost the hit path several times
-// what the rest of it does; a shard chosen by the caller's stack address is stable for a
-// goroutine and differs between goroutines, so parallel callers rarely share one.
+// what the rest of it does. The shard is picked by the caller's stack address at goroutine
+// stack granularity (8 KiB): stable for a goroutine, and different for goroutines whose stacks
+// were allocated near each other, as a pool of workers' are.
 type hitCounter [hitShardCount]struct {
 	n atomic.Int64
 	_ [hitShardPadding]byte
@@ -68,9 +69,9 @@ type hitCounter [hitShardCount]struct {
 
 func (h *hitCounter) inc() {
 	var marker byte
-	// The address is only hashed, never turned back into a pointer.
-	p := uint64(uintptr(unsafe.Pointer(&marker)))
-	h[(p>>10)*0x9E3779B97F4A7C15>>60&(hitShardCount-1)].n.Add(1)
+	// The address only selects a shard; it is never turned back into a pointer.
+	p := uintptr(unsafe.Pointer(&marker))
+	h[(p>>13)&(hitShardCount-1)].n.Add(1)
 }
 
 func (h *hitCounter) load() int64 {
