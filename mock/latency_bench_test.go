@@ -33,7 +33,7 @@ func BenchmarkIssueLatencyAt500(b *testing.B) {
 	defer tr.CloseIdleConnections()
 	atk := vegeta.NewAttacker(vegeta.Client(&http.Client{Transport: tr, Timeout: 5 * time.Second}))
 	target := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodPost, URL: srv.TokenURL(),
-		Body: []byte("grant_type=client_credentials"),
+		Body:   []byte("grant_type=client_credentials"),
 		Header: http.Header{"Authorization": {demoBasic()}, "Content-Type": {formCT}}})
 	var m vegeta.Metrics
 	b.ResetTimer()
