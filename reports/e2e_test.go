@@ -155,6 +155,8 @@ func TestE2EReportInChromium(t *testing.T) {
 	assert.Less(t, eval(extra), float64(5), "collapsed on screen: the summary line alone")
 	require.NoError(t, chromedp.Do(ctx, call(emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"})))
 	assert.Greater(t, eval(extra), float64(100), "print styles expand collapsed exchanges")
+	printShot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	require.NoError(t, err)
 	require.NoError(t, chromedp.Do(ctx, call(emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{})))
 
 	screenshot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -172,7 +174,7 @@ func TestE2EReportInChromium(t *testing.T) {
 	out := artifactDir(t)
 	shot := filepath.Join(out, "report.png")
 	require.NoError(t, os.WriteFile(shot, screenshot, 0o644))
-	for name, img := range map[string][]byte{"report-top.png": top, "report-load.png": loadShot, "report-failed-area.png": checkShot} {
+	for name, img := range map[string][]byte{"report-top.png": top, "report-load.png": loadShot, "report-failed-area.png": checkShot, "report-print.png": printShot} {
 		require.NoError(t, os.WriteFile(filepath.Join(out, name), img, 0o644))
 	}
 	pdfPath := filepath.Join(out, "report.pdf")
