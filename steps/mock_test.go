@@ -23,37 +23,50 @@ var testKey = sync.OnceValue(func() *rsa.PrivateKey {
 	return k
 })
 
-// mockConfig is the Config the command builds for the embedded mock, behind a TLS front.
+// mockConfig is the Config the command builds for the embedded mock s, reached through front
+// (nil: plain HTTP on loopback).
 func mockConfig(t testing.TB, s *mock.Server, front *TLSFront, profile string) Config {
 	t.Helper()
 	ctl := s.Control()
-	return Config{
-		TokenURL:      front.Rewrite(s.TokenURL()),
-		APIURL:        front.Rewrite(s.APIURL()),
-		OtherScopeURL: front.Rewrite(s.URL() + "/shopping"),
-		ClientID:      mock.DefaultClientID, ClientSecret: mock.DefaultClientSecret,
-		Client2ID: mock.DefaultClient2ID, Client2Secret: mock.DefaultClient2Secret,
-		Profile:   profile,
-		JWKSURL:   front.Rewrite(s.JWKSURL()),
-		RootCAs:   front.RootCAs(),
-		Control: ControlFunc(func(ctx context.Context, id string) (string, error) {
-			return ctl.Mint(ctx, mock.MintRequest{ClientID: id, Expired: true})
-		}),
-		Timeout: 5 * time.Second,
-		OutDir:  t.TempDir(),
+	via := func(u string) string { return u }
+	cfg := Config{}
+	if front != nil {
+		via = front.Rewrite
+		cfg.RootCAs = front.RootCAs()
 	}
+	cfg.TokenURL, cfg.APIURL = via(s.TokenURL()), via(s.APIURL())
+	cfg.OtherScopeURL, cfg.JWKSURL = via(s.URL()+"/shopping"), via(s.JWKSURL())
+	cfg.ClientID, cfg.ClientSecret = mock.DefaultClientID, mock.DefaultClientSecret
+	cfg.Client2ID, cfg.Client2Secret = mock.DefaultClient2ID, mock.DefaultClient2Secret
+	cfg.Profile = profile
+	cfg.Control = ControlFunc(func(ctx context.Context, id string) (string, error) {
+		return ctl.Mint(ctx, mock.MintRequest{ClientID: id, Expired: true})
+	})
+	cfg.Timeout = 5 * time.Second
+	cfg.OutDir = t.TempDir()
+	return cfg
 }
 
-// runAgainstMock runs the suite against a fresh mock with opts and returns the summary.
-func runAgainstMock(t testing.TB, profile string, opts ...mock.Option) *reports.Summary {
+// startMock starts a mock with the tests' key and opts, behind a TLS front when tlsFront.
+func startMock(t testing.TB, profile string, tlsFront bool, opts ...mock.Option) (*mock.Server, Config) {
 	t.Helper()
 	s, err := mock.New(append([]mock.Option{mock.WithKey(testKey())}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
-	front, err := NewTLSFront(s.URL())
-	require.NoError(t, err)
-	t.Cleanup(front.Close)
-	sum, err := Run(context.Background(), mockConfig(t, s, front, profile))
+	var front *TLSFront
+	if tlsFront {
+		front, err = NewTLSFront(s.URL())
+		require.NoError(t, err)
+		t.Cleanup(front.Close)
+	}
+	return s, mockConfig(t, s, front, profile)
+}
+
+// runAgainstMock runs the suite against a fresh mock and returns the summary.
+func runAgainstMock(t testing.TB, profile string, tlsFront bool, opts ...mock.Option) *reports.Summary {
+	t.Helper()
+	_, cfg := startMock(t, profile, tlsFront, opts...)
+	sum, err := Run(context.Background(), cfg)
 	require.NoError(t, err)
 	return sum
 }

@@ -130,12 +130,21 @@ type recorder struct {
 	dir     string // transcripts/
 	maxBody int64
 
+	jobs    chan transcriptJob // written by one goroutine, off the requests' path
+	written sync.WaitGroup
+
 	mu          sync.Mutex
 	seq         int
 	all         []*exchange
 	consecutive int
 	down        error // why the target is considered down; nil while it answers
 	writeErr    error
+}
+
+// transcriptJob is an exchange waiting to be written.
+type transcriptJob struct {
+	ex  *exchange
+	req request
 }
 
 func newRecorder(cfg *Config, red *redact.Redactor, dir string) *recorder {
@@ -148,7 +157,7 @@ func newRecorder(cfg *Config, red *redact.Redactor, dir string) *recorder {
 		MaxIdleConnsPerHost:   16,
 		IdleConnTimeout:       30 * time.Second,
 	}
-	return &recorder{
+	r := &recorder{
 		client: &http.Client{
 			Transport: guard{tr},
 			Timeout:   cfg.Timeout,
@@ -159,7 +168,24 @@ func newRecorder(cfg *Config, red *redact.Redactor, dir string) *recorder {
 		red:     red,
 		dir:     dir,
 		maxBody: cfg.MaxBody,
+		jobs:    make(chan transcriptJob, 256),
 	}
+	r.written.Add(1)
+	go func() {
+		defer r.written.Done()
+		for j := range r.jobs {
+			r.write(j.ex, j.req)
+		}
+	}()
+	return r
+}
+
+// close waits until every transcript is written; the recorder takes no requests afterwards.
+func (r *recorder) close() error {
+	close(r.jobs)
+	r.written.Wait()
+	r.client.CloseIdleConnections()
+	return r.writeErr
 }
 
 // guard is a RoundTripper that refuses plain HTTP to a host that is not loopback before
@@ -258,7 +284,11 @@ func (r *recorder) finish(ex *exchange, req request) {
 		r.consecutive = 0
 	}
 	r.mu.Unlock()
+	r.jobs <- transcriptJob{ex, req}
+}
 
+// write writes an exchange's transcript.
+func (r *recorder) write(ex *exchange, req request) {
 	b, err := json.MarshalIndent(r.transcript(ex, req), "", "  ")
 	if err == nil {
 		err = os.WriteFile(filepath.Join(r.dir, ex.file), b, 0o644)

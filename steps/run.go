@@ -44,6 +44,10 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 // wholeRunTag marks the checks that judge every exchange of the run; they run after all others.
 const wholeRunTag = "whole-run"
 
+// foreignKey is a key no issuer ever had (BEARER-16). It is made once per process, lazily:
+// generating an RSA key costs more than the rest of a run against the mock.
+var foreignKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
+
 // runner is the state of one Run, shared by its scenarios.
 type runner struct {
 	cfg   Config
@@ -52,9 +56,8 @@ type runner struct {
 	index map[string]scenarioInfo
 	skips map[string]string // check ID -> why it does not run at all
 
-	foreignKey func() (*rsa.PrivateKey, error)
-	keysOnce   sync.Mutex
-	keys       *issuerKeys
+	keysOnce sync.Mutex
+	keys     *issuerKeys
 
 	mu       sync.Mutex
 	outcomes map[string][]outcome
@@ -101,9 +104,7 @@ func Run(ctx context.Context, cfg Config) (*reports.Summary, error) {
 		outcomes: map[string][]outcome{},
 		progress: progress{w: cfg.Progress},
 	}
-	// A key the issuer never had (BEARER-16), made while the first checks run.
-	r.foreignKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
-	go func() { _, _ = r.foreignKey() }()
+	go func() { _, _ = foreignKey() }() // made while the first checks run
 
 	started := cfg.Now()
 	ctx, cancel := context.WithTimeout(ctx, cfg.MaxDuration)
@@ -134,6 +135,7 @@ func Run(ctx context.Context, cfg Config) (*reports.Summary, error) {
 		}
 		out, err := r.godog(ctx, pass)
 		if err != nil {
+			_ = r.rec.close()
 			return nil, err
 		}
 		cucumber = append(cucumber, out)
@@ -148,12 +150,19 @@ func Run(ctx context.Context, cfg Config) (*reports.Summary, error) {
 		unreachable = fmt.Errorf("the run did not finish within %v", cfg.MaxDuration)
 	}
 
+	werr := r.rec.close()
 	sum := r.summary(started, cfg.Now())
+	if unreachable != nil {
+		sum.Result = "failed" // what was not judged did not pass
+	}
+	for i := range cucumber {
+		cucumber[i] = red.Bytes(cucumber[i])
+	}
 	if err := writeOutputs(cfg.OutDir, sum, cucumber); err != nil {
 		return nil, err
 	}
-	if r.rec.writeErr != nil {
-		return sum, r.rec.writeErr
+	if werr != nil {
+		return sum, werr
 	}
 	if len(r.harness) > 0 {
 		return sum, fmt.Errorf("harness: %s", strings.Join(r.harness, "; "))

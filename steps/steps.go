@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"unicode"
@@ -16,14 +17,43 @@ import (
 	"github.com/cucumber/godog"
 )
 
-// Outcome steps accept the modifiers of parseModifiers in front of their wording.
-func then(sc *godog.ScenarioContext, pattern string, fn any) {
-	sc.Step(modifierPattern+pattern+`$`, fn)
+// stepDef is one step definition: its pattern, compiled once per process, and its function.
+type stepDef struct {
+	re *regexp.Regexp
+	fn any
 }
 
-// registerSteps defines every step of the suite. Steps are few and general: a new check
-// should usually need only new Gherkin.
+// stepTable collects step definitions; it has the shape of godog's ScenarioContext.Step.
+type stepTable []stepDef
+
+// Step adds a step whose pattern is matched as written.
+func (t *stepTable) Step(pattern string, fn any) {
+	*t = append(*t, stepDef{regexp.MustCompile(pattern), fn})
+}
+
+// then adds an outcome step: it accepts the modifiers of parseModifiers in front of its wording.
+func then(t *stepTable, pattern string, fn any) {
+	t.Step(modifierPattern+pattern+`$`, fn)
+}
+
+// stepDefs is every step of the suite, compiled once: godog registers the steps of every
+// scenario anew, and compiling their patterns each time would cost more than the HTTP.
+var stepDefs = sync.OnceValue(func() stepTable {
+	var t stepTable
+	defineSteps(&t)
+	return t
+})
+
+// registerSteps gives godog the suite's step definitions.
 func registerSteps(sc *godog.ScenarioContext) {
+	for _, d := range stepDefs() {
+		sc.Step(d.re, d.fn)
+	}
+}
+
+// defineSteps defines every step of the suite. Steps are few and general: a new check
+// should usually need only new Gherkin.
+func defineSteps(sc *stepTable) {
 	// Token requests.
 	sc.Step(`^I have a valid token$`, haveToken)
 	sc.Step(`^I have a valid token as the second client$`, haveTokenClient2)
@@ -547,7 +577,7 @@ func callAPIWith(ctx context.Context, how string) error {
 		}
 		forged = hs256WithPublicKey(p, pub)
 	case "the token, re-signed by a key the issuer never had":
-		key, err := r.foreignKey()
+		key, err := foreignKey()
 		if err != nil {
 			return precondition(s, fmt.Errorf("could not make a foreign key: %v", err))
 		}

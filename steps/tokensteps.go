@@ -14,12 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cucumber/godog"
-
 	"github.com/authzcheck/authzcheck/internal/catalog"
 )
 
-func registerJWTSteps(sc *godog.ScenarioContext) {
+func registerJWTSteps(sc *stepTable) {
 	then(sc, `the token is three base64url segments without padding, whose header and claims are JSON objects`, jwtCompact)
 	then(sc, `the token's alg is an asymmetric algorithm, never none nor HS\*`, jwtAsymmetric)
 	then(sc, `the token's alg is (\w+)`, jwtAlgIs)
@@ -351,7 +349,7 @@ func containsAny(list []any, x string) bool {
 
 // Transport (SEC).
 
-func registerTransportSteps(sc *godog.ScenarioContext) {
+func registerTransportSteps(sc *stepTable) {
 	then(sc, `the token endpoint URL uses https, or its host is loopback`, secHTTPS)
 	then(sc, `no credential was sent over plain HTTP to any other host`, secNoPlainCredentials)
 	then(sc, `the TLS certificate of the token endpoint verified`, secCertificate)
@@ -438,7 +436,7 @@ func secTLSVersion(ctx context.Context) error {
 // Checks over the whole run (HTTP-05..08, CACHE-02, CACHE-06): they run after every other
 // scenario and judge the exchanges recorded so far.
 
-func registerWholeRunSteps(sc *godog.ScenarioContext) {
+func registerWholeRunSteps(sc *stepTable) {
 	sc.Step(`^every other check of the run has finished$`, func() error { return nil })
 	then(sc, `every error answer to a POST token request is a JSON object whose error is one of RFC 6749's codes`, runErrorsAreOAuth)
 	then(sc, `every error answer from the token endpoint has the header Cache-Control no-store`, runErrorsNoStore)
