@@ -1,6 +1,7 @@
 package tokencache_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -61,19 +62,24 @@ func TestColdStartHundredCallersShareOneFetch(t *testing.T) {
 }
 
 func TestBackgroundRefreshStartsBeforeExpiryWhileCallersKeepTheToken(t *testing.T) {
-	const life = 100 * time.Second
 	tests := []struct {
 		name string
+		life time.Duration
 		opts []tokencache.Option
 		want time.Duration // from the fetch to the refresh
 	}{
 		// Default skew allowance: min(10 s, 10% of 100 s) = 10 s, leaving 90 s.
-		{"by default at 80% of the lifetime less the skew allowance", []tokencache.Option{fixedRand(0)}, 72 * time.Second},
-		{"by default up to 5% of the lifetime earlier with jitter", []tokencache.Option{fixedRand(1)}, 67500 * time.Millisecond},
-		{"RefreshAt and Jitter move the point", []tokencache.Option{tokencache.RefreshAt(0.5), tokencache.Jitter(0.25), tokencache.ClockSkew(0), fixedRand(0.5)}, 37500 * time.Millisecond},
-		{"ClockSkew shrinks the lifetime it applies to", []tokencache.Option{tokencache.RefreshAt(0.5), tokencache.Jitter(0), tokencache.ClockSkew(4 * time.Second)}, 48 * time.Second},
+		{"by default at 80% of the lifetime less the skew allowance", 100 * time.Second, []tokencache.Option{fixedRand(0)}, 72 * time.Second},
+		{"by default up to 5% of the lifetime earlier with jitter", 100 * time.Second, []tokencache.Option{fixedRand(1)}, 67500 * time.Millisecond},
+		// Skew: a tenth of 2 s, leaving 1.8 s.
+		{"by default a 2-second token 560 ms before it expires", 2 * time.Second, []tokencache.Option{fixedRand(0)}, 1440 * time.Millisecond},
+		// Skew: 10 s, leaving 7h59m50s.
+		{"by default an 8-hour token about 96 minutes before it expires", 8 * time.Hour, []tokencache.Option{fixedRand(0)}, 6*time.Hour + 23*time.Minute + 52*time.Second},
+		{"RefreshAt and Jitter move the point", 100 * time.Second, []tokencache.Option{tokencache.RefreshAt(0.5), tokencache.Jitter(0.25), tokencache.ClockSkew(0), fixedRand(0.5)}, 37500 * time.Millisecond},
+		{"ClockSkew shrinks the lifetime it applies to", 100 * time.Second, []tokencache.Option{tokencache.RefreshAt(0.5), tokencache.Jitter(0), tokencache.ClockSkew(4 * time.Second)}, 48 * time.Second},
 	}
 	for _, tt := range tests {
+		life := tt.life
 		t.Run(tt.name, func(t *testing.T) {
 			clk := tokencache.NewFakeClock(t0)
 			src := newScriptedSource()
@@ -480,4 +486,32 @@ func TestInvalidOptionsPanicWithTheReason(t *testing.T) {
 			assert.PanicsWithValue(t, "tokencache: "+tt.want, tt.f)
 		})
 	}
+}
+
+func TestAWaitingCallerGivesUpWithItsContext(t *testing.T) {
+	clk := tokencache.NewFakeClock(t0)
+	src := newScriptedSource()
+	c := tokencache.New(src, tokencache.WithClock(clk))
+	t.Cleanup(c.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.TokenContext(ctx)
+		done <- err
+	}()
+	call := src.next(t)
+	clk.AwaitTimers(t, 1)
+	cancel()
+	assert.ErrorIs(t, receive(t, done), context.Canceled)
+	call.ok(opaque("tok-1", t0.Add(time.Hour)))
+}
+
+func TestAPanickingSourceIsAnError(t *testing.T) {
+	clk := tokencache.NewFakeClock(t0)
+	c := tokencache.New(tokencache.SourceFunc(func() (*oauth2.Token, error) { panic("boom") }), tokencache.WithClock(clk))
+	t.Cleanup(c.Close)
+	_, err := c.Token()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "token source panicked: boom")
+	assert.EqualValues(t, 1, c.Stats().Failures)
 }

@@ -53,8 +53,8 @@ func defaultConfig() config {
 
 // RefreshAt sets the point, as a fraction of a token's lifetime (after the clock-skew
 // allowance), at which the cache fetches a replacement in the background. The default, 0.8,
-// refreshes an 8-hour token 96 minutes and a 2-second token 400 ms before it expires. It panics
-// unless 0 < fraction <= 1.
+// refreshes an 8-hour token 96 minutes and a 2-second token 560 ms before it expires (the
+// default ClockSkew included), before jitter. It panics unless 0 < fraction <= 1.
 func RefreshAt(fraction float64) Option {
 	if !(fraction > 0 && fraction <= 1) {
 		panic(fmt.Sprintf("tokencache: RefreshAt fraction must be in (0, 1], got %v", fraction))
