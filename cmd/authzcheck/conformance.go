@@ -1,8 +1,226 @@
 package main
 
-import "github.com/authzcheck/authzcheck/internal/cli"
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
 
-// runConformance is the 'conformance' subcommand. Not built yet.
+	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/mock"
+	"github.com/authzcheck/authzcheck/reports"
+	"github.com/authzcheck/authzcheck/steps"
+)
+
+const conformanceUsage = `Usage: authzcheck conformance [flags]
+
+Runs the check catalogue (CHECKS.md) against a token endpoint and writes the evidence bundle.
+With no configuration it starts the embedded mock and runs everything but @intrusive checks.
+Against UAT:
+
+  AUTHZ_TOKEN_URL=https://ticket-distributor-public.derbysoft-test.com/ticket-distributor-authorizer/token \
+  AUTHZ_CLIENT_ID=... AUTHZ_CLIENT_SECRET=... authzcheck conformance
+
+Exit codes: 0 every required check held; 1 a MUST check failed (or a SHOULD check with --strict);
+2 bad usage or configuration; 3 the target could not be reached, or the harness failed.
+
+Flags:
+`
+
+// runConformance is the 'conformance' subcommand: flags in, steps.Run, reports.Finalize,
+// a short console report out.
 func runConformance(env *cli.Env) error {
-	return cli.Unreachablef("'conformance' is not implemented yet")
+	fs := flag.NewFlagSet("conformance", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	tf := addTargetFlags(fs)
+	var (
+		tags    = fs.String("tags", "", "godog tag expression selecting checks, e.g. '@must && ~@api' or '@AUTH-02,@TOK-01' (@intrusive runs only when named)")
+		strict  = fs.Bool("strict", false, "a failed SHOULD check fails the run")
+		waivers = fs.String("waivers", "", "file of waived check IDs: 'ID [YYYY-MM-DD] reason' per line, or a JSON array")
+		out     = fs.String("out", "", "evidence directory (default evidence/<UTC timestamp>/)")
+		signKey = fs.String("sign-key", "", "ed25519 private key (PEM) to sign the bundle's SHA256SUMS")
+		quiet   = fs.Bool("quiet", false, "print only the result line and errors")
+	)
+	if err := fs.Parse(env.Args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printFlags(env.Stdout, conformanceUsage, fs)
+			return nil
+		}
+		return cli.Usagef("%v; run 'authzcheck conformance -h' for the flags", err)
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef("unexpected argument %q; run 'authzcheck conformance -h' for the flags", fs.Arg(0))
+	}
+
+	// Everything that can be wrong with the configuration is found before anything starts.
+	var ws []reports.Waiver
+	if *waivers != "" {
+		b, err := os.ReadFile(*waivers)
+		if err != nil {
+			return cli.Usagef("--waivers: %v", err)
+		}
+		if ws, err = steps.ParseWaivers(b); err != nil {
+			return cli.Usagef("--waivers %s: %v", *waivers, err)
+		}
+	}
+	var key ed25519.PrivateKey
+	if *signKey != "" {
+		k, err := reports.ReadPrivateKeyFile(*signKey)
+		if err != nil {
+			return cli.Usagef("--sign-key: %v", err)
+		}
+		key = k
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("evidence", time.Now().UTC().Format("20060102T150405Z"))
+	}
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return cli.Usagef("--out %s already holds files; give a new directory so no evidence is mixed", dir)
+	}
+
+	t, err := tf.resolve(env)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	for _, w := range t.Warnings {
+		fmt.Fprintf(env.Stderr, "authzcheck conformance: warning: %s\n", w)
+	}
+	cfg, cleanup, err := conformanceConfig(t)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	cfg.Tags, cfg.Strict, cfg.Waivers, cfg.OutDir = *tags, *strict, ws, dir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return cli.Usagef("--out %s: %v", dir, err)
+	}
+	if !*quiet {
+		fmt.Fprintf(env.Stdout, "authzcheck conformance: %s, profile %s\n", t, t.Profile)
+		cfg.Progress = env.Stdout
+	}
+
+	ctx := env.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	started := time.Now()
+	sum, runErr := steps.Run(ctx, cfg)
+	finished := time.Now()
+	var ce *steps.ConfigError
+	if errors.As(runErr, &ce) {
+		return cli.Usagef("%v", ce)
+	}
+	if sum == nil {
+		return cli.Unreachablef("%v", runErr)
+	}
+
+	run := reports.RunInfo{RunID: reports.NewRunID(), Kind: "conformance", Started: started, Finished: finished,
+		Profile: t.Profile, Tags: *tags, Strict: *strict, Waivers: ws, TargetURL: t.TokenURL, APIURL: t.APIURL,
+		ClientID: t.ClientID, Result: sum.Result}
+	secrets := []string{t.ClientSecret, t.Client2Secret}
+	finErr := reports.Finalize(dir, run, reports.FinalizeOptions{SignKey: key, Secrets: secrets})
+
+	printResults(env.Stdout, sum, dir, *quiet)
+	switch {
+	case runErr != nil:
+		var ue *steps.UnreachableError
+		if errors.As(runErr, &ue) {
+			return cli.Unreachablef("%v; the checks it could not judge are skipped (evidence in %s)", ue, dir)
+		}
+		return cli.Unreachablef("%v", runErr)
+	case finErr != nil:
+		return cli.Unreachablef("sealing the evidence: %v", finErr)
+	case sum.Result != "passed":
+		if sum.Counts.FailedMust > 0 {
+			return cli.Failedf("%d MUST check(s) failed; see %s", sum.Counts.FailedMust, filepath.Join(dir, "summary.json"))
+		}
+		return cli.Failedf("%d SHOULD check(s) failed under --strict; see %s", sum.Counts.FailedShould, filepath.Join(dir, "summary.json"))
+	}
+	return nil
+}
+
+// conformanceConfig turns a resolved target into the runner's Config. The embedded mock is
+// served through a TLS front so that the TLS checks are judged as they would be against UAT,
+// and its control API mints the expired tokens BEARER-11 needs.
+func conformanceConfig(t *target) (steps.Config, func(), error) {
+	cfg := steps.Config{
+		TokenURL: t.TokenURL, APIURL: t.APIURL,
+		ClientID: t.ClientID, ClientSecret: t.ClientSecret,
+		Client2ID: t.Client2ID, Client2Secret: t.Client2Secret,
+		Profile: t.Profile, JWKSURL: t.JWKSURL, PublicKey: t.PublicKey,
+		RootCAs: t.RootCAs, Timeout: t.Timeout,
+	}
+	if t.Mock == nil {
+		return cfg, func() {}, nil
+	}
+	front, err := steps.NewTLSFront(t.Mock.URL())
+	if err != nil {
+		return cfg, nil, cli.Unreachablef("%v", err)
+	}
+	cfg.TokenURL, cfg.APIURL = front.Rewrite(cfg.TokenURL), front.Rewrite(cfg.APIURL)
+	cfg.JWKSURL = front.Rewrite(cfg.JWKSURL)
+	cfg.OtherScopeURL = front.Rewrite(t.Mock.URL() + "/shopping")
+	cfg.RootCAs = front.RootCAs()
+	ctl := t.Mock.Control()
+	cfg.Control = steps.ControlFunc(func(ctx context.Context, clientID string) (string, error) {
+		return ctl.Mint(ctx, mock.MintRequest{ClientID: clientID, Expired: true})
+	})
+	return cfg, front.Close, nil
+}
+
+// printResults prints the failed and warned checks with their reasons, the counts, and where
+// the evidence is. Reasons are already free of secrets and tokens.
+func printResults(w io.Writer, sum *reports.Summary, dir string, quiet bool) {
+	if !quiet {
+		var rows []reports.CheckResult
+		for _, c := range sum.Checks {
+			if c.Status == reports.StatusFailed || c.Status == reports.StatusWaived {
+				rows = append(rows, c)
+			}
+		}
+		if len(rows) > 0 {
+			fmt.Fprintln(w)
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "CHECK\tLEVEL\tSTATUS\tREASON")
+			for _, c := range rows {
+				status := string(c.Status)
+				if c.Status == reports.StatusFailed && catalog.Level(c.Level) == catalog.Should {
+					status = "warning"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.ID, strings.ToUpper(c.Level), status, clip(c.Reason, 160))
+			}
+			_ = tw.Flush()
+		}
+		fmt.Fprintln(w)
+	}
+	n := sum.Counts
+	fmt.Fprintf(w, "%s: %d checks: %d passed, %d failed (%d MUST, %d SHOULD), %d skipped, %d waived\n",
+		strings.ToUpper(sum.Result), n.Total, n.Passed, n.Failed, n.FailedMust, n.FailedShould, n.Skipped, n.Waived)
+	fmt.Fprintf(w, "evidence: %s (report.html, summary.json, junit.xml)\n", dir)
+}
+
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+// printFlags prints a usage text and the flag set's defaults.
+func printFlags(w io.Writer, usage string, fs *flag.FlagSet) {
+	fmt.Fprint(w, usage)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
 }
