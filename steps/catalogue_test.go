@@ -1,0 +1,86 @@
+package steps
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/authzcheck/authzcheck/features"
+	"github.com/authzcheck/authzcheck/internal/catalog"
+)
+
+// TestEveryCheckHasExactlyOneScenarioWithItsTags: every catalogue ID tags exactly one scenario
+// (or outline), with its derbysoft level and exactly its needs; no scenario names an unknown ID.
+func TestEveryCheckHasExactlyOneScenarioWithItsTags(t *testing.T) {
+	idx, err := indexScenarios(features.FS) // fails on a duplicate ID or a scenario without one
+	require.NoError(t, err)
+	levels := map[string]bool{"must": true, "should": true, "info": true}
+	needs := map[string]bool{catalog.NeedAPI: true, catalog.NeedClient2: true, catalog.NeedKeys: true,
+		catalog.NeedControl: true, catalog.NeedIntrusive: true}
+	for _, c := range catalog.All() {
+		info, ok := idx[c.ID]
+		if !assert.True(t, ok, "%s has no scenario", c.ID) {
+			continue
+		}
+		assert.Equal(t, strings.ToLower(c.Area)+".feature", info.feature, "%s is in the wrong feature file", c.ID)
+		var lv, nd []string
+		for _, tag := range info.tags {
+			switch {
+			case levels[tag]:
+				lv = append(lv, tag)
+			case needs[tag]:
+				nd = append(nd, tag)
+			}
+		}
+		assert.Equal(t, []string{string(c.Derbysoft)}, lv, "%s: level tag", c.ID)
+		want := append([]string(nil), c.Needs...)
+		sort.Strings(want)
+		sort.Strings(nd)
+		assert.Equal(t, want, nd, "%s: need tags", c.ID)
+		assert.NotEmpty(t, info.title, c.ID)
+	}
+	assert.Len(t, idx, len(catalog.All()), "scenarios tagged with IDs the catalogue does not have")
+}
+
+func TestParseScenarioHeads(t *testing.T) {
+	src := `Feature: x
+  @A-01 @must
+  Scenario: first
+    When something
+  @A-02 @should @api
+  Scenario Outline: second <x>
+    When <x>
+    @keys
+    Examples:
+      | x |
+      | 1 |
+  Scenario: untagged`
+	got := parseScenarioHeads(src)
+	require.Len(t, got, 3)
+	assert.Equal(t, scenarioHead{title: "first", tags: []string{"A-01", "must"}}, got[0])
+	assert.Equal(t, scenarioHead{title: "second <x>", tags: []string{"A-02", "should", "api"}}, got[1], "example tags are not the scenario's")
+	assert.Equal(t, scenarioHead{title: "untagged"}, got[2])
+}
+
+func FuzzParseScenarioHeads(f *testing.F) {
+	for _, name := range featurePaths() {
+		b, _ := features.FS.ReadFile(name)
+		f.Add(string(b))
+	}
+	f.Add("@x\n@y Scenario: a\nScenario Outline:")
+	f.Fuzz(func(t *testing.T, src string) {
+		for _, h := range parseScenarioHeads(src) {
+			if strings.TrimSpace(h.title) != h.title {
+				t.Fatalf("title %q is not trimmed", h.title)
+			}
+			for _, tag := range h.tags {
+				if tag == "" || strings.ContainsAny(tag, " \t\n") {
+					t.Fatalf("tag %q is empty or holds whitespace", tag)
+				}
+			}
+		}
+	})
+}
