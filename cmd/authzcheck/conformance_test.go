@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/mock"
+	"github.com/authzcheck/authzcheck/steps"
+)
+
+// runCmd runs authzcheck with args and the environment vars, and returns the exit code and
+// what it printed.
+func runCmd(t *testing.T, vars map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	env := &cli.Env{Getenv: func(k string) string { return vars[k] }, Stdin: strings.NewReader(""),
+		Stdout: &out, Stderr: &errOut, Ctx: context.Background()}
+	code := run(env, args)
+	return code, out.String(), errOut.String()
+}
+
+func TestConformanceDefaultRunAgainstTheEmbeddedMock(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ev")
+	code, out, errOut := runCmd(t, nil, "conformance", "--out", dir)
+	require.Equal(t, cli.ExitOK, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.Contains(t, out, "PASSED: 83 checks: 82 passed, 0 failed (0 MUST, 0 SHOULD), 1 skipped")
+	assert.Contains(t, out, "evidence: "+dir)
+	for _, f := range []string{"summary.json", "cucumber.json", "junit.xml", "manifest.json", "report.html", "SHA256SUMS", "transcripts/0001.json"} {
+		assert.FileExists(t, filepath.Join(dir, f))
+	}
+	assert.NotContains(t, out+errOut, mock.DefaultClientSecret)
+}
+
+func TestConformanceUsageErrorsExit2(t *testing.T) {
+	waivers := filepath.Join(t.TempDir(), "waivers.txt")
+	require.NoError(t, os.WriteFile(waivers, []byte("AUTH-99 2030-01-01 no such check\n"), 0o600))
+	full := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(full, "old.json"), []byte("{}"), 0o600))
+	tests := []struct {
+		name string
+		vars map[string]string
+		args []string
+		msg  string
+	}{
+		{"unknown profile", nil, []string{"--profile", "oauth3"}, "--profile"},
+		{"bad tag expression", nil, []string{"--tags", "@must &&"}, "--tags"},
+		{"unknown check in the waivers", nil, []string{"--waivers", waivers}, "line 1"},
+		{"a token URL without credentials", map[string]string{"AUTHZ_TOKEN_URL": "https://uat.example.invalid/token"}, nil, "AUTHZ_CLIENT_ID"},
+		{"not a URL", map[string]string{"AUTHZ_TOKEN_URL": "ftp://x"}, nil, "--token-url"},
+		{"evidence would be mixed", nil, []string{"--out", full}, "--out"},
+		{"stray argument", nil, []string{"now"}, "unexpected argument"},
+		{"unknown flag", nil, []string{"--fast"}, "-fast"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"conformance"}, tt.args...)
+			if !contains(tt.args, "--out") {
+				args = append(args, "--out", filepath.Join(t.TempDir(), "ev"))
+			}
+			code, _, errOut := runCmd(t, tt.vars, args...)
+			assert.Equal(t, cli.ExitUsage, code, errOut)
+			assert.Contains(t, errOut, tt.msg)
+			assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
+		})
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func TestConformancePlainHTTPToARemoteHostExits1(t *testing.T) {
+	vars := map[string]string{"AUTHZ_TOKEN_URL": "http://authz.example.invalid/token", "AUTHZ_CLIENT_ID": "c", "AUTHZ_CLIENT_SECRET": "s3cret-value"}
+	code, out, errOut := runCmd(t, vars, "conformance", "--out", filepath.Join(t.TempDir(), "ev"))
+	assert.Equal(t, cli.ExitFailed, code, errOut)
+	assert.Contains(t, out, "SEC-01")
+	assert.NotContains(t, out+errOut, "s3cret-value")
+}
+
+func TestConformanceUnreachableTargetExits3(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	vars := map[string]string{"AUTHZ_TOKEN_URL": "http://" + addr + "/token", "AUTHZ_CLIENT_ID": "c", "AUTHZ_CLIENT_SECRET": "s"}
+	dir := filepath.Join(t.TempDir(), "ev")
+	code, _, errOut := runCmd(t, vars, "conformance", "--out", dir, "--quiet")
+	assert.Equal(t, cli.ExitUnreachable, code, errOut)
+	assert.Contains(t, errOut, "target unreachable")
+	assert.FileExists(t, filepath.Join(dir, "summary.json"), "the evidence says what happened")
+}
+
+// TestConformanceRemoteHTTPSWithCAFile runs against the mock as a remote target would be run:
+// over HTTPS with a private CA given by --ca-file, credentials from the environment.
+func TestConformanceRemoteHTTPSWithCAFile(t *testing.T) {
+	s, err := mock.New()
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	front, err := steps.NewTLSFront(s.URL())
+	require.NoError(t, err)
+	t.Cleanup(front.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(ca, front.CertificatePEM(), 0o600))
+	vars := map[string]string{
+		"AUTHZ_TOKEN_URL": front.Rewrite(s.TokenURL()), "AUTHZ_API_URL": front.Rewrite(s.APIURL()),
+		"AUTHZ_CLIENT_ID": mock.DefaultClientID, "AUTHZ_CLIENT_SECRET": mock.DefaultClientSecret,
+		"AUTHZ_CLIENT2_ID": mock.DefaultClient2ID, "AUTHZ_CLIENT2_SECRET": mock.DefaultClient2Secret,
+	}
+	t.Run("trusted through --ca-file", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "ev")
+		code, out, errOut := runCmd(t, vars, "conformance", "--ca-file", ca, "--jwks-url", front.Rewrite(s.JWKSURL()), "--out", dir)
+		require.Equal(t, cli.ExitOK, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+		assert.Contains(t, out, "PASSED")
+		sum, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+		require.NoError(t, err)
+		assert.Contains(t, string(sum), "control API", "BEARER-11 is skipped away from the embedded mock")
+	})
+	t.Run("untrusted without it", func(t *testing.T) {
+		code, out, errOut := runCmd(t, vars, "conformance", "--out", filepath.Join(t.TempDir(), "ev"))
+		assert.Equal(t, cli.ExitFailed, code, errOut)
+		assert.Contains(t, out, "SEC-02")
+	})
+}
+
+func TestConformanceWarnsAboutASecretOnTheCommandLine(t *testing.T) {
+	code, _, errOut := runCmd(t, nil, "conformance", "--client-id", "x", "--client-secret", "y", "--tags", "@TOK-01", "--quiet",
+		"--out", filepath.Join(t.TempDir(), "ev"))
+	assert.Equal(t, cli.ExitOK, code, errOut)
+	assert.Contains(t, errOut, "visible to other users")
+}
