@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -356,4 +357,31 @@ func TestWithQuirksRejectsUnknownNames(t *testing.T) {
 	assert.Contains(t, err.Error(), "no-such-quirk")
 	h := newHarness(t)
 	assert.Error(t, h.srv.Control().SetQuirks(context.Background(), []string{"nope"}))
+}
+
+// TestREADMEListsEveryQuirkWithItsBreaks keeps the README's quirk table in step with Quirks().
+func TestREADMEListsEveryQuirkWithItsBreaks(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "| `") {
+			cells := strings.Split(line, " | ")
+			rows[strings.Trim(cells[0], "| `")] = strings.TrimSuffix(cells[len(cells)-1], " |")
+		}
+	}
+	for _, q := range mock.Quirks() {
+		want := strings.Join(q.Breaks, ", ")
+		if want == "" {
+			want = "none"
+		}
+		if q.BreaksRFC6749 != nil {
+			r := strings.Join(q.BreaksRFC6749, ", ")
+			if r == "" {
+				r = "none"
+			}
+			want += " (rfc6749: " + r + ")"
+		}
+		assert.Equal(t, want, rows[q.Name], "README row for quirk %s", q.Name)
+	}
 }
