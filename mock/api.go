@@ -95,6 +95,9 @@ func (s *Server) apiHandler(ep apiEndpoint) http.Handler {
 					c.counters.rejections.Add(1)
 				}
 				s.metrics.rejection("api", ae.reason)
+				if s.logOn {
+					s.log.Info("API call refused", "path", ep.path, "status", ae.status, "reason", ae.reason)
+				}
 				writeAPIError(w, st.quirks, ae, ep.scope)
 				return
 			}

@@ -108,7 +108,7 @@ func (s *Server) issue(st *state, c *clientEntry, scopes []string, scopeStr stri
 			if q.has(qCachedFullLifetime) {
 				expiresIn = int64(st.ttl / time.Second)
 			}
-			return &issuedToken{token: e.token, scope: scopeStr, expiresIn: expiresIn}, nil
+			return &issuedToken{client: c.ID, token: e.token, scope: scopeStr, expiresIn: expiresIn}, nil
 		}
 	}
 	iat := now
@@ -129,7 +129,7 @@ func (s *Server) issue(st *state, c *clientEntry, scopes []string, scopeStr stri
 	if q.has(qWrongExp) || q.has(qCachedFullLifetime) {
 		expiresIn = int64(st.ttl / time.Second)
 	}
-	return &issuedToken{token: tok, scope: scopeStr, expiresIn: expiresIn}, nil
+	return &issuedToken{client: c.ID, token: tok, scope: scopeStr, expiresIn: expiresIn}, nil
 }
 
 // signToken builds and signs a token for c; it returns the token and its exp.

@@ -147,6 +147,7 @@ type Server struct {
 	hs       *http.Server
 	url      string
 	log      *slog.Logger
+	logOn    bool // a logger was given (the hot path skips building log records otherwise)
 	clock    *clock
 	metrics  *metrics
 	control  *ControlClient
@@ -224,6 +225,7 @@ func New(opts ...Option) (*Server, error) {
 		issued:   newTokenRing(maxIssuedTokens),
 		serveErr: make(chan error, 1),
 	}
+	s.logOn = set.logger.Handler().Enabled(context.Background(), slog.LevelInfo)
 	s.st.Store(st)
 	s.keys.Store(ks)
 	s.url = "http://" + ln.Addr().String()

@@ -79,9 +79,19 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			tr.client.counters.rejections.Add(1)
 		}
 		s.metrics.rejection("token", oe.code)
+		if s.logOn {
+			id := ""
+			if tr.client != nil {
+				id = tr.client.ID
+			}
+			s.log.Info("token request refused", "status", oe.status, "error", oe.code, "description", oe.description, "client", id)
+		}
 		s.writeTokenError(w, st, oe, &tr)
 		s.metrics.tokenLatency.Observe(since(start))
 		return
+	}
+	if s.logOn {
+		s.log.Info("token issued", "client", iss.client, "scope", iss.scope, "expires_in", iss.expiresIn)
 	}
 	bp := bufPool.Get().(*[]byte)
 	body := appendTokenResponse((*bp)[:0], st.quirks, iss)
@@ -442,6 +452,7 @@ func writeJSONErrorCaching(w http.ResponseWriter, status int, code, desc string,
 
 // issuedToken is one answer of the token endpoint.
 type issuedToken struct {
+	client    string // the client ID
 	token     string
 	scope     string // space-delimited
 	expiresIn int64
