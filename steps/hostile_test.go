@@ -265,3 +265,48 @@ func TestUnreachableTargetSkipsEverything(t *testing.T) {
 	}
 	assert.Equal(t, "failed", sum.Result, "a run that judged nothing did not pass")
 }
+
+// TestOpaqueTokensUnderRFC6749 runs the JWT checks against a plain OAuth server that issues
+// opaque tokens: allowed under rfc6749 (JWT-01..02 report it, the rest are skipped), a MUST
+// failure under derbysoft.
+func TestOpaqueTokensUnderRFC6749(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		id, secret, ok := r.BasicAuth()
+		if !ok || id != "client" || secret != "s3cret+/=%value" {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"invalid_client"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"access_token":"2YotnFZFEjr1zCsicMWpAA","token_type":"Bearer","expires_in":3600}`))
+	}))
+	t.Cleanup(srv.Close)
+	for _, profile := range []string{catalog.ProfileRFC6749, catalog.ProfileDerbySoft} {
+		t.Run(profile, func(t *testing.T) {
+			cfg := hostileConfig(t, srv.URL+"/token")
+			cfg.Profile, cfg.Tags = profile, "@JWT-01,@JWT-02,@JWT-03,@JWT-08,@JWT-10"
+			sum, err := runBounded(t, cfg)
+			require.NoError(t, err)
+			if profile == catalog.ProfileRFC6749 {
+				for _, id := range []string{"JWT-01", "JWT-02"} {
+					c := statusOf(sum, id)
+					assert.Equal(t, reports.StatusPassed, c.Status, id)
+					assert.NotEmpty(t, c.Notes, "%s reports the opaque token", id)
+				}
+				for _, id := range []string{"JWT-03", "JWT-08", "JWT-10"} {
+					c := statusOf(sum, id)
+					assert.Equal(t, reports.StatusSkipped, c.Status, id)
+					assert.Contains(t, c.Reason, "opaque", id)
+				}
+				assert.Equal(t, "passed", sum.Result)
+				return
+			}
+			for _, id := range []string{"JWT-01", "JWT-02", "JWT-03"} {
+				c := statusOf(sum, id)
+				assert.Equal(t, reports.StatusFailed, c.Status, id)
+				assert.Equal(t, "must", c.Level, id)
+			}
+		})
+	}
+}
