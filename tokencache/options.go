@@ -17,7 +17,8 @@ const (
 	maxSkewFraction            = 0.10      // ClockSkew never takes more than this share of a lifetime
 	maxRetryAfter              = time.Hour // a longer Retry-After is treated as this
 	defaultBackoffJitter       = 0.5       // a backoff delay d becomes a random value in [d/2, d]
-	hitShardCount              = 32        // a power of two
+	hitShardBits               = 5
+	hitShardCount              = 1 << hitShardBits
 	hitShardPadding            = 128 - 8
 	drainLimit           int64 = 64 << 10 // bytes of a 401 body read before closing it, to reuse the connection
 )

@@ -59,9 +59,9 @@ func (c *counters) recordStall(d time.Duration) {
 
 // hitCounter counts hits in cache-line-padded shards. A single shared counter would make
 // parallel callers bounce one cache line between cores and cost the hit path several times
-// what the rest of it does. The shard is picked by the caller's stack address at goroutine
-// stack granularity (8 KiB): stable for a goroutine, and different for goroutines whose stacks
-// were allocated near each other, as a pool of workers' are.
+// what the rest of it does. The shard is picked by a multiplicative hash of the caller's stack
+// address, which differs between goroutines (their stacks are disjoint) and is stable for one,
+// so parallel callers rarely share a shard.
 type hitCounter [hitShardCount]struct {
 	n atomic.Int64
 	_ [hitShardPadding]byte
@@ -70,8 +70,8 @@ type hitCounter [hitShardCount]struct {
 func (h *hitCounter) inc() {
 	var marker byte
 	// The address only selects a shard; it is never turned back into a pointer.
-	p := uintptr(unsafe.Pointer(&marker))
-	h[(p>>13)&(hitShardCount-1)].n.Add(1)
+	p := uint64(uintptr(unsafe.Pointer(&marker)))
+	h[(p>>4)*0x9E3779B97F4A7C15>>(64-hitShardBits)].n.Add(1)
 }
 
 func (h *hitCounter) load() int64 {
