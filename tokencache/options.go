@@ -8,19 +8,23 @@ import (
 
 // Defaults, each documented on its option.
 const (
-	DefaultRefreshAt           = 0.80
-	DefaultJitter              = 0.05
-	DefaultClockSkew           = 10 * time.Second
-	DefaultMinBackoff          = 250 * time.Millisecond
-	DefaultMaxBackoff          = 30 * time.Second
-	DefaultMaxWait             = 10 * time.Second
-	maxSkewFraction            = 0.10      // ClockSkew never takes more than this share of a lifetime
-	maxRetryAfter              = time.Hour // a longer Retry-After is treated as this
-	defaultBackoffJitter       = 0.5       // a backoff delay d becomes a random value in [d/2, d]
-	hitShardBits               = 5
-	hitShardCount              = 1 << hitShardBits
-	hitShardPadding            = 128 - 8
-	drainLimit           int64 = 64 << 10 // bytes of a 401 body read before closing it, to reuse the connection
+	DefaultRefreshAt  = 0.80                   // RefreshAt
+	DefaultJitter     = 0.05                   // Jitter
+	DefaultClockSkew  = 10 * time.Second       // ClockSkew
+	DefaultMinBackoff = 250 * time.Millisecond // Backoff min
+	DefaultMaxBackoff = 30 * time.Second       // Backoff max
+	DefaultMaxWait    = 10 * time.Second       // MaxWait
+)
+
+const (
+	maxSkewFraction      = 0.10      // ClockSkew never takes more than this share of a lifetime
+	maxRetryAfter        = time.Hour // a longer Retry-After is treated as this
+	defaultBackoffJitter = 0.5       // a backoff delay d becomes a random value in [d/2, d]
+	hitShardBits         = 5
+	hitShardCount        = 1 << hitShardBits
+	hitShardPadding      = 128 - 8 // a shard per 128 bytes: two cache lines, for adjacent-line prefetch
+	// drainLimit is how much of a 401's body is read before closing it, to reuse the connection.
+	drainLimit int64 = 64 << 10
 )
 
 // An Option configures a Cache.
