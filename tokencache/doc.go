@@ -8,7 +8,7 @@
 // and refreshes only once the token is expiring, a Cache:
 //
 //   - answers a hit without a lock, a clock read or an allocation (an atomic load of an
-//     immutable entry);
+//     immutable entry, and a counter increment on a shard that parallel callers rarely share);
 //   - fetches once however many callers arrive at a cold start (single flight);
 //   - refreshes in the background when a fraction of the token's lifetime has elapsed (80%
 //     minus up to 5% jitter by default, see [RefreshAt] and [Jitter]), so once warm no caller
