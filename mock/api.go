@@ -239,6 +239,16 @@ func (s *Server) verifyToken(tok string, st *state) (*tokenClaims, *apiError) {
 	q := st.quirks
 	ks := s.keys.Load()
 	claims := &tokenClaims{}
+	if q.has(qOpaqueToken) {
+		if v, ok := s.opaque.Load(tok); ok {
+			e := v.(opaqueEntry)
+			claims.Subject, claims.Scope = e.client, e.scopes
+			if s.clock.now().Unix() >= e.exp && !q.has(qAPIIgnoreExpiry) {
+				return claims, invalidToken("the access token expired", "expired")
+			}
+			return claims, nil
+		}
+	}
 	if !isToken68(tok) && !q.has(qPaddedJWT) {
 		return claims, invalidToken("the access token is malformed", "malformed")
 	}

@@ -407,6 +407,7 @@ func (s *Server) reset() error {
 	s.issued.reset()
 	s.latest.Clear()
 	s.scopes.Clear()
+	s.opaque.Clear()
 	return nil
 }
 

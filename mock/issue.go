@@ -1,6 +1,7 @@
 package mock
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"strconv"
 	"sync"
@@ -159,6 +160,13 @@ func (s *Server) signToken(st *state, c *clientEntry, scopes []string, iat, ttlS
 	if q.has(qWrongExp) {
 		claims.exp += 3600
 	}
+	if q.has(qOpaqueToken) {
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		tok := base64.RawURLEncoding.EncodeToString(b[:])
+		s.opaque.Store(tok, opaqueEntry{client: c.ID, scopes: append([]string(nil), scopes...), exp: claims.exp})
+		return tok, claims.exp, nil
+	}
 	tok, err := s.sign(ks, q, &claims)
 	if err != nil {
 		return "", 0, err
@@ -270,3 +278,10 @@ func (s *Server) sign(ks *keySet, q quirkSet, c *claimSet) (string, error) {
 
 // newJTI is a random (version 4) UUID.
 func newJTI() string { return uuid.NewString() }
+
+// opaqueEntry is what the sample API knows of an opaque token (quirk opaque-token).
+type opaqueEntry struct {
+	client string
+	scopes []string
+	exp    int64
+}

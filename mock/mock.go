@@ -161,6 +161,7 @@ type Server struct {
 	cache  tokenCache
 	latest sync.Map // client ID -> jti of its newest token (revoke-previous)
 	scopes sync.Map // jti -> []string, for tokens issued without a scope claim (quirk)
+	opaque sync.Map // token -> opaqueEntry (quirk opaque-token)
 
 	inFlight  atomic.Int64
 	closeOnce sync.Once

@@ -93,6 +93,7 @@ const (
 	qAPIQueryToken
 	qAPINoScopeCheck
 	qAPIRejectAll
+	qOpaqueToken
 	numQuirks
 )
 
@@ -174,7 +175,10 @@ var quirkTable = [numQuirks]QuirkInfo{
 	qAPITokenWithoutScheme:     {Name: "api-token-without-scheme", Description: "the sample API accepts a token sent without the Bearer scheme", Breaks: []string{"BEARER-04"}},
 	qAPIQueryToken:             {Name: "api-query-token", Description: "the sample API accepts ?access_token= in the query", Breaks: []string{"BEARER-14"}},
 	qAPINoScopeCheck:           {Name: "api-no-scope-check", Description: "the sample API does not check the token's scope", Breaks: []string{"BEARER-13"}},
-	qAPIRejectAll:              {Name: "api-reject-all", Description: "the sample API rejects every token with 401 invalid_token", Breaks: []string{"BEARER-01", "BEARER-05", "BEARER-13", "CACHE-03"}},
+	qOpaqueToken: {Name: "opaque-token", Description: "access tokens are opaque random strings, not JWTs (the sample API looks them up)",
+		Breaks:        []string{"JWT-01", "JWT-02", "JWT-03", "JWT-04", "JWT-05", "JWT-06", "JWT-07", "JWT-08", "JWT-09"},
+		BreaksRFC6749: []string{}}, // an opaque token is allowed; JWT-01..02 INFO, the rest skipped
+	qAPIRejectAll: {Name: "api-reject-all", Description: "the sample API rejects every token with 401 invalid_token", Breaks: []string{"BEARER-01", "BEARER-05", "BEARER-13", "CACHE-03"}},
 }
 
 var quirkByName = func() map[string]quirk {

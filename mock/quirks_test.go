@@ -281,6 +281,11 @@ var probes = map[string]probe{
 		tok, _ := h.token("scope=product.all")
 		return h.api(http.MethodPost, "/shopping", bearer(tok)).status == 200
 	},
+	"opaque-token": func(t *testing.T, h *harness) bool {
+		tok, _ := h.token("")
+		return strings.Count(tok, ".") == 0 && h.api(http.MethodGet, "/products", bearer(tok)).status == 200 &&
+			h.api(http.MethodPost, "/shopping", bearer(tok)).status == 200
+	},
 	"api-reject-all": func(t *testing.T, h *harness) bool {
 		tok, _ := h.token("")
 		return h.api(http.MethodGet, "/products", bearer(tok)).status == 401
