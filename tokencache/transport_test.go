@@ -2,6 +2,7 @@ package tokencache_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/authzcheck/authzcheck/tokencache"
 )
@@ -213,4 +216,37 @@ func TestTransportWithoutATokenFailsAndClosesTheBody(t *testing.T) {
 	src.fail(t, boom)
 	assert.ErrorIs(t, receive(t, done), boom)
 	assert.True(t, body.closed.Load(), "the request body was not closed")
+}
+
+func TestRetryAfterFromARealTokenEndpoint(t *testing.T) {
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "3")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = io.WriteString(w, `{"error":"slow_down"}`)
+	}))
+	t.Cleanup(srv.Close)
+	// A fixed AuthStyle: auto-detection would resend each failed request with the other style.
+	cfg := clientcredentials.Config{ClientID: "id", ClientSecret: "secret", TokenURL: srv.URL, AuthStyle: oauth2.AuthStyleInHeader}
+	clk := tokencache.NewFakeClock(t0)
+	c := tokencache.New(tokencache.SourceFunc(func() (*oauth2.Token, error) { return cfg.Token(context.Background()) }),
+		tokencache.WithClock(clk), tokencache.Backoff(time.Second, time.Minute))
+	t.Cleanup(c.Close)
+
+	_, err := c.Token()
+	var re *oauth2.RetrieveError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, http.StatusTooManyRequests, re.Response.StatusCode)
+
+	clk.Advance(3*time.Second - time.Millisecond)
+	_, err = c.Token()
+	assert.ErrorContains(t, err, "next attempt in 1ms")
+	assert.EqualValues(t, 1, requests.Load(), "asked again before Retry-After")
+
+	clk.Advance(time.Millisecond)
+	_, err = c.Token()
+	assert.ErrorAs(t, err, &re)
+	assert.EqualValues(t, 2, requests.Load())
 }
