@@ -111,7 +111,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.metrics.rejection("token", "fault_truncate")
 		writeTruncated(w, body)
 	}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	// One Write under net/http's buffer size: the server sets Content-Length itself.
 	_, _ = w.Write(body)
 	*bp = body
 	bufPool.Put(bp)
@@ -219,23 +219,22 @@ func readTokenBody(w http.ResponseWriter, r *http.Request, q quirkSet, query url
 	} else if !isForm && strings.HasPrefix(ct, "application/json") {
 		isJSON = true
 	}
-	var body []byte
-	if r.Body != nil {
-		var err error
-		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxTokenBody))
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				if q.has(qCrashOnLargeBody) {
-					return nil, &oauthError{status: http.StatusInternalServerError, code: "invalid_request",
-						description: "internal error", malformed: true}
-				}
-				return nil, &oauthError{status: http.StatusRequestEntityTooLarge, code: "invalid_request",
-					description: "request body too large", malformed: true}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	body, err := readBounded(w, r, (*bp)[:0])
+	*bp = body[:0]
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			if q.has(qCrashOnLargeBody) {
+				return nil, &oauthError{status: http.StatusInternalServerError, code: "invalid_request",
+					description: "internal error", malformed: true}
 			}
-			return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request",
-				description: "could not read the request body", malformed: true}
+			return nil, &oauthError{status: http.StatusRequestEntityTooLarge, code: "invalid_request",
+				description: "request body too large", malformed: true}
 		}
+		return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request",
+			description: "could not read the request body", malformed: true}
 	}
 	if len(body) == 0 && !q.has(qGrantTypeOptional) && !(q.has(qGrantTypeFromQuery) && query.Has("grant_type")) {
 		return nil, errInvalidRequest("empty body: send grant_type=client_credentials as a form")
@@ -261,6 +260,27 @@ func readTokenBody(w http.ResponseWriter, r *http.Request, q quirkSet, query url
 		return nil, errInvalidRequest("malformed form body")
 	}
 	return vals, nil
+}
+
+// readBounded appends the request body, at most maxTokenBody bytes, to buf.
+func readBounded(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, error) {
+	if r.Body == nil {
+		return buf, nil
+	}
+	body := http.MaxBytesReader(w, r.Body, maxTokenBody)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // authenticateClient finds the client the request authenticates as.
