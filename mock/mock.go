@@ -142,16 +142,18 @@ func WithControlToken(tok string) Option { return func(s *settings) { s.controlT
 
 // Server is a running mock. Its methods are safe for concurrent use.
 type Server struct {
-	set      settings // the configuration New was given, after defaults (Reset returns to it)
-	ln       net.Listener
-	hs       *http.Server
-	url      string
-	log      *slog.Logger
-	logOn    bool // a logger was given (the hot path skips building log records otherwise)
-	clock    *clock
-	metrics  *metrics
-	control  *ControlClient
-	initKeys *keySet
+	set     settings // the configuration New was given, after defaults (Reset returns to it)
+	ln      net.Listener
+	hs      *http.Server
+	url     string
+	log     *slog.Logger
+	logOn   bool // a logger was given (the hot path skips building log records otherwise)
+	clock   *clock
+	metrics *metrics
+	control *ControlClient
+	// ctlTransport carries Control()'s requests; its idle connections close with the server.
+	ctlTransport *http.Transport
+	initKeys     *keySet
 
 	st   atomic.Pointer[state]
 	keys atomic.Pointer[keySet]
@@ -230,7 +232,8 @@ func New(opts ...Option) (*Server, error) {
 	s.st.Store(st)
 	s.keys.Store(ks)
 	s.url = "http://" + ln.Addr().String()
-	s.control = NewControlClient(s.url, set.controlToken, nil)
+	s.ctlTransport = &http.Transport{MaxIdleConnsPerHost: 4}
+	s.control = NewControlClient(s.url, set.controlToken, &http.Client{Transport: s.ctlTransport, Timeout: 30 * time.Second})
 	s.hs = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -291,6 +294,7 @@ func (s *Server) Now() time.Time { return s.clock.now() }
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.closeOnce.Do(func() {
+		s.ctlTransport.CloseIdleConnections()
 		err = s.hs.Shutdown(ctx)
 		if serr := <-s.serveErr; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 			err = serr
