@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -177,4 +178,25 @@ func TestActiveWaiverExpires(t *testing.T) {
 	assert.True(t, ok)
 	_, ok = activeWaiver(ws, "TOK-01", time.Now())
 	assert.False(t, ok)
+}
+
+func FuzzParseJWT(f *testing.F) {
+	f.Add("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJURVNUIn0.c2ln", true)
+	f.Add("eyJhbGciOiJub25lIn0=.e30=.", false)
+	f.Add("a.b", true)
+	f.Fuzz(func(t *testing.T, tok string, strict bool) {
+		p, err := parseJWT(tok, strict)
+		if err != nil {
+			return
+		}
+		if p.header == nil || p.claims == nil {
+			t.Fatalf("%q parsed without a header or claims", tok)
+		}
+		// Forgeries of whatever parses are themselves three segments.
+		for _, f := range []string{alterSignature(p), alterClaims(p), algNone(p)} {
+			if len(strings.Split(f, ".")) != 3 {
+				t.Fatalf("forgery %q of %q is not a compact JWS", f, tok)
+			}
+		}
+	})
 }

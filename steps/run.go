@@ -148,6 +148,9 @@ func Run(ctx context.Context, cfg Config) (*reports.Summary, error) {
 	}
 	if ctx.Err() != nil && unreachable == nil {
 		unreachable = fmt.Errorf("the run did not finish within %v", cfg.MaxDuration)
+		if errors.Is(ctx.Err(), context.Canceled) {
+			unreachable = errors.New("the run was interrupted")
+		}
 	}
 
 	werr := r.rec.close()
@@ -479,7 +482,9 @@ func parseScenarioHeads(src string) []scenarioHead {
 				if strings.HasPrefix(f, "#") {
 					break
 				}
-				tags = append(tags, strings.TrimPrefix(f, "@"))
+				if t := strings.TrimPrefix(f, "@"); t != f && t != "" {
+					tags = append(tags, t)
+				}
 			}
 		case strings.HasPrefix(l, "Scenario:"), strings.HasPrefix(l, "Scenario Outline:"),
 			strings.HasPrefix(l, "Scenario Template:"), strings.HasPrefix(l, "Example:"):
