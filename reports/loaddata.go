@@ -74,23 +74,27 @@ type LoadData struct {
 const maxErrorKinds = 10
 
 // ReadResults reads a Vegeta results file (any of Vegeta's encodings) and computes its figures and
-// its latency-over-time series. Latencies are kept only as numbers, never bodies.
+// its latency-over-time series. Only 8 bytes a result are kept (its start, to the millisecond,
+// and its latency, to the microsecond), never bodies.
 func ReadResults(r io.Reader) (*LoadFigures, []SeriesPoint, float64, error) {
 	dec := vegeta.DecoderFor(r)
 	if dec == nil {
 		return nil, nil, 0, errors.New("not a Vegeta results file")
 	}
+	// sample is one result: its start in ms after the first result read (which need not be the
+	// earliest), and its latency in µs with failedBit set when it was not a 2xx.
 	type sample struct {
-		at  time.Time
-		lat time.Duration
-		ok  bool
+		offMS int32
+		latUS uint32
 	}
+	const failedBit = 1 << 31
 	var (
 		samples   []sample
 		status    = map[string]int{}
 		errKinds  []string
 		success   int64
-		first     time.Time
+		origin    time.Time // the first result read
+		first     time.Time // the earliest start
 		lastEnd   time.Time
 		lastStart time.Time
 	)
@@ -110,6 +114,9 @@ func ReadResults(r io.Reader) (*LoadFigures, []SeriesPoint, float64, error) {
 		if res.Error != "" && len(errKinds) < maxErrorKinds && !containsString(errKinds, res.Error) {
 			errKinds = append(errKinds, res.Error)
 		}
+		if origin.IsZero() {
+			origin = res.Timestamp
+		}
 		if first.IsZero() || res.Timestamp.Before(first) {
 			first = res.Timestamp
 		}
@@ -119,21 +126,34 @@ func ReadResults(r io.Reader) (*LoadFigures, []SeriesPoint, float64, error) {
 		if e := res.End(); e.After(lastEnd) {
 			lastEnd = e
 		}
-		samples = append(samples, sample{at: res.Timestamp, lat: res.Latency, ok: ok})
+		lat := res.Latency / time.Microsecond
+		if lat < 0 {
+			lat = 0
+		}
+		if lat >= failedBit {
+			lat = failedBit - 1 // 35 minutes: longer is off any chart
+		}
+		smp := sample{offMS: int32(res.Timestamp.Sub(origin) / time.Millisecond), latUS: uint32(lat)}
+		if !ok {
+			smp.latUS |= failedBit
+		}
+		samples = append(samples, smp)
 	}
 	f := &LoadFigures{Requests: int64(len(samples)), Status: status, Errors: errKinds}
 	if len(samples) == 0 {
 		return f, nil, 1, nil
 	}
-	sort.SliceStable(samples, func(i, j int) bool { return samples[i].at.Before(samples[j].at) })
-	lats := make([]float64, len(samples))
+	sort.SliceStable(samples, func(i, j int) bool { return samples[i].offMS < samples[j].offMS })
+	latMS := func(s sample) float64 { return float64(s.latUS&^failedBit) / 1000 }
+
+	sorted := make([]uint32, len(samples))
 	for i, s := range samples {
-		lats[i] = ms(s.lat)
+		sorted[i] = s.latUS &^ failedBit
 	}
-	sorted := append([]float64(nil), lats...)
-	sort.Float64s(sorted)
-	f.LatencyMS = Percentiles{P50: quantile(sorted, 0.50), P90: quantile(sorted, 0.90), P95: quantile(sorted, 0.95),
-		P99: quantile(sorted, 0.99), P999: quantile(sorted, 0.999), Max: sorted[len(sorted)-1]}
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	q := func(p float64) float64 { return float64(sorted[rank(len(sorted), p)]) / 1000 }
+	f.LatencyMS = Percentiles{P50: q(0.50), P90: q(0.90), P95: q(0.95), P99: q(0.99), P999: q(0.999), Max: q(1)}
+	sorted = nil
 	f.Success = float64(success) / float64(len(samples))
 	span := lastEnd.Sub(first)
 	f.DurationMS = ms(span)
@@ -148,6 +168,7 @@ func ReadResults(r io.Reader) (*LoadFigures, []SeriesPoint, float64, error) {
 	if total := lastStart.Sub(first).Seconds(); total/bucket > maxSeriesPoints {
 		bucket = math.Ceil(total / maxSeriesPoints)
 	}
+	firstOff := samples[0].offMS
 	var series []SeriesPoint
 	var cur []float64
 	flush := func(idx int, errs int) {
@@ -157,15 +178,15 @@ func ReadResults(r io.Reader) (*LoadFigures, []SeriesPoint, float64, error) {
 		cur = cur[:0]
 	}
 	idx, errs := -1, 0
-	for i, s := range samples {
-		b := int(s.at.Sub(first).Seconds() / bucket)
+	for _, s := range samples {
+		b := int(float64(s.offMS-firstOff) / 1000 / bucket)
 		if b != idx && len(cur) > 0 {
 			flush(idx, errs)
 			errs = 0
 		}
 		idx = b
-		cur = append(cur, lats[i])
-		if !s.ok {
+		cur = append(cur, latMS(s))
+		if s.latUS&failedBit != 0 {
 			errs++
 		}
 	}
@@ -175,19 +196,24 @@ func ReadResults(r io.Reader) (*LoadFigures, []SeriesPoint, float64, error) {
 	return f, series, bucket, nil
 }
 
+// rank is the nearest-rank index of quantile q in n ascending values.
+func rank(n int, q float64) int {
+	r := int(math.Ceil(q*float64(n))) - 1
+	if r < 0 {
+		r = 0
+	}
+	if r >= n {
+		r = n - 1
+	}
+	return r
+}
+
 // quantile of an ascending slice by the nearest-rank method (exact and deterministic).
 func quantile(sorted []float64, q float64) float64 {
 	if len(sorted) == 0 {
 		return 0
 	}
-	r := int(math.Ceil(q*float64(len(sorted)))) - 1
-	if r < 0 {
-		r = 0
-	}
-	if r >= len(sorted) {
-		r = len(sorted) - 1
-	}
-	return sorted[r]
+	return sorted[rank(len(sorted), q)]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
