@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log"
@@ -308,5 +309,26 @@ func TestOpaqueTokensUnderRFC6749(t *testing.T) {
 				assert.Equal(t, "must", c.Level, id)
 			}
 		})
+	}
+}
+
+// TestSecretEchoedByTheTargetNeverReachesTheEvidence: a target that puts the presented secret
+// in its error code (quoted in reasons) and body (kept in transcripts).
+func TestSecretEchoedByTheTargetNeverReachesTheEvidence(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, secret, _ := r.BasicAuth()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		b, _ := json.Marshal(map[string]string{"error": secret, "error_description": "bad secret " + secret})
+		_, _ = w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := hostileConfig(t, srv.URL+"/token")
+	sum, err := runBounded(t, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, reports.StatusFailed, statusOf(sum, "HTTP-08").Status)
+	assertNoSecretWritten(t, cfg.OutDir, cfg.ClientSecret)
+	for _, c := range sum.Checks {
+		assert.NotContains(t, c.Reason, cfg.ClientSecret, c.ID)
 	}
 }

@@ -100,6 +100,9 @@ func (e *exchange) describe() string {
 	}
 	s := fmt.Sprintf("status %d", e.status)
 	if code, ok := e.obj["error"].(string); ok {
+		if len(code) > 60 {
+			code = code[:60] + "…"
+		}
 		s += " error " + code
 	}
 	return s

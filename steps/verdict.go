@@ -129,6 +129,11 @@ func (r *runner) summary(started, finished time.Time) *reports.Summary {
 			skip = "not run"
 		}
 		res := verdict(c, r.index[c.ID].title, r.cfg.Profile, r.outcomes[c.ID], skip, r.cfg.Waivers, finished)
+		// Reasons and notes quote what the target said: redact them like a transcript.
+		res.Reason = r.red.String(res.Reason)
+		for i, n := range res.Notes {
+			res.Notes[i] = r.red.String(n)
+		}
 		results = append(results, res)
 	}
 	result, counts := summarize(results, r.cfg.Strict)
