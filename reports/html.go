@@ -87,6 +87,7 @@ type tokenView struct {
 	Length      int
 	Header      string
 	Claims      string
+	Times       string // iat, nbf and exp as UTC times, and the lifetime
 }
 
 type transcriptView struct {
@@ -268,7 +269,7 @@ func buildTranscript(name string, t *Transcript) transcriptView {
 		tv.RespBody = shownBody(r.Body)
 		for _, tok := range r.Tokens {
 			tv.Tokens = append(tv.Tokens, tokenView{Fingerprint: tok.Fingerprint, Length: tok.Length,
-				Header: indentJSON(tok.Header), Claims: indentJSON(tok.Claims)})
+				Header: indentJSON(tok.Header), Claims: indentJSON(tok.Claims), Times: claimTimes(tok.Claims)})
 		}
 	}
 	return tv
@@ -345,4 +346,31 @@ func buildLoadView(ld *LoadData) *loadView {
 		lv.TokenRows, lv.OtherRows = splitFigures(rows)
 	}
 	return lv
+}
+
+// claimTimes describes a token's iat, nbf and exp claims as UTC times, and its lifetime.
+func claimTimes(claims map[string]any) string {
+	at := func(name string) (time.Time, bool) {
+		switch v := claims[name].(type) {
+		case float64:
+			return time.Unix(int64(v), 0).UTC(), true
+		case json.Number:
+			if n, err := v.Int64(); err == nil {
+				return time.Unix(n, 0).UTC(), true
+			}
+		}
+		return time.Time{}, false
+	}
+	var parts []string
+	for _, c := range []struct{ name, label string }{{"iat", "issued"}, {"nbf", "valid from"}, {"exp", "expires"}} {
+		if t, ok := at(c.name); ok {
+			parts = append(parts, c.label+" "+fmtTime(t))
+		}
+	}
+	iat, ok1 := at("iat")
+	exp, ok2 := at("exp")
+	if ok1 && ok2 {
+		parts = append(parts, "lifetime "+exp.Sub(iat).String())
+	}
+	return strings.Join(parts, " · ")
 }
