@@ -408,7 +408,11 @@ func (r *runner) collect(s *scenario) {
 	r.mu.Lock()
 	r.outcomes[s.id] = append(r.outcomes[s.id], o)
 	r.mu.Unlock()
-	r.progress.add(s.check.Area, o)
+	area := s.check.Area
+	if contains(s.tags, wholeRunTag) {
+		area = "RUN" // the checks over every exchange of the run
+	}
+	r.progress.add(area, o)
 }
 
 func (r *runner) harnessProblem(p string) {
