@@ -158,6 +158,12 @@ func (s *Server) processToken(w http.ResponseWriter, r *http.Request, st *state,
 	}
 
 	client, oe := s.authenticateClient(st, authz, vals, query, tr)
+	if tr.client == nil {
+		tr.client = client // a quirk authenticated without credentials
+	}
+	if tr.client != nil {
+		tr.client.counters.tokenRequests.Add(1)
+	}
 	if oe != nil {
 		return nil, oe
 	}
@@ -334,7 +340,6 @@ func (s *Server) authenticateClient(st *state, authz []string, vals, query url.V
 	}
 	if vals.Has("client_secret") {
 		if c := st.clients[vals.Get("client_id")]; c != nil {
-			c.counters.tokenRequests.Add(1)
 			tr.client = c
 		}
 		return nil, errInvalidClient("client_secret_post is not supported: authenticate with HTTP Basic")
@@ -359,7 +364,6 @@ func (s *Server) checkSecret(st *state, id, secret string, tr *tokenRequest) (*c
 	}
 	want := &dummyHash
 	if c != nil {
-		c.counters.tokenRequests.Add(1)
 		tr.client = c
 		want = &c.secretHash
 	}
