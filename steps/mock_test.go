@@ -52,7 +52,12 @@ func startMock(t testing.TB, profile string, tlsFront bool, opts ...mock.Option)
 	t.Helper()
 	s, err := mock.New(append([]mock.Option{mock.WithKey(testKey())}, opts...)...)
 	require.NoError(t, err)
-	t.Cleanup(s.Close)
+	t.Cleanup(func() {
+		// The run is over: do not wait for the mock to finish reading HTTP-04's refused body.
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	})
 	var front *TLSFront
 	if tlsFront {
 		front, err = NewTLSFront(s.URL())

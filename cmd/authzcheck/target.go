@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
@@ -83,10 +84,14 @@ func (t *target) String() string {
 	return s
 }
 
-// Close stops the embedded mock, if one was started.
+// Close stops the embedded mock, if one was started. The run is over by then, so it waits only
+// briefly for connections to drain (a server still reading a large refused body would
+// otherwise hold the command up to its drain timeout).
 func (t *target) Close() {
 	if t.Mock != nil {
-		t.Mock.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_ = t.Mock.Shutdown(ctx)
 	}
 }
 
