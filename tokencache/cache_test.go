@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -514,4 +516,49 @@ func TestAPanickingSourceIsAnError(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "token source panicked: boom")
 	assert.EqualValues(t, 1, c.Stats().Failures)
+}
+
+// TestManyLifetimesUnderConcurrentCallers drives callers on every P through a hundred seconds
+// of 10-second tokens, for the race detector and the invariants: no caller ever sees an error,
+// and the source is asked about once per refresh interval, never once per call.
+func TestManyLifetimesUnderConcurrentCallers(t *testing.T) {
+	clk := tokencache.NewFakeClock(t0)
+	src := &counterSource{clk: clk, life: 10 * time.Second}
+	// Refresh 7.2 s into each token's life: 80% of 10 s less its 1 s skew allowance.
+	c := tokencache.New(src, tokencache.WithClock(clk), fixedRand(0), tokencache.MaxWait(time.Hour))
+	t.Cleanup(c.Close)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var calls atomic.Int64
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				tok, err := c.Token()
+				if err != nil || tok == nil {
+					t.Errorf("Token() = %v, %v", tok, err)
+					return
+				}
+				calls.Add(1)
+			}
+		})
+	}
+	for range 1000 {
+		clk.Advance(100 * time.Millisecond)
+		runtime.Gosched()
+	}
+	close(stop)
+	wg.Wait()
+
+	st := c.Stats()
+	assert.Zero(t, st.Errors)
+	assert.GreaterOrEqual(t, st.Fetches, int64(100/10), "fewer fetches than lifetimes")
+	assert.LessOrEqual(t, st.Fetches, int64(14+1), "more fetches than refresh intervals (100 s / 7.2 s, rounded up, and the cold start)")
+	assert.Equal(t, calls.Load(), st.Hits+st.Stalls, "every call is a hit or a stall")
+	t.Logf("%d calls, %d fetches, %d stalls", calls.Load(), st.Fetches, st.Stalls)
 }
