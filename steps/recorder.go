@@ -202,6 +202,13 @@ func (g guard) RoundTrip(r *http.Request) (*http.Response, error) {
 	return g.next.RoundTrip(r)
 }
 
+// CloseIdleConnections closes the idle connections of the transport underneath.
+func (g guard) CloseIdleConnections() {
+	if c, ok := g.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // isLoopbackHost reports whether host is localhost or a loopback IP, without resolving names.
 func isLoopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {

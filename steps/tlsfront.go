@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // TLSFront serves a plain-HTTP loopback server (the embedded mock) over HTTPS with a throwaway
@@ -18,6 +20,7 @@ import (
 // included, and never follows redirects.
 type TLSFront struct {
 	srv      *httptest.Server
+	tr       *http.Transport
 	upstream string
 }
 
@@ -27,14 +30,16 @@ func NewTLSFront(upstream string) (*TLSFront, error) {
 	if err != nil || u.Scheme != "http" || !isLoopbackHost(u.Hostname()) {
 		return nil, fmt.Errorf("tls front: %q is not a plain-HTTP loopback URL", upstream)
 	}
+	tr := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second}
 	rp := &httputil.ReverseProxy{
+		Transport: tr,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(u)
 			pr.Out.Host = u.Host
 		},
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
-	f := &TLSFront{srv: httptest.NewUnstartedServer(rp), upstream: strings.TrimRight(upstream, "/")}
+	f := &TLSFront{srv: httptest.NewUnstartedServer(rp), tr: tr, upstream: strings.TrimRight(upstream, "/")}
 	f.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	f.srv.StartTLS()
 	return f, nil
@@ -64,5 +69,8 @@ func (f *TLSFront) CertificatePEM() []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw})
 }
 
-// Close stops the front.
-func (f *TLSFront) Close() { f.srv.Close() }
+// Close stops the front and closes its connections to the upstream.
+func (f *TLSFront) Close() {
+	f.srv.Close()
+	f.tr.CloseIdleConnections()
+}
