@@ -519,14 +519,19 @@ func TestAPanickingSourceIsAnError(t *testing.T) {
 }
 
 // TestManyLifetimesUnderConcurrentCallers drives callers on every P through a hundred seconds
-// of 10-second tokens, for the race detector and the invariants: no caller ever sees an error,
-// and the source is asked about once per refresh interval, never once per call.
+// of 10-second tokens, for the race detector and the invariants: no caller ever sees an error
+// or waits once the cache is warm, and the source is asked once per refresh interval.
 func TestManyLifetimesUnderConcurrentCallers(t *testing.T) {
 	clk := tokencache.NewFakeClock(t0)
 	src := &counterSource{clk: clk, life: 10 * time.Second}
+	events := make(chan tokencache.RefreshEvent, 1)
 	// Refresh 7.2 s into each token's life: 80% of 10 s less its 1 s skew allowance.
-	c := tokencache.New(src, tokencache.WithClock(clk), fixedRand(0), tokencache.MaxWait(time.Hour))
+	c := tokencache.New(src, tokencache.WithClock(clk), fixedRand(0),
+		tokencache.OnRefresh(func(e tokencache.RefreshEvent) { events <- e }))
 	t.Cleanup(c.Close)
+	_, err := c.Token()
+	require.NoError(t, err)
+	receive(t, events)
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -545,20 +550,28 @@ func TestManyLifetimesUnderConcurrentCallers(t *testing.T) {
 					return
 				}
 				calls.Add(1)
+				runtime.Gosched() // let the goroutine advancing the clock run
 			}
 		})
 	}
-	for range 1000 {
-		clk.Advance(100 * time.Millisecond)
-		runtime.Gosched()
+	// 250 ms steps: each refresh fires 7.2 s into a token's life and its token arrives at the
+	// end of that step, 7.25 s after the previous one.
+	for range 400 {
+		before := c.Stats().Fetches
+		clk.Advance(250 * time.Millisecond)
+		if c.Stats().Fetches > before {
+			ev := receive(t, events)
+			assert.True(t, ev.Background)
+			assert.Equal(t, 2750*time.Millisecond, ev.Lead)
+		}
 	}
 	close(stop)
 	wg.Wait()
 
 	st := c.Stats()
 	assert.Zero(t, st.Errors)
-	assert.GreaterOrEqual(t, st.Fetches, int64(100/10), "fewer fetches than lifetimes")
-	assert.LessOrEqual(t, st.Fetches, int64(14+1), "more fetches than refresh intervals (100 s / 7.2 s, rounded up, and the cold start)")
-	assert.Equal(t, calls.Load(), st.Hits+st.Stalls, "every call is a hit or a stall")
-	t.Logf("%d calls, %d fetches, %d stalls", calls.Load(), st.Fetches, st.Stalls)
+	assert.EqualValues(t, 14, st.Fetches, "the cold start and a refresh every 7.25 s for 100 s")
+	assert.EqualValues(t, 13, st.Refreshes)
+	assert.EqualValues(t, 1, st.Stalls, "only the cold start waited")
+	assert.Equal(t, calls.Load()+1, st.Hits+st.Stalls, "every call is a hit or a stall")
 }
