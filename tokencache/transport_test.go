@@ -250,3 +250,20 @@ func TestRetryAfterFromARealTokenEndpoint(t *testing.T) {
 	assert.ErrorAs(t, err, &re)
 	assert.EqualValues(t, 2, requests.Load())
 }
+
+// idleCloser is a base transport that records CloseIdleConnections.
+type idleCloser struct {
+	http.RoundTripper
+	closed atomic.Bool
+}
+
+func (c *idleCloser) CloseIdleConnections() { c.closed.Store(true) }
+
+func TestTransportPassesCloseIdleConnectionsOn(t *testing.T) {
+	base := &idleCloser{RoundTripper: http.DefaultTransport}
+	c := tokencache.New(&counterSource{clk: tokencache.NewFakeClock(t0), life: time.Hour})
+	t.Cleanup(c.Close)
+	client := &http.Client{Transport: tokencache.NewTransport(c, base)}
+	client.CloseIdleConnections()
+	assert.True(t, base.closed.Load())
+}
