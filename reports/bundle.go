@@ -23,6 +23,9 @@ type Bundle struct {
 	Summary     *Summary
 	Transcripts map[string]*Transcript // by file name under transcripts/ ("0001.json")
 	Load        *LoadData
+	// Files are the bundle's evidence files with their SHA-256: every file but report.html,
+	// manifest.json, SHA256SUMS and its signature (which cannot list themselves in the report).
+	Files []FileEntry
 	// Problems are parts of the bundle that could not be read; the report lists them.
 	Problems []string
 }
@@ -59,6 +62,12 @@ func ReadBundle(dir string) (*Bundle, error) {
 				b.Transcripts[name] = t
 			}
 		}
+	}
+	names, err := listFiles(dir, ReportFile, ManifestFile, SumsFile, SignatureFile)
+	if err != nil {
+		b.Problems = append(b.Problems, err.Error())
+	} else if b.Files, err = hashFiles(dir, names); err != nil {
+		b.Problems = append(b.Problems, err.Error())
 	}
 	if b.Load, err = readLoad(dir); err != nil {
 		return nil, err

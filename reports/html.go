@@ -59,6 +59,7 @@ type reportView struct {
 	HasSummary   bool
 	Conformance  string // the conformance run's result
 	TotalLoadRun int
+	Files        []FileEntry
 	FailedMust   []string // IDs of the failed MUST checks, for the banner
 	FailedRuns   []string // kinds of the runs that failed, other than by a check (load thresholds)
 }
@@ -137,7 +138,7 @@ func fmtDuration(a, b time.Time) string {
 }
 
 func buildView(b *Bundle) *reportView {
-	v := &reportView{Problems: append([]string(nil), b.Problems...)}
+	v := &reportView{Problems: append([]string(nil), b.Problems...), Files: b.Files}
 	if m := b.Manifest; m != nil {
 		v.Result, v.Profile, v.Target, v.APIURL, v.ClientID = m.Result, m.Profile, m.TargetURL, m.APIURL, m.ClientID
 		v.RunID, v.Tags, v.Strict, v.Seed, v.Waivers = m.RunID, m.Tags, m.Strict, m.Seed, m.Waivers

@@ -247,3 +247,20 @@ func TestLoadOnlyBundleReport(t *testing.T) {
 	assert.NotContains(t, text, `id="checks"`)
 	assert.NotContains(t, text, `id="counts"`)
 }
+
+func TestReportListsEveryEvidenceFileWithItsHash(t *testing.T) {
+	dir, page := fixtureReport(t, true)
+	files := sectionOf(t, page, "files")
+	m := readManifest(t, dir)
+	listed := 0
+	for _, f := range m.Files {
+		if f.Path == reports.ReportFile {
+			assert.NotContains(t, files, ">"+f.Path+"<", "the report cannot hold its own hash")
+			continue
+		}
+		assert.Contains(t, files, f.SHA256, f.Path)
+		assert.Contains(t, files, ">"+f.Path+"<")
+		listed++
+	}
+	assert.Equal(t, listed, strings.Count(files, `class="mono hash"`))
+}
