@@ -133,7 +133,9 @@ func ReadResults(r io.Reader) (*LoadFigures, []SeriesPoint, float64, error) {
 		if lat >= failedBit {
 			lat = failedBit - 1 // 35 minutes: longer is off any chart
 		}
-		smp := sample{offMS: int32(res.Timestamp.Sub(origin) / time.Millisecond), latUS: uint32(lat)}
+		off := res.Timestamp.Sub(origin) / time.Millisecond
+		off = max(min(off, math.MaxInt32), math.MinInt32) // a run spans far less than 24 days
+		smp := sample{offMS: int32(off), latUS: uint32(lat)}
 		if !ok {
 			smp.latUS |= failedBit
 		}

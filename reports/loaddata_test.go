@@ -59,3 +59,29 @@ func TestReadResultsWidensBucketsOnLongRuns(t *testing.T) {
 	assert.LessOrEqual(t, len(series), 600)
 	assert.Equal(t, 3, series[0].Requests)
 }
+
+func FuzzReadResults(f *testing.F) {
+	var buf bytes.Buffer
+	enc := vegeta.NewEncoder(&buf)
+	_ = enc.Encode(&vegeta.Result{Code: 200, Timestamp: time.Unix(1767323045, 0), Latency: time.Millisecond})
+	_ = enc.Encode(&vegeta.Result{Code: 503, Timestamp: time.Unix(1767323046, 0), Latency: 2 * time.Millisecond, Error: "503"})
+	f.Add(buf.Bytes())
+	f.Add([]byte(`{"code":200,"timestamp":"2026-01-01T00:00:00Z","latency":1000000}` + "\n"))
+	f.Add([]byte("1767323045000000000,200,1000000,0,0,,,0,GET,http://x/,\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fig, series, bucket, err := reports.ReadResults(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		total := 0
+		for _, p := range series {
+			total += p.Requests
+			if p.Errors > p.Requests || p.P50MS > p.P99MS || p.P99MS > p.MaxMS {
+				t.Fatalf("inconsistent point %+v", p)
+			}
+		}
+		if int64(total) != fig.Requests || bucket < 1 {
+			t.Fatalf("series holds %d of %d requests, bucket %v", total, fig.Requests, bucket)
+		}
+	})
+}
