@@ -3,8 +3,8 @@
 // `authzcheck load cached`.
 //
 // A [Cache] wraps a source that fetches a new token on every call (for example
-// [golang.org/x/oauth2/clientcredentials.Config.TokenSource]) and hands every caller the
-// current token. Unlike [oauth2.ReuseTokenSource], which holds a mutex across the network fetch
+// [golang.org/x/oauth2/clientcredentials.Config.Token] in a [SourceFunc]; not
+// Config.TokenSource, which already caches) and hands every caller the current token. Unlike [oauth2.ReuseTokenSource], which holds a mutex across the network fetch
 // and refreshes only once the token is expiring, a Cache:
 //
 //   - answers a hit without a lock, a clock read or an allocation (an atomic load of an
