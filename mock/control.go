@@ -403,6 +403,7 @@ func (s *Server) reset() error {
 	s.keys.Store(s.initKeys)
 	s.mu.Unlock()
 	s.clock.reset()
+	s.lastRotate.Store(s.clock.now().UnixNano())
 	s.cache.reset()
 	s.issued.reset()
 	s.latest.Clear()
@@ -441,14 +442,22 @@ func (s *Server) applyConfig(p ConfigPatch) error {
 }
 
 // rotateKey makes a fresh 2048-bit key the signing key, keeping the old ones for verification.
-func (s *Server) rotateKey() error {
+func (s *Server) rotateKey() error { return s.rotateKeyWith(true) }
+
+// rotateKeyWith makes a fresh 2048-bit key the signing key; keepOld keeps the previous keys in
+// the JWKS and valid at the sample API.
+func (s *Server) rotateKeyWith(keepOld bool) error {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return fmt.Errorf("generate key: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ks, err := newKeySet(k, s.keys.Load())
+	var prev *keySet
+	if keepOld {
+		prev = s.keys.Load()
+	}
+	ks, err := newKeySet(k, prev)
 	if err != nil {
 		return err
 	}

@@ -185,6 +185,38 @@ func TestFaults(t *testing.T) {
 		h.token("")
 		assert.GreaterOrEqual(t, time.Since(start), 80*time.Millisecond)
 	})
+	for _, dropOld := range []bool{false, true} {
+		name := "KeyRotateEvery rotates the key once the interval has passed, keeping the old key"
+		if dropOld {
+			name = "KeyRotateEvery with KeyRotateDropOld rotates without overlap: old tokens fail"
+		}
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, mock.WithFaults(mock.Faults{KeyRotateEvery: time.Hour, KeyRotateDropOld: dropOld}))
+			old, _ := h.token("")
+			oldHdr, _ := jwtParts(t, old)
+			h.token("") // within the hour: no rotation
+			assert.Len(t, jwksKeys(t, h), 1)
+			require.NoError(t, h.srv.Control().Advance(ctx, time.Hour))
+			h.token("") // starts the rotation in the background
+			want := 2
+			if dropOld {
+				want = 1
+			}
+			require.Eventually(t, func() bool {
+				keys := jwksKeys(t, h)
+				return len(keys) == want && keys[0].KeyID != oldHdr["kid"]
+			}, 20*time.Second, 10*time.Millisecond)
+			fresh, _ := h.token("")
+			freshHdr, _ := jwtParts(t, fresh)
+			assert.NotEqual(t, oldHdr["kid"], freshHdr["kid"])
+			assert.Equal(t, 200, h.api(http.MethodGet, "/products", bearer(fresh)).status)
+			wantOld := 200
+			if dropOld {
+				wantOld = 401
+			}
+			assert.Equal(t, wantOld, h.api(http.MethodGet, "/products", bearer(old)).status)
+		})
+	}
 	t.Run("SetFaults turns faults on and off at run time", func(t *testing.T) {
 		h := newHarness(t)
 		require.NoError(t, h.srv.Control().SetFaults(ctx, mock.Faults{ErrorRate: 1}))
@@ -290,4 +322,10 @@ func TestServerLifecycle(t *testing.T) {
 		require.NoError(t, srv.Shutdown(context.Background()))
 		assert.Equal(t, 200, <-done)
 	})
+}
+
+func jwksKeys(t *testing.T, h *harness) []jose.JSONWebKey {
+	var set jose.JSONWebKeySet
+	require.NoError(t, json.Unmarshal(h.do(request{method: http.MethodGet, path: mock.JWKSPath}).body, &set))
+	return set.Keys
 }

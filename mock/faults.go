@@ -21,6 +21,13 @@ type Faults struct {
 	RetryAfter    time.Duration // the Retry-After of a 429, rounded up to whole seconds (default 1s)
 	ResetRate     float64       // reset the TCP connection without answering
 	TruncateRate  float64       // send a success answer cut off halfway through its JSON
+	// KeyRotateEvery rotates the signing key when a token request comes at least this long
+	// (by the mock's clock, so Advance counts) after the last rotation; the new key is made in
+	// the background while the old one keeps signing.
+	KeyRotateEvery time.Duration
+	// KeyRotateDropOld drops the previous keys at each rotation: the JWKS then holds only the
+	// new key and earlier tokens fail at the sample API (a rotation without overlap).
+	KeyRotateDropOld bool
 }
 
 // Validate reports the first field out of range.
@@ -28,7 +35,7 @@ func (f Faults) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"latency", f.Latency}, {"latency-jitter", f.LatencyJitter}, {"retry-after", f.RetryAfter}} {
+	}{{"latency", f.Latency}, {"latency-jitter", f.LatencyJitter}, {"retry-after", f.RetryAfter}, {"rotate-key-every", f.KeyRotateEvery}} {
 		if d.v < 0 {
 			return fmt.Errorf("fault %s %s: must not be negative", d.name, d.v)
 		}
@@ -44,17 +51,41 @@ func (f Faults) Validate() error {
 	return nil
 }
 
-func (f Faults) active() bool { return f != Faults{} }
+// active reports whether any per-request fault is on (key rotation is handled apart).
+func (f Faults) active() bool {
+	f.KeyRotateEvery, f.KeyRotateDropOld = 0, false
+	return f != Faults{}
+}
+
+// maybeRotate starts a background key rotation when KeyRotateEvery has passed since the last.
+func (s *Server) maybeRotate(f Faults) {
+	now := s.clock.now().UnixNano()
+	if now-s.lastRotate.Load() < int64(f.KeyRotateEvery) || !s.rotating.CompareAndSwap(false, true) {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		defer s.rotating.Store(false)
+		if err := s.rotateKeyWith(!f.KeyRotateDropOld); err != nil {
+			s.log.Error("key rotation failed", "err", err)
+			return
+		}
+		s.lastRotate.Store(s.clock.now().UnixNano())
+	}()
+}
 
 // faultsJSON is Faults on the wire and in config files: durations as Go duration strings.
 type faultsJSON struct {
-	Latency       string  `json:"latency,omitempty"`
-	LatencyJitter string  `json:"latency_jitter,omitempty"`
-	ErrorRate     float64 `json:"error_rate,omitempty"`
-	RateLimitRate float64 `json:"rate_limit_rate,omitempty"`
-	RetryAfter    string  `json:"retry_after,omitempty"`
-	ResetRate     float64 `json:"reset_rate,omitempty"`
-	TruncateRate  float64 `json:"truncate_rate,omitempty"`
+	Latency          string  `json:"latency,omitempty"`
+	LatencyJitter    string  `json:"latency_jitter,omitempty"`
+	ErrorRate        float64 `json:"error_rate,omitempty"`
+	RateLimitRate    float64 `json:"rate_limit_rate,omitempty"`
+	RetryAfter       string  `json:"retry_after,omitempty"`
+	ResetRate        float64 `json:"reset_rate,omitempty"`
+	TruncateRate     float64 `json:"truncate_rate,omitempty"`
+	KeyRotateEvery   string  `json:"key_rotate_every,omitempty"`
+	KeyRotateDropOld bool    `json:"key_rotate_drop_old,omitempty"`
 }
 
 func durString(d time.Duration) string {
@@ -79,7 +110,8 @@ func parseDur(field, s string) (time.Duration, error) {
 func (f Faults) MarshalJSON() ([]byte, error) {
 	return json.Marshal(faultsJSON{Latency: durString(f.Latency), LatencyJitter: durString(f.LatencyJitter),
 		ErrorRate: f.ErrorRate, RateLimitRate: f.RateLimitRate, RetryAfter: durString(f.RetryAfter),
-		ResetRate: f.ResetRate, TruncateRate: f.TruncateRate})
+		ResetRate: f.ResetRate, TruncateRate: f.TruncateRate, KeyRotateEvery: durString(f.KeyRotateEvery),
+		KeyRotateDropOld: f.KeyRotateDropOld})
 }
 
 // UnmarshalJSON reads durations as strings ("150ms") and rejects unknown fields.
@@ -99,7 +131,11 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	if n.RetryAfter, err = parseDur("retry_after", j.RetryAfter); err != nil {
 		return err
 	}
+	if n.KeyRotateEvery, err = parseDur("key_rotate_every", j.KeyRotateEvery); err != nil {
+		return err
+	}
 	n.ErrorRate, n.RateLimitRate, n.ResetRate, n.TruncateRate = j.ErrorRate, j.RateLimitRate, j.ResetRate, j.TruncateRate
+	n.KeyRotateDropOld = j.KeyRotateDropOld
 	*f = n
 	return nil
 }

@@ -165,9 +165,12 @@ type Server struct {
 	scopes sync.Map // jti -> []string, for tokens issued without a scope claim (quirk)
 	opaque sync.Map // token -> opaqueEntry (quirk opaque-token)
 
-	inFlight  atomic.Int64
-	closeOnce sync.Once
-	serveErr  chan error
+	inFlight   atomic.Int64
+	lastRotate atomic.Int64   // mock-clock UnixNano of the last key rotation (fault KeyRotateEvery)
+	rotating   atomic.Bool    // a background rotation is running
+	bg         sync.WaitGroup // background work Shutdown waits for
+	closeOnce  sync.Once
+	serveErr   chan error
 }
 
 // New starts a mock on 127.0.0.1:0 (or WithAddr) and returns once it accepts connections.
@@ -231,6 +234,7 @@ func New(opts ...Option) (*Server, error) {
 	s.logOn = set.logger.Handler().Enabled(context.Background(), slog.LevelInfo)
 	s.st.Store(st)
 	s.keys.Store(ks)
+	s.lastRotate.Store(s.clock.now().UnixNano())
 	s.url = "http://" + ln.Addr().String()
 	s.ctlTransport = &http.Transport{MaxIdleConnsPerHost: 4}
 	s.control = NewControlClient(s.url, set.controlToken, &http.Client{Transport: s.ctlTransport, Timeout: 30 * time.Second})
@@ -299,6 +303,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if serr := <-s.serveErr; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 			err = serr
 		}
+		s.bg.Wait()
 	})
 	return err
 }

@@ -67,6 +67,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	st := s.st.Load()
 	outcome := faultNone
+	if st.faults.KeyRotateEvery > 0 {
+		s.maybeRotate(st.faults)
+	}
 	if st.faults.active() {
 		if outcome = s.applyFaults(w, r, st.faults); outcome == faultAnswered {
 			return

@@ -50,6 +50,8 @@ func runMock(env *cli.Env) error {
 		retryAfter      = fs.Duration("retry-after", time.Second, "fault: the Retry-After of a 429")
 		resetRate       = fs.Float64("reset-rate", 0, "fault: share of connections reset without an answer (0..1)")
 		truncateRate    = fs.Float64("truncate-rate", 0, "fault: share of success answers cut off mid-JSON (0..1)")
+		rotateEvery     = fs.Duration("rotate-key-every", 0, "fault: rotate the signing key this often (by the mock's clock)")
+		rotateDropOld   = fs.Bool("rotate-drop-old", false, "fault: a rotation drops the previous keys (earlier tokens stop verifying)")
 		listQuirks      = fs.Bool("list-quirks", false, "print every quirk with the checks it breaks, and exit")
 		verbose         = fs.Bool("v", false, "log every request outcome (never secrets or tokens) to stderr")
 	)
@@ -155,7 +157,8 @@ func runMock(env *cli.Env) error {
 		"latency": func() { faults.Latency = *latency }, "latency-jitter": func() { faults.LatencyJitter = *jitter },
 		"error-rate": func() { faults.ErrorRate = *errorRate }, "rate-limit-rate": func() { faults.RateLimitRate = *rateLimitRate },
 		"retry-after": func() { faults.RetryAfter = *retryAfter }, "reset-rate": func() { faults.ResetRate = *resetRate },
-		"truncate-rate": func() { faults.TruncateRate = *truncateRate },
+		"truncate-rate":    func() { faults.TruncateRate = *truncateRate },
+		"rotate-key-every": func() { faults.KeyRotateEvery = *rotateEvery }, "rotate-drop-old": func() { faults.KeyRotateDropOld = *rotateDropOld },
 	} {
 		if set[name] {
 			apply()

@@ -41,6 +41,7 @@ func TestMockCommandRejectsBadConfiguration(t *testing.T) {
 		{"unknown quirk", []string{"--quirk", "nope"}, "--quirk"},
 		{"error rate over 1", []string{"--error-rate", "1.5"}, "--error-rate"},
 		{"sub-second lifetime", []string{"--token-ttl", "1500ms"}, "--token-ttl"},
+		{"negative rotation interval", []string{"--rotate-key-every", "-1h"}, "--rotate-key-every"},
 		{"unknown policy", []string{"--policy", "sometimes"}, "--policy"},
 		{"missing config file", []string{"--config", filepath.Join(dir, "none.json")}, "--config"},
 		{"config with an unknown field", []string{"--config", badCfg}, "--config"},
