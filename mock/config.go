@@ -18,7 +18,8 @@ import (
 //	  "policy": "reissue",
 //	  "revoke_previous": false,
 //	  "faults": {"latency": "20ms", "latency_jitter": "10ms", "error_rate": 0.01,
-//	             "rate_limit_rate": 0, "retry_after": "1s", "reset_rate": 0, "truncate_rate": 0},
+//	             "rate_limit_rate": 0, "retry_after": "1s", "reset_rate": 0, "truncate_rate": 0,
+//	             "key_rotate_every": "1h", "key_rotate_drop_old": false},
 //	  "quirks": ["no-pragma"]
 //	}
 type Config struct {
