@@ -38,18 +38,13 @@ func expectedBreaks(q mock.QuirkInfo, profile string) []string {
 }
 
 // TestEachQuirkFailsExactlyWhatItBreaks runs the suite against the mock with each quirk on and
-// asserts that the failing checks are exactly the quirk's Breaks list: under derbysoft for every
-// quirk, and under rfc6749 too for the quirks whose list differs there.
+// asserts that the failing checks are exactly the quirk's Breaks list, under both profiles.
 func TestEachQuirkFailsExactlyWhatItBreaks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole suite once per quirk")
 	}
 	for _, q := range mock.Quirks() {
-		profiles := []string{catalog.ProfileDerbySoft}
-		if q.BreaksRFC6749 != nil || breaksCorrections["rfc6749/"+q.Name].why != "" {
-			profiles = append(profiles, catalog.ProfileRFC6749)
-		}
-		for _, profile := range profiles {
+		for _, profile := range []string{catalog.ProfileDerbySoft, catalog.ProfileRFC6749} {
 			t.Run(profile+"/"+q.Name, func(t *testing.T) {
 				t.Parallel()
 				sum := runAgainstMock(t, profile, false, mock.WithQuirks(q.Name))
