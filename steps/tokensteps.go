@@ -124,6 +124,14 @@ func jwtExpAfterIat(ctx context.Context) error {
 	})
 }
 
+// describeSkew says how exp compares with now + expires_in, given skew = now + expires_in - exp.
+func describeSkew(skew float64) string {
+	if skew < 0 {
+		return fmt.Sprintf("exp %.0f s later than that", -skew)
+	}
+	return fmt.Sprintf("exp %.0f s earlier than that", skew)
+}
+
 // arrival is when an answer came back, in Unix seconds.
 func arrival(ex *exchange) float64 {
 	return float64(ex.started.Add(ex.dur).UnixNano()) / 1e9
@@ -153,7 +161,7 @@ func jwtExpMatches(ctx context.Context, tol int) error {
 			return fmt.Errorf("expected exp = now + expires_in, got %v", err)
 		}
 		if math.Abs(skew) > float64(tol) {
-			return fmt.Errorf("expected exp = now + expires_in within %d s, got a difference of %.0f s", tol, -skew)
+			return fmt.Errorf("expected exp = now + expires_in within %d s, got %s", tol, describeSkew(skew))
 		}
 		return nil
 	})
@@ -573,7 +581,7 @@ func runLifetimes(ctx context.Context, tol int) error {
 			p, _ := parseJWT(tok, false)
 			skew, _ := lifetimeSkew(ex, p)
 			if math.Abs(skew) > float64(tol) {
-				return fmt.Sprintf("expected exp = now + expires_in within %d s, got a difference of %.0f s", tol, -skew)
+				return fmt.Sprintf("expected exp = now + expires_in within %d s, got %s", tol, describeSkew(skew))
 			}
 			return ""
 		})
