@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -43,6 +44,20 @@ func TestEveryCheckHasExactlyOneScenarioWithItsTags(t *testing.T) {
 		assert.NotEmpty(t, info.title, c.ID)
 	}
 	assert.Len(t, idx, len(catalog.All()), "scenarios tagged with IDs the catalogue does not have")
+	// A tag shaped like a check ID must be one (a typo would otherwise pass as a plain tag).
+	idShape := regexp.MustCompile(`^[A-Z]+-\d+$`)
+	for _, name := range featurePaths() {
+		b, err := features.FS.ReadFile(name)
+		require.NoError(t, err)
+		for _, h := range parseScenarioHeads(string(b)) {
+			for _, tag := range h.tags {
+				if idShape.MatchString(tag) {
+					_, known := catalog.Lookup(tag)
+					assert.True(t, known, "%s: scenario %q has the unknown check ID %s", name, h.title, tag)
+				}
+			}
+		}
+	}
 }
 
 func TestParseScenarioHeads(t *testing.T) {
