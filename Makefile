@@ -85,6 +85,9 @@ e2e:
 # The token cache against oauth2.ReuseTokenSource, in one run: the parallel hit path (ns/op,
 # allocs/op), then Token() latency and token fetches over three 1-second token lifetimes against
 # a loopback endpoint taking 100 ms per token (max-latency-ns, fetches). About 30 s.
+# CACHEBENCH passes flags on, e.g. CACHEBENCH='-tokencache.pause=50us -tokencache.lifetime=2
+# -tokencache.run=6.5s' (see tokencache/bench_test.go).
+CACHEBENCH ?=
 .PHONY: bench-cache
 bench-cache:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime=2s -count=1 ./tokencache/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=2s -count=1 ./tokencache/ $(CACHEBENCH)

@@ -24,6 +24,7 @@ var (
 	lifetimeRun     = flag.Duration("tokencache.run", 3500*time.Millisecond, "length of each BenchmarkAcrossLifetimes run")
 	lifetimeSeconds = flag.Int("tokencache.lifetime", 1, "token lifetime in BenchmarkAcrossLifetimes, in seconds (expires_in)")
 	endpointLatency = flag.Duration("tokencache.latency", 100*time.Millisecond, "time the benchmark's token endpoint takes per token")
+	callerPause     = flag.Duration("tokencache.pause", 0, "pause of each BenchmarkAcrossLifetimes caller between calls, as an API call would (0: back to back)")
 )
 
 // clockSource issues a new opaque token valid for an hour on every call, without a network.
@@ -136,7 +137,11 @@ func callContinuously(ts oauth2.TokenSource, requests *atomic.Int64, callers int
 				}
 				// Yield between calls so the Go scheduler never preempts a caller mid-call:
 				// the latency measured is the source's, not a time slice's.
-				runtime.Gosched()
+				if *callerPause > 0 {
+					time.Sleep(*callerPause)
+				} else {
+					runtime.Gosched()
+				}
 			}
 			mu.Lock()
 			res.maxLatency = max(res.maxLatency, worst)
