@@ -123,7 +123,7 @@ func reportHTML(env *cli.Env, args []string) error {
 		target = filepath.Join(dir, reports.ReportFile)
 		// Never change a sealed report behind the seal's back.
 		if sealed, err := sealedReport(dir); err == nil && sealed != nil && !bytes.Equal(sealed, page) {
-			return cli.Usagef("the re-rendered report differs from the sealed %s (made by another harness version?); "+
+			return cli.Usagef("the re-rendered report differs from the sealed %s (the bundle changed since it was sealed, or another harness version made it: see report verify); "+
 				"write it elsewhere with --out FILE so the bundle still verifies", target)
 		}
 	}
