@@ -142,7 +142,7 @@ func TestE2EReportInChromium(t *testing.T) {
 	cat, _ := catalog.Lookup(failedID)
 	assert.Contains(t, text("#check-"+failedID+" .check-meta"), cat.Source, "RFC reference")
 	load := text("#load")
-	for _, want := range []string{"Latency over time", "p99.9", "Token policy and cache", "token_policy", "reissue"} {
+	for _, want := range []string{"Latency over time", "p99.9", "Token policy and cache", "tokens.policy", "reissue", "Thresholds"} {
 		assert.Contains(t, load, want)
 	}
 	assert.Equal(t, float64(30), eval(`document.querySelector("#load polyline.s-p99").getAttribute("points").split(" ").length`),

@@ -110,6 +110,13 @@ type loadView struct {
 	OtherRows      []FigureRow
 	HasPlot        bool
 	SuccessPercent string
+	Thresholds     []thresholdView
+}
+
+// thresholdView is one load threshold and what was measured.
+type thresholdView struct {
+	Expr, Measured string
+	Held           bool
 }
 
 // RenderHTML renders report.html for a bundle. The output depends only on the bundle: the same
@@ -342,8 +349,21 @@ func buildLoadView(ld *LoadData) *loadView {
 		}
 	}
 	if ld.Summary != nil {
+		summary := ld.Summary
+		if m, ok := summary.(map[string]any); ok {
+			if ths, ok := thresholdsOf(m["thresholds"]); ok {
+				lv.Thresholds = ths
+				rest := make(map[string]any, len(m))
+				for k, v := range m {
+					if k != "thresholds" {
+						rest[k] = v
+					}
+				}
+				summary = rest
+			}
+		}
 		var rows []FigureRow
-		flatten("", ld.Summary, &rows)
+		flatten("", summary, &rows)
 		lv.TokenRows, lv.OtherRows = splitFigures(rows)
 	}
 	return lv
@@ -374,4 +394,38 @@ func claimTimes(claims map[string]any) string {
 		parts = append(parts, "lifetime "+exp.Sub(iat).String())
 	}
 	return strings.Join(parts, " · ")
+}
+
+// thresholdsOf reads load/summary.json's "thresholds": objects with "expr", what was "measured"
+// (or its "value") and whether it "held" (or was "ok"). ok is false for any other shape.
+func thresholdsOf(v any) ([]thresholdView, bool) {
+	list, ok := v.([]any)
+	if !ok || len(list) == 0 {
+		return nil, false
+	}
+	out := make([]thresholdView, 0, len(list))
+	for _, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		expr, ok := m["expr"].(string)
+		if !ok {
+			return nil, false
+		}
+		held, ok := m["held"].(bool)
+		if !ok {
+			if held, ok = m["ok"].(bool); !ok {
+				return nil, false
+			}
+		}
+		tv := thresholdView{Expr: expr, Held: held}
+		if ms, ok := m["measured"].(string); ok {
+			tv.Measured = ms
+		} else if val, ok := m["value"]; ok {
+			tv.Measured = fmt.Sprint(val)
+		}
+		out = append(out, tv)
+	}
+	return out, true
 }

@@ -17,3 +17,14 @@ func TestInlineCodeEscapesBeforeFormatting(t *testing.T) {
 	assert.Equal(t, `<code>grant_type=&lt;x&gt;</code> &amp; more`, string(inlineCode("`grant_type=<x>` & more")))
 	assert.Equal(t, `&lt;script&gt;`, string(inlineCode("<script>")))
 }
+
+func TestThresholdsOf(t *testing.T) {
+	got, ok := thresholdsOf([]any{map[string]any{"expr": "p99<1s", "measured": "3ms", "held": true},
+		map[string]any{"expr": "success>=1", "value": 0.5, "ok": false}})
+	assert.True(t, ok)
+	assert.Equal(t, []thresholdView{{Expr: "p99<1s", Measured: "3ms", Held: true}, {Expr: "success>=1", Measured: "0.5"}}, got)
+	for _, bad := range []any{nil, []any{}, []any{"p99<1s"}, []any{map[string]any{"expr": "x"}}, []any{map[string]any{"held": true}}} {
+		_, ok := thresholdsOf(bad)
+		assert.False(t, ok, "%v", bad)
+	}
+}

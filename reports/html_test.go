@@ -203,9 +203,11 @@ func TestReportLoadSection(t *testing.T) {
 	assert.Contains(t, load, "<polyline class=\"s-p99\"")
 	assert.Contains(t, load, "p99.9")
 	assert.Contains(t, load, ">600<", "request count")
-	assert.Contains(t, load, "token_policy")
+	assert.Contains(t, load, "tokens.policy")
 	assert.Contains(t, load, "reissue")
 	assert.Contains(t, load, "cache.hits")
+	assert.Contains(t, load, `p99&lt;250ms</td><td class="mono">90.55ms</td><td><span class="pill st-passed">held</span>`, "thresholds get their own table")
+	assert.NotContains(t, load, "thresholds[0]", "and are not repeated as raw figures")
 	assert.Contains(t, load, "no answer", "status 0 is named")
 	assert.Contains(t, load, "load/plot.html")
 }
