@@ -1,0 +1,122 @@
+// Merge: func Merge(files []string) (*Summary, error) — combines results.bin files from several generators.
+package load
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// Merge combines the results.bin files of several load generators (each in Vegeta's encoding,
+// as `vegeta report a.bin b.bin` reads them) into one Summary: latencies, rates, status and
+// error mix are recomputed from every result. Token-cache counters are summed from the
+// summary.json beside each file when every file has one. The merged Summary has Mode "merged"
+// and Result "failed" when any source summary failed.
+func Merge(files []string) (*Summary, error) {
+	if len(files) == 0 {
+		return nil, errors.New("merge: no results files")
+	}
+	var (
+		m        vegeta.Metrics
+		codes    = map[string]int{}
+		errKinds = map[string]int64{}
+		order    []string
+		other    int64
+		rl       int64
+	)
+	sum := &Summary{Schema: SummarySchema, Mode: "merged", Result: "passed"}
+	var cache *CacheFigures
+	allCache := true
+	for _, path := range files {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("merge: %w", err)
+		}
+		dec := vegeta.NewDecoder(f)
+		for {
+			var r vegeta.Result
+			if err := dec.Decode(&r); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				f.Close()
+				return nil, fmt.Errorf("merge: %s: not a Vegeta results file (%v)", path, err)
+			}
+			if r.Code == http.StatusTooManyRequests {
+				rl++
+			}
+			if r.Error != "" {
+				r.Error = errorKind(r.Error)
+				if _, ok := errKinds[r.Error]; !ok && len(errKinds) >= maxErrorKinds {
+					other++
+					r.Error = "other errors"
+				} else {
+					if _, ok := errKinds[r.Error]; !ok {
+						order = append(order, r.Error)
+					}
+					errKinds[r.Error]++
+				}
+			}
+			codes[strconv.Itoa(int(r.Code))]++
+			r.Body, r.Headers = nil, nil
+			m.Add(&r)
+		}
+		f.Close()
+		sum.Sources = append(sum.Sources, path)
+		s, err := ReadSummary(filepath.Join(filepath.Dir(path), SummaryFile))
+		if err != nil {
+			allCache = false
+			continue
+		}
+		if s.Result == "failed" {
+			sum.Result = "failed"
+			sum.Reason = "a source run failed: " + path
+		}
+		if sum.Target == "" {
+			sum.Target, sum.TokenURL, sum.APIURL, sum.ClientID = s.Target, s.TokenURL, s.APIURL, s.ClientID
+		}
+		if s.Cache == nil {
+			allCache = false
+			continue
+		}
+		if cache == nil {
+			cache = &CacheFigures{}
+		}
+		c := s.Cache
+		cache.Instances += c.Instances
+		cache.TokenFetches += c.TokenFetches
+		cache.Hits += c.Hits
+		cache.Refreshes += c.Refreshes
+		cache.Stalls += c.Stalls
+		cache.StallMS += c.StallMS
+		cache.Failures += c.Failures
+		cache.Invalidations += c.Invalidations
+		cache.Retries401 += c.Retries401
+		cache.LateRefreshes += c.LateRefreshes
+		cache.ColdStartMS = max(cache.ColdStartMS, c.ColdStartMS)
+	}
+	m.Close()
+	sum.Started, sum.Finished = m.Earliest.UTC(), m.End.UTC()
+	sum.RateLimited.Responses = rl
+	sum.fillFromMetrics(&m, codes)
+	for _, e := range order {
+		sum.Errors = append(sum.Errors, ErrorCount{Error: e, Count: errKinds[e]})
+	}
+	if other > 0 {
+		sum.Errors = append(sum.Errors, ErrorCount{Error: "other errors", Count: other})
+	}
+	if allCache && cache != nil {
+		cache.APICalls = int64(sum.Requests)
+		if sum.Requests > 0 {
+			cache.FetchesPerCall = float64(cache.TokenFetches) / float64(sum.Requests)
+		}
+		sum.Cache = cache
+	}
+	return sum, nil
+}

@@ -1,0 +1,697 @@
+package load
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"github.com/tsenart/vegeta/v12/lib/plot"
+
+	"github.com/authzcheck/authzcheck/tokencache"
+)
+
+// Modes of a load run.
+const (
+	ModeIssuance = "issuance" // the token endpoint at a constant rate
+	ModeCached   = "cached"   // a Bearer API through tokencache at a constant rate
+	ModeRamp     = "ramp"     // the token endpoint at a linearly rising rate
+)
+
+// Defaults.
+const (
+	DefaultAbortMinRequests = 100
+	DefaultLateAfter        = 10 * time.Millisecond
+	abortWindow             = 200
+	maxErrorKinds           = 20
+	requestGrace            = time.Second // in-flight requests get this long after a stop
+)
+
+// Config is one load run.
+type Config struct {
+	Mode                   string
+	TokenURL, APIURL       string // APIURL: the Bearer API for ModeCached
+	ClientID, ClientSecret string
+	Rate                   vegeta.Rate // issuance and cached
+	Duration               time.Duration
+	From, To               float64 // ramp, per second
+	Steps                  int     // ramp
+	Workers, MaxWorkers    uint64  // MaxWorkers 0: no limit (Vegeta's default)
+	Connections            int     // idle connections kept per host (0: Vegeta's 10000)
+	HTTP2                  bool    // HTTP/2 over TLS; off by default
+	Timeout                time.Duration
+	RootCAs                *x509.CertPool
+	Instances              int // cached: token caches sharing the credentials, as replicas would (default 1)
+	Thresholds             []Threshold
+	// AbortErrorRate stops the run when more than this share of the last 200 results (429s
+	// excluded: they are backed off from) failed, once AbortMinRequests were made. 0 disables.
+	AbortErrorRate   float64
+	AbortMinRequests int
+	Dir              string // where results.bin, summary.json and plot.html go
+	Name             string // the attack's name in results.bin (default: the mode)
+	// Progress, when set, receives a live progress line (a terminal: carriage returns).
+	Progress      io.Writer
+	ProgressEvery time.Duration
+	CacheOptions  []tokencache.Option
+	// ServerCounters, when set, reads the target's own counters for the client at the end
+	// (the embedded mock has them).
+	ServerCounters func(context.Context) (*ServerCounters, error)
+	LateAfter      time.Duration // schedule lag beyond which a request counts as late
+}
+
+// ErrUnreachable is returned (wrapped) when no request got an answer.
+var ErrUnreachable = errors.New("the target could not be reached")
+
+// PreflightError is the answer to the request made before the attack, when it shows the
+// attack would be pointless: no answer (Unreachable) or credentials refused.
+type PreflightError struct {
+	Unreachable bool
+	Msg         string
+}
+
+func (e *PreflightError) Error() string { return e.Msg }
+
+func (c *Config) validate() error {
+	switch c.Mode {
+	case ModeIssuance, ModeCached:
+		if c.Rate.Freq < 0 || c.Rate.Per < 0 || (c.Rate.Freq == 0 && c.MaxWorkers == 0) {
+			return errors.New("a rate of 0 (as fast as possible) needs a worker limit")
+		}
+	case ModeRamp:
+		if c.From <= 0 || c.To <= 0 || c.Steps <= 0 {
+			return errors.New("a ramp needs positive from, to and steps")
+		}
+	default:
+		return fmt.Errorf("unknown mode %q", c.Mode)
+	}
+	if c.Duration <= 0 {
+		return errors.New("the duration must be positive")
+	}
+	if c.Mode == ModeCached && c.APIURL == "" {
+		return errors.New("cached needs an API URL")
+	}
+	if c.Dir == "" {
+		return errors.New("no output directory")
+	}
+	return nil
+}
+
+// ParseRate reads a rate as Vegeta's command line does: "N" per second, or "N/DURATION"
+// ("50/1s", "1/2s", "10/m"). 0 means as fast as possible.
+func ParseRate(s string) (vegeta.Rate, error) {
+	ps := strings.SplitN(strings.TrimSpace(s), "/", 2)
+	if len(ps) == 1 {
+		ps = append(ps, "1s")
+	}
+	n, err := strconv.Atoi(ps[0])
+	if err != nil || n < 0 {
+		return vegeta.Rate{}, fmt.Errorf("rate %q: want N or N/DURATION, e.g. 100 or 50/1s", s)
+	}
+	if n == 0 {
+		return vegeta.Rate{}, nil
+	}
+	switch ps[1] {
+	case "ns", "us", "µs", "ms", "s", "m", "h":
+		ps[1] = "1" + ps[1]
+	}
+	per, err := time.ParseDuration(ps[1])
+	if err != nil || per <= 0 {
+		return vegeta.Rate{}, fmt.Errorf("rate %q: %q is not a positive duration", s, ps[1])
+	}
+	return vegeta.Rate{Freq: n, Per: per}, nil
+}
+
+// PerSecond is a rate in requests per second (0 for as fast as possible).
+func PerSecond(r vegeta.Rate) float64 {
+	if r.Freq <= 0 || r.Per <= 0 {
+		return 0
+	}
+	return float64(r.Freq) / r.Per.Seconds()
+}
+
+// newTransport is the HTTP transport of a run: no proxy, the run's roots, HTTP/2 only when asked.
+func newTransport(c *Config) *http.Transport {
+	d := &net.Dialer{KeepAlive: 30 * time.Second, Timeout: c.Timeout}
+	conns := c.Connections
+	if conns <= 0 {
+		conns = vegeta.DefaultConnections
+	}
+	tr := &http.Transport{
+		DialContext:         d.DialContext,
+		TLSClientConfig:     &tls.Config{RootCAs: c.RootCAs, MinVersion: tls.VersionTLS12},
+		MaxIdleConnsPerHost: conns,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
+	if c.HTTP2 {
+		tr.ForceAttemptHTTP2 = true
+	} else {
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	}
+	return tr
+}
+
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// ctxTransport gives every request a context that ends a grace period after the run stops,
+// so a hung request cannot hold up Ctrl-C for its whole timeout.
+type ctxTransport struct {
+	ctx  context.Context
+	base http.RoundTripper
+}
+
+func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return t.base.RoundTrip(r.WithContext(t.ctx))
+}
+
+// tokenTarget is the token request: POST, Basic auth (RFC 6749 §2.3.1 encoding), form body.
+func tokenTarget(c *Config) vegeta.Target {
+	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(c.ClientID) + ":" + url.QueryEscape(c.ClientSecret)))
+	h := http.Header{}
+	h.Set("Authorization", "Basic "+basic)
+	h.Set("Content-Type", "application/x-www-form-urlencoded")
+	h.Set("Accept", "application/json")
+	return vegeta.Target{Method: http.MethodPost, URL: c.TokenURL, Body: []byte("grant_type=client_credentials"), Header: h}
+}
+
+// preflight sends one token request and refuses to start when nothing answers or the
+// credentials are refused.
+func preflight(ctx context.Context, hc *http.Client, t vegeta.Target) error {
+	req, err := t.Request()
+	if err != nil {
+		return &PreflightError{Msg: fmt.Sprintf("token request: %v", err)}
+	}
+	resp, err := hc.Do(req.WithContext(ctx))
+	if err != nil {
+		return &PreflightError{Unreachable: true, Msg: fmt.Sprintf("the token endpoint did not answer: %v", err)}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	switch resp.StatusCode {
+	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden:
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(b, &e)
+		return &PreflightError{Msg: fmt.Sprintf("the token endpoint refused the credentials (%s %s): check the client ID and secret", resp.Status, e.Error)}
+	}
+	return nil
+}
+
+// Run performs one load run, writing results.bin, summary.json and plot.html into cfg.Dir,
+// and returns the summary. It stops early, still writing what it measured, when ctx is
+// done (Summary.Stopped "interrupted") or errors pass AbortErrorRate ("aborted"). The error is
+// a *PreflightError when the run did not start, wraps ErrUnreachable when nothing answered,
+// and is anything else when the harness failed (files not written).
+func Run(ctx context.Context, cfg Config) (*Summary, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Name == "" {
+		cfg.Name = cfg.Mode
+	}
+	if cfg.AbortMinRequests <= 0 {
+		cfg.AbortMinRequests = DefaultAbortMinRequests
+	}
+	if cfg.LateAfter <= 0 {
+		cfg.LateAfter = DefaultLateAfter
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = vegeta.DefaultWorkers
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = vegeta.DefaultTimeout
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, err
+	}
+
+	sum := &Summary{Schema: SummarySchema, Mode: cfg.Mode, Name: cfg.Name, TokenURL: cfg.TokenURL, ClientID: cfg.ClientID,
+		Plan: Plan{DurationMS: msOf(cfg.Duration), Workers: cfg.Workers, MaxWorkers: cfg.MaxWorkers, Connections: cfg.Connections, HTTP2: cfg.HTTP2}}
+	if sum.Plan.Connections <= 0 {
+		sum.Plan.Connections = vegeta.DefaultConnections
+	}
+
+	base := newTransport(&cfg)
+	defer base.CloseIdleConnections()
+	reqCtx, cancelReqs := context.WithCancel(context.Background())
+	defer cancelReqs()
+	plain := &http.Client{Transport: base, Timeout: cfg.Timeout, CheckRedirect: noRedirect}
+
+	var (
+		target vegeta.Target
+		inner  vegeta.Pacer
+		cache  *cacheRun
+	)
+	switch cfg.Mode {
+	case ModeIssuance, ModeRamp:
+		target = tokenTarget(&cfg)
+		sum.Target = cfg.TokenURL
+		if err := preflight(ctx, plain, target); err != nil {
+			return nil, err
+		}
+		if cfg.Mode == ModeIssuance {
+			inner = cfg.Rate
+			sum.Plan.Rate = fmt.Sprintf("%d/%s", cfg.Rate.Freq, cfg.Rate.Per)
+		} else {
+			slope := (cfg.To - cfg.From) / cfg.Duration.Seconds()
+			inner = vegeta.LinearPacer{StartAt: vegeta.Rate{Freq: int(cfg.From * 1000), Per: 1000 * time.Second}, Slope: slope}
+			sum.Plan.From, sum.Plan.To, sum.Plan.Steps = cfg.From, cfg.To, cfg.Steps
+		}
+	case ModeCached:
+		target = vegeta.Target{Method: http.MethodGet, URL: cfg.APIURL, Header: http.Header{"Accept": {"application/json"}}}
+		sum.Target, sum.APIURL = cfg.APIURL, cfg.APIURL
+		inner = cfg.Rate
+		sum.Plan.Rate = fmt.Sprintf("%d/%s", cfg.Rate.Freq, cfg.Rate.Per)
+		var err error
+		if cache, err = startCaches(ctx, &cfg, plain); err != nil {
+			return nil, err
+		}
+		defer cache.close()
+		sum.Plan.Instances = len(cache.caches)
+	}
+
+	var rt http.RoundTripper = base
+	if cache != nil {
+		rt = cache.transport(base)
+	}
+	client := &http.Client{Transport: ctxTransport{ctx: reqCtx, base: rt}, Timeout: cfg.Timeout, CheckRedirect: noRedirect}
+
+	resultsPath := filepath.Join(cfg.Dir, ResultsFile)
+	tmp, err := os.CreateTemp(cfg.Dir, "."+ResultsFile+".*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name()) // no-op once renamed
+	bw := bufio.NewWriterSize(tmp, 256<<10)
+
+	pacer := newBackoffPacer(ctx, inner)
+	opts := []func(*vegeta.Attacker){vegeta.Client(client), vegeta.Workers(cfg.Workers)}
+	if cfg.MaxWorkers > 0 {
+		opts = append(opts, vegeta.MaxWorkers(cfg.MaxWorkers))
+	}
+	atk := vegeta.NewAttacker(opts...) // a new Attacker per run: they cannot be reused
+
+	col := newCollector(&cfg, pacer, vegeta.NewEncoder(bw))
+	var prog *progress
+	if cfg.Progress != nil {
+		prog = startProgress(cfg.Progress, cfg.ProgressEvery, cfg.Duration, col)
+	}
+
+	sum.Started = time.Now().UTC()
+	stopAfter := context.AfterFunc(ctx, func() {
+		atk.Stop()
+		time.AfterFunc(requestGrace, cancelReqs)
+	})
+	results := atk.Attack(vegeta.NewStaticTargeter(target), pacer, cfg.Duration, cfg.Name)
+	for r := range results {
+		if col.add(r) && !col.aborted {
+			col.aborted = true
+			atk.Stop()
+			time.AfterFunc(requestGrace, cancelReqs)
+		}
+	}
+	stopAfter()
+	sum.Finished = time.Now().UTC()
+	if prog != nil {
+		col.publish()
+		prog.stop()
+	}
+
+	// Files first: what was measured is kept whatever else happens.
+	if err := bw.Flush(); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("writing %s: %w", ResultsFile, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", ResultsFile, err)
+	}
+	if err := os.Rename(tmp.Name(), resultsPath); err != nil {
+		return nil, err
+	}
+	sum.Files = append(sum.Files, ResultsFile)
+	if err := col.writePlot(filepath.Join(cfg.Dir, PlotFile), cfg.Name); err != nil {
+		sum.Problems = append(sum.Problems, "plot: "+err.Error())
+	} else {
+		sum.Files = append(sum.Files, PlotFile)
+	}
+	sum.Files = append(sum.Files, SummaryFile)
+
+	col.finish(sum)
+	if cache != nil {
+		sum.Cache = cache.figures(sum.Requests)
+		if cfg.ServerCounters != nil {
+			if sc, err := cfg.ServerCounters(context.Background()); err == nil {
+				sum.Cache.Server = sc
+			}
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		sum.Stopped = "interrupted"
+	case col.aborted:
+		sum.Stopped = "aborted"
+	}
+	decide(sum, &cfg, col)
+	if err := sum.WriteJSON(filepath.Join(cfg.Dir, SummaryFile)); err != nil {
+		return nil, err
+	}
+	if sum.Requests > 0 && col.answered == 0 {
+		return sum, fmt.Errorf("%w: none of %d requests got an answer (%s)", ErrUnreachable, sum.Requests, firstError(sum))
+	}
+	return sum, nil
+}
+
+func firstError(s *Summary) string {
+	if len(s.Errors) > 0 {
+		return s.Errors[0].Error
+	}
+	return "no error recorded"
+}
+
+// decide evaluates the thresholds and sets Result and Reason.
+func decide(sum *Summary, cfg *Config, col *collector) {
+	var failed []string
+	if cfg.Mode == ModeRamp {
+		sum.Steps, sum.HighestRate = col.rampSteps(cfg)
+		if sum.HighestRate == nil || *sum.HighestRate == 0 {
+			failed = append(failed, "no ramp step held its thresholds")
+		}
+	} else {
+		for _, t := range cfg.Thresholds {
+			c := t.Evaluate(sum)
+			sum.Thresholds = append(sum.Thresholds, c)
+			if !c.Held {
+				failed = append(failed, fmt.Sprintf("threshold %s failed: measured %s", c.Expr, c.Measured))
+			}
+		}
+	}
+	switch sum.Stopped {
+	case "interrupted":
+		failed = append([]string{"interrupted before the planned duration"}, failed...)
+	case "aborted":
+		failed = append([]string{fmt.Sprintf("stopped after %d requests: more than %.0f%% of the last %d failed (--abort-error-rate)", sum.Requests, cfg.AbortErrorRate*100, abortWindow)}, failed...)
+	}
+	sum.Result = "passed"
+	if len(failed) > 0 {
+		sum.Result = "failed"
+		sum.Reason = strings.Join(failed, "; ")
+	}
+}
+
+// retryAfter reads a Retry-After header: seconds or an HTTP date; 1 s when absent or bad.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return time.Second
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		if n < 0 {
+			return time.Second
+		}
+		return time.Duration(min(n, 3600)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return min(d, time.Hour)
+		}
+		return 0
+	}
+	return time.Second
+}
+
+// collector analyses each result as it arrives, streams it to results.bin without its body
+// and headers, and keeps only bounded state.
+type collector struct {
+	cfg      *Config
+	pacer    *backoffPacer
+	enc      vegeta.Encoder
+	encErr   error
+	m        vegeta.Metrics
+	plot     *plot.Plot
+	codes    map[string]int
+	errKinds map[string]int64
+	errOrder []string
+	other    int64
+	lag      vegeta.LatencyMetrics
+	lagN     int64
+	late     int64
+	tokens   *tokenStats
+	rl       int64
+	answered int64
+	window   [abortWindow]bool
+	wn, wbad int
+	aborted  bool
+	steps    []*stepStats
+
+	mu   sync.Mutex // guards snap
+	snap snapshot
+	last time.Time
+}
+
+type snapshot struct {
+	requests, ok uint64
+	p99          time.Duration
+}
+
+type stepStats struct {
+	m  vegeta.Metrics
+	rl int64
+}
+
+func newCollector(cfg *Config, p *backoffPacer, enc vegeta.Encoder) *collector {
+	c := &collector{cfg: cfg, pacer: p, enc: enc, codes: map[string]int{}, errKinds: map[string]int64{},
+		plot: plot.New(plot.Title("authzcheck load "+cfg.Mode), plot.Downsample(4000))}
+	if cfg.Mode != ModeCached {
+		c.tokens = newTokenStats()
+	}
+	if cfg.Mode == ModeRamp {
+		c.steps = make([]*stepStats, cfg.Steps)
+		for i := range c.steps {
+			c.steps[i] = &stepStats{}
+		}
+	}
+	return c
+}
+
+// add takes one result; it reports whether the run should abort.
+func (c *collector) add(r *vegeta.Result) bool {
+	if r.Code != 0 {
+		c.answered++
+	}
+	if r.Code == http.StatusTooManyRequests {
+		c.rl++
+		c.pacer.RetryAfter(retryAfter(r.Headers, time.Now()))
+	}
+	if c.tokens != nil && r.Code == http.StatusOK {
+		c.tokens.add(r.Body, r.End())
+	}
+	if at, ok := c.pacer.planned(r.Seq); ok {
+		lag := max(r.Timestamp.Sub(at), 0)
+		c.lag.Add(lag)
+		c.lagN++
+		if lag > c.cfg.LateAfter {
+			c.late++
+		}
+	}
+	r.Body, r.Headers = nil, nil
+	if c.encErr == nil {
+		c.encErr = c.enc.Encode(r)
+	}
+	if r.Error != "" {
+		r.Error = errorKind(r.Error)
+		if _, ok := c.errKinds[r.Error]; !ok && len(c.errKinds) >= maxErrorKinds {
+			c.other++
+			r.Error = "other errors"
+		} else {
+			if _, ok := c.errKinds[r.Error]; !ok {
+				c.errOrder = append(c.errOrder, r.Error)
+			}
+			c.errKinds[r.Error]++
+		}
+	}
+	c.codes[strconv.Itoa(int(r.Code))]++
+	c.m.Add(r)
+	_ = c.plot.Add(r)
+	if c.steps != nil {
+		if began, ok := c.pacer.begun(); ok {
+			i := int(float64(r.Timestamp.Sub(began)) / float64(c.cfg.Duration) * float64(len(c.steps)))
+			i = min(max(i, 0), len(c.steps)-1)
+			c.steps[i].m.Add(r)
+			if r.Code == http.StatusTooManyRequests {
+				c.steps[i].rl++
+			}
+		}
+	}
+	now := time.Now()
+	if c.cfg.Progress != nil && now.Sub(c.last) >= 200*time.Millisecond {
+		c.last = now
+		c.publish()
+	}
+	// The abort window: did this result fail (429s excluded, they are backed off from)?
+	bad := (r.Code < 200 || r.Code >= 400) && r.Code != http.StatusTooManyRequests
+	if c.wn >= abortWindow {
+		if c.window[c.wn%abortWindow] {
+			c.wbad--
+		}
+	}
+	c.window[c.wn%abortWindow] = bad
+	if bad {
+		c.wbad++
+	}
+	c.wn++
+	if c.cfg.AbortErrorRate > 0 && c.wn >= c.cfg.AbortMinRequests {
+		n := min(c.wn, abortWindow)
+		return float64(c.wbad)/float64(n) > c.cfg.AbortErrorRate
+	}
+	return false
+}
+
+func (c *collector) publish() {
+	s := snapshot{requests: c.m.Requests, p99: c.m.Latencies.Quantile(0.99)}
+	for code, n := range c.codes {
+		if len(code) == 3 && (code[0] == '2' || code[0] == '3') {
+			s.ok += uint64(n)
+		}
+	}
+	c.mu.Lock()
+	c.snap = s
+	c.mu.Unlock()
+}
+
+func (c *collector) snapshot() snapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.snap
+}
+
+func (c *collector) writePlot(path, title string) error {
+	if c.encErr != nil {
+		return fmt.Errorf("results were not all written: %w", c.encErr)
+	}
+	c.plot.Close()
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	bw := bufio.NewWriter(f)
+	if _, err := c.plot.WriteTo(bw); err != nil {
+		f.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// finish fills sum with the collected figures.
+func (c *collector) finish(sum *Summary) {
+	c.m.Close()
+	pauses, paused := c.pacer.stats()
+	sum.RateLimited = RateLimited{Responses: c.rl, Pauses: pauses, PausedMS: msOf(paused)}
+	sum.fillFromMetrics(&c.m, c.codes)
+	for _, e := range c.errOrder {
+		sum.Errors = append(sum.Errors, ErrorCount{Error: e, Count: c.errKinds[e]})
+	}
+	if c.other > 0 {
+		sum.Errors = append(sum.Errors, ErrorCount{Error: "other errors", Count: c.other})
+	}
+	if c.lagN > 0 {
+		sum.ScheduleLag = &ScheduleLag{P50MS: msOf(c.lag.Quantile(0.5)), P99MS: msOf(c.lag.Quantile(0.99)), MaxMS: msOf(c.lag.Max),
+			Late: c.late, LateAfterMS: msOf(c.cfg.LateAfter)}
+	}
+	if c.tokens != nil {
+		sum.Tokens = c.tokens.figures()
+	}
+	if c.encErr != nil {
+		sum.Problems = append(sum.Problems, "results.bin: "+c.encErr.Error())
+	}
+}
+
+// rampSteps evaluates each ramp step against the thresholds (and whether it kept up with its
+// planned rate) and returns the steps and the highest rate that held.
+func (c *collector) rampSteps(cfg *Config) ([]Step, *float64) {
+	stepDur := cfg.Duration / time.Duration(len(c.steps))
+	slope := (cfg.To - cfg.From) / cfg.Duration.Seconds()
+	var out []Step
+	highest := 0.0
+	holding := true
+	thresholds := cfg.Thresholds
+	if len(thresholds) == 0 {
+		thresholds = DefaultRampThresholds()
+	}
+	for i, st := range c.steps {
+		st.m.Close()
+		lo := cfg.From + slope*stepDur.Seconds()*float64(i)
+		hi := cfg.From + slope*stepDur.Seconds()*float64(i+1)
+		s := Step{Index: i, FromRate: lo, ToRate: hi, Requests: st.m.Requests, Success: st.m.Success, LatencyMS: latenciesOf(&st.m)}
+		s.AchievedRate = float64(st.m.Requests) / stepDur.Seconds()
+		view := &Summary{LatencyMS: s.LatencyMS, Success: st.m.Success, Throughput: st.m.Throughput}
+		if st.m.Requests > 0 {
+			view.RateLimited.Ratio = float64(st.rl) / float64(st.m.Requests)
+		}
+		if want := (lo + hi) / 2; s.AchievedRate < 0.95*want {
+			s.Failed = append(s.Failed, fmt.Sprintf("sent %.1f/s of a planned %.1f/s", s.AchievedRate, want))
+		}
+		for _, t := range thresholds {
+			if ch := t.Evaluate(view); !ch.Held {
+				s.Failed = append(s.Failed, fmt.Sprintf("%s (measured %s)", ch.Expr, ch.Measured))
+			}
+		}
+		s.Held = len(s.Failed) == 0 && st.m.Requests > 0
+		if !s.Held {
+			holding = false
+		}
+		if holding {
+			highest = hi
+		}
+		out = append(out, s)
+	}
+	return out, &highest
+}
+
+// start is when the attack began, once known.
+func (b *backoffPacer) begun() (time.Time, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.began, !b.began.IsZero()
+}
+
+// DefaultRampThresholds are a ramp step's thresholds when none are given: success>=0.99.
+func DefaultRampThresholds() []Threshold {
+	t, _ := ParseThreshold("success>=0.99")
+	return []Threshold{t}
+}
+
+var digits = regexp.MustCompile(`[0-9]+`)
+
+// errorKind folds the numbers of an error message (ports, times, counts) so that errors of one
+// kind are counted together: "read tcp 127.0.0.1:N->..." is one kind however many ports.
+func errorKind(e string) string {
+	if len(e) > 300 {
+		e = e[:300]
+	}
+	return digits.ReplaceAllString(e, "N")
+}

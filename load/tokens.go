@@ -1,0 +1,150 @@
+package load
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"hash/maphash"
+	"strconv"
+	"time"
+)
+
+// maxExactTokens caps the set of token hashes kept to count distinct tokens (8-byte hash and
+// a 4-byte expires_in each, about 40 bytes a token in a Go map: 2.6 MB at the cap). Beyond it
+// the count is a lower bound.
+const maxExactTokens = 65536
+
+// tokenStats analyses token responses one at a time, keeping bounded state.
+type tokenStats struct {
+	seed     maphash.Seed
+	seen     map[uint64]int64 // token hash -> first expires_in
+	f        TokenFigures
+	last     uint64
+	driftSum float64
+	driftN   int64
+	overCap  bool
+}
+
+func newTokenStats() *tokenStats {
+	return &tokenStats{seed: maphash.MakeSeed(), seen: map[uint64]int64{}, f: TokenFigures{DistinctExact: true}}
+}
+
+type tokenBody struct {
+	AccessToken string          `json:"access_token"`
+	ExpiresIn   json.RawMessage `json:"expires_in"`
+}
+
+// add analyses one 200 response body received at recv.
+func (t *tokenStats) add(body []byte, recv time.Time) {
+	var tb tokenBody
+	if err := json.Unmarshal(body, &tb); err != nil || tb.AccessToken == "" {
+		t.f.Unparsable++
+		return
+	}
+	ei, eiErr := strconv.ParseInt(string(bytes.Trim(tb.ExpiresIn, `"`)), 10, 64)
+	t.f.Responses++
+	h := maphash.String(t.seed, tb.AccessToken)
+	if t.f.Responses > 1 && h != t.last {
+		t.f.Changes++
+	}
+	t.last = h
+	if first, ok := t.seen[h]; ok {
+		if eiErr == nil {
+			if ei < first {
+				t.f.CountingDown++
+			} else {
+				t.f.NotCountingDown++
+			}
+		}
+	} else if len(t.seen) < maxExactTokens {
+		t.seen[h] = ei
+		t.f.Distinct++
+	} else {
+		t.f.DistinctExact = false
+	}
+	if eiErr == nil {
+		if t.f.Responses == 1 || ei < t.f.ExpiresInMin {
+			t.f.ExpiresInMin = ei
+		}
+		if ei > t.f.ExpiresInMax {
+			t.f.ExpiresInMax = ei
+		}
+	}
+	exp, ok := jwtExp(tb.AccessToken)
+	if !ok {
+		t.f.NotJWT++
+		return
+	}
+	if eiErr != nil {
+		return
+	}
+	drift := msOf(recv.Add(time.Duration(ei) * time.Second).Sub(time.Unix(exp, 0)))
+	if t.driftN == 0 || drift < t.f.DriftMinMS {
+		t.f.DriftMinMS = drift
+	}
+	if t.driftN == 0 || drift > t.f.DriftMaxMS {
+		t.f.DriftMaxMS = drift
+	}
+	if drift > 2000 || drift < -2000 {
+		t.f.DriftOver2s++
+	}
+	t.driftSum += drift
+	t.driftN++
+}
+
+// jwtExp reads the exp claim of a JWT without verifying it.
+func jwtExp(tok string) (int64, bool) {
+	i := bytes.IndexByte([]byte(tok), '.')
+	if i < 0 {
+		return 0, false
+	}
+	rest := tok[i+1:]
+	j := bytes.IndexByte([]byte(rest), '.')
+	if j < 0 {
+		return 0, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(rest[:j])
+	if err != nil {
+		return 0, false
+	}
+	var c struct {
+		Exp json.Number `json:"exp"`
+	}
+	if json.Unmarshal(payload, &c) != nil {
+		return 0, false
+	}
+	exp, err := c.Exp.Int64()
+	if err != nil {
+		f, ferr := c.Exp.Float64()
+		if ferr != nil {
+			return 0, false
+		}
+		exp = int64(f)
+	}
+	return exp, true
+}
+
+// figures classifies the server's policy and returns the figures.
+func (t *tokenStats) figures() *TokenFigures {
+	f := t.f
+	if t.driftN > 0 {
+		f.DriftMeanMS = t.driftSum / float64(t.driftN)
+	}
+	n := f.Responses
+	switch {
+	case n < 2:
+		f.Policy, f.PolicyReason = "unknown", "fewer than two tokens received"
+	case f.DistinctExact && float64(f.Distinct) >= 0.99*float64(n):
+		f.Policy, f.PolicyReason = "reissue", fmt.Sprintf("%d answers carried %d distinct tokens", n, f.Distinct)
+	case !f.DistinctExact:
+		f.Policy, f.PolicyReason = "reissue", fmt.Sprintf("more than %d distinct tokens in %d answers", maxExactTokens, n)
+	case float64(f.Distinct) <= 0.5*float64(n) && f.NotCountingDown > 0 && f.CountingDown == 0:
+		f.Policy, f.PolicyReason = "cached-static-expires-in", fmt.Sprintf("%d answers carried %d distinct tokens, but expires_in did not count down on repeats", n, f.Distinct)
+	case float64(f.Distinct) <= 0.5*float64(n):
+		f.Policy, f.PolicyReason = "cached", fmt.Sprintf("%d answers carried %d distinct tokens; expires_in counted down on %d repeats", n, f.Distinct, f.CountingDown)
+	default:
+		f.Policy, f.PolicyReason = "mixed", fmt.Sprintf("%d answers carried %d distinct tokens", n, f.Distinct)
+	}
+	return &f
+}
