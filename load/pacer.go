@@ -27,6 +27,18 @@ type backoffPacer struct {
 	pauses int64
 	// shifts records the total pause in force from a hit index on (ascending).
 	shifts []shift
+	// plan holds the planned send time of recent hits, as the pacer gave it, by hit index.
+	plan [planRing]plannedHit
+}
+
+// planRing bounds the planned times kept: hits further back than this (in flight that long)
+// fall back to the pacer's analytic schedule.
+const planRing = 1 << 14
+
+type plannedHit struct {
+	hit uint64
+	at  time.Duration // elapsed, pauses included
+	ok  bool
 }
 
 type shift struct {
@@ -73,11 +85,20 @@ func (b *backoffPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, 
 	if n := len(b.shifts); (n == 0 && b.paused > 0) || (n > 0 && b.shifts[n-1].by != b.paused) {
 		b.shifts = append(b.shifts, shift{from: hits, by: b.paused})
 	}
+	paused := b.paused
 	b.mu.Unlock()
 	if b.ctx.Err() != nil {
 		return 0, true
 	}
-	return b.inner.Pace(v, hits)
+	w, stop := b.inner.Pace(v, hits)
+	if w > 0 {
+		// On schedule: the hit is planned for when the pacer says. (When it is behind, the
+		// pacer says 0 and the analytic schedule gives the plan.)
+		b.mu.Lock()
+		b.plan[hits%planRing] = plannedHit{hit: hits, at: v + w + paused, ok: true}
+		b.mu.Unlock()
+	}
+	return w, stop
 }
 
 // Rate implements vegeta.Pacer.
@@ -124,13 +145,16 @@ func (b *backoffPacer) stats() (int64, time.Duration) {
 
 // planned returns when hit seq was planned to leave, and whether that is known.
 func (b *backoffPacer) planned(seq uint64) (time.Time, bool) {
-	due, ok := scheduleOf(b.inner, seq)
-	if !ok {
-		return time.Time{}, false
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.began.IsZero() {
+		return time.Time{}, false
+	}
+	if p := b.plan[seq%planRing]; p.ok && p.hit == seq {
+		return b.began.Add(p.at), true
+	}
+	due, ok := scheduleOf(b.inner, seq)
+	if !ok {
 		return time.Time{}, false
 	}
 	i := sort.Search(len(b.shifts), func(i int) bool { return b.shifts[i].from > seq })

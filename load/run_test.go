@@ -1,0 +1,304 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/authzcheck/authzcheck/mock"
+)
+
+func startMock(t *testing.T, opts ...mock.Option) *mock.Server {
+	t.Helper()
+	s, err := mock.New(opts...)
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func baseConfig(t *testing.T, s *mock.Server, mode string) Config {
+	return Config{Mode: mode, TokenURL: s.TokenURL(), APIURL: s.APIURL(), ClientID: mock.DefaultClientID,
+		ClientSecret: mock.DefaultClientSecret, Rate: vegeta.Rate{Freq: 100, Per: time.Second},
+		Duration: time.Second, Timeout: 5 * time.Second, Dir: filepath.Join(t.TempDir(), "load")}
+}
+
+// decodeResults reads results.bin with Vegeta's own decoder.
+func decodeResults(t *testing.T, path string) []vegeta.Result {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	dec := vegeta.NewDecoder(f)
+	var out []vegeta.Result
+	for {
+		var r vegeta.Result
+		err := dec.Decode(&r)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		require.NoError(t, err)
+		out = append(out, r)
+	}
+}
+
+func TestIssuanceWritesVegetaResultsAndSummary(t *testing.T) {
+	for _, tc := range []struct {
+		policy mock.Policy
+		want   string
+	}{{mock.PolicyCached, "cached"}, {mock.PolicyReissue, "reissue"}} {
+		t.Run(string(tc.policy), func(t *testing.T) {
+			s := startMock(t, mock.WithPolicy(tc.policy))
+			cfg := baseConfig(t, s, ModeIssuance)
+			th, err := ParseThresholds([]string{"success>=0.99", "p99<5s"}, ModeIssuance)
+			require.NoError(t, err)
+			cfg.Thresholds = th
+			sum, err := Run(context.Background(), cfg)
+			require.NoError(t, err)
+
+			results := decodeResults(t, filepath.Join(cfg.Dir, ResultsFile))
+			require.NotEmpty(t, results)
+			assert.Equal(t, uint64(len(results)), sum.Requests, "summary and results.bin agree")
+			for _, r := range results {
+				assert.Nil(t, r.Body, "bodies are dropped: results.bin never holds a token")
+				assert.Nil(t, r.Headers)
+				assert.Equal(t, "issuance", r.Attack)
+			}
+			assert.InDelta(t, 100, len(results), 15, "about rate x duration requests")
+
+			onDisk, err := ReadSummary(filepath.Join(cfg.Dir, SummaryFile))
+			require.NoError(t, err)
+			assert.Equal(t, sum.Requests, onDisk.Requests)
+			assert.Equal(t, "passed", onDisk.Result)
+			assert.Equal(t, 1.0, onDisk.Success)
+			assert.Equal(t, len(results), onDisk.StatusCodes["200"])
+			l := onDisk.LatencyMS
+			assert.True(t, l.P50 > 0 && l.P50 <= l.P90 && l.P90 <= l.P95 && l.P95 <= l.P99 && l.P99 <= l.P999 && l.P999 <= l.Max, "%+v", l)
+			require.NotNil(t, onDisk.Tokens)
+			assert.Equal(t, tc.want, onDisk.Tokens.Policy, onDisk.Tokens.PolicyReason)
+			assert.Equal(t, int64(len(results)), onDisk.Tokens.Responses)
+			assert.Less(t, onDisk.Tokens.DriftMaxMS, 2000.0, "expires_in agrees with exp")
+			require.NotNil(t, onDisk.ScheduleLag)
+			require.Len(t, onDisk.Thresholds, 2)
+			assert.True(t, onDisk.Thresholds[0].Held)
+			plot, err := os.ReadFile(filepath.Join(cfg.Dir, PlotFile))
+			require.NoError(t, err)
+			assert.Contains(t, string(plot), "<html")
+			assert.NotContains(t, string(plot), "<script src=", "the plot is self-contained")
+		})
+	}
+}
+
+func TestFailingThresholdFailsTheRun(t *testing.T) {
+	s := startMock(t)
+	cfg := baseConfig(t, s, ModeIssuance)
+	cfg.Duration = 300 * time.Millisecond
+	cfg.Thresholds, _ = ParseThresholds([]string{"p50<1ns"}, ModeIssuance)
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, "failed", sum.Result)
+	assert.Contains(t, sum.Reason, "threshold p50<1ns failed: measured ")
+}
+
+// Every lifetime of a 2 s token is covered by about one fetch, with no caller waiting.
+func TestCachedFetchesAboutOncePerLifetimeWithoutStalls(t *testing.T) {
+	s := startMock(t, mock.WithTokenTTL(2*time.Second))
+	cfg := baseConfig(t, s, ModeCached)
+	cfg.Rate = vegeta.Rate{Freq: 50, Per: time.Second}
+	cfg.Duration = 3 * time.Second
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	c := sum.Cache
+	require.NotNil(t, c)
+	assert.Equal(t, int64(sum.Requests), c.APICalls)
+	assert.GreaterOrEqual(t, c.TokenFetches, int64(1), "3 s of 2 s tokens needs a refresh")
+	assert.LessOrEqual(t, c.TokenFetches, int64(4))
+	assert.Less(t, c.FetchesPerCall, 0.05)
+	assert.Zero(t, c.Stalls, "no caller waited for a token once warm")
+	assert.Zero(t, c.Retries401)
+	assert.Equal(t, c.TokenFetches, c.RefreshCount)
+	assert.Greater(t, c.RefreshLeadMinMS, 0.0, "each new token arrived before the old one expired")
+	require.NotNil(t, s)
+	assert.Equal(t, 1.0, sum.Success)
+}
+
+// Two replicas sharing the credentials against a server where a new token revokes the old:
+// every switch is a 401 the transport retries.
+func TestCachedShows401RetriesWhenTheServerRevokes(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		revoke  bool
+		retries bool
+	}{{"revoking server", true, true}, {"non-revoking server", false, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startMock(t, mock.WithRevokePrevious(tc.revoke))
+			cfg := baseConfig(t, s, ModeCached)
+			cfg.Instances = 2
+			cfg.Duration = 500 * time.Millisecond
+			sum, err := Run(context.Background(), cfg)
+			require.NoError(t, err)
+			if tc.retries {
+				assert.Greater(t, sum.Cache.Retries401, int64(0))
+				assert.Greater(t, sum.Cache.FetchesPerCall, 0.5, "the replicas thrash: a fetch per call")
+			} else {
+				assert.Zero(t, sum.Cache.Retries401)
+				assert.Zero(t, sum.Cache.TokenFetches)
+			}
+			assert.Equal(t, 1.0, sum.Success, "the retried calls succeed")
+		})
+	}
+}
+
+// The mock answers every token request 429 Retry-After: 1 s; the attack pauses for it instead
+// of sending 50/s.
+func TestRateLimitedRunBacksOffForRetryAfter(t *testing.T) {
+	s := startMock(t, mock.WithFaults(mock.Faults{RateLimitRate: 1, RetryAfter: time.Second}))
+	cfg := baseConfig(t, s, ModeIssuance)
+	cfg.Rate = vegeta.Rate{Freq: 50, Per: time.Second}
+	cfg.Duration = 2500 * time.Millisecond
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, sum.Requests, uint64(10), "without backoff it would send about 125")
+	assert.Equal(t, int64(sum.Requests), sum.RateLimited.Responses)
+	assert.GreaterOrEqual(t, sum.RateLimited.Pauses, int64(2))
+	assert.GreaterOrEqual(t, sum.RateLimited.PausedMS, 1500.0)
+	assert.Equal(t, 1.0, sum.RateLimited.Ratio)
+}
+
+// counting is a token endpoint that answers 200 to every request and calls at(n) on the nth.
+func counting(at func(n int64), code int) *httptest.Server {
+	var n atomic.Int64
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := n.Add(1)
+		if c == 1 {
+			w.WriteHeader(http.StatusOK) // the preflight
+			io.WriteString(w, `{"access_token":"opaque","expires_in":60}`)
+			return
+		}
+		at(c)
+		w.WriteHeader(code)
+		io.WriteString(w, `{"access_token":"opaque","expires_in":60}`)
+	}))
+}
+
+func TestInterruptedRunStillWritesWhatItMeasured(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := counting(func(n int64) {
+		if n == 21 {
+			cancel()
+		}
+	}, http.StatusOK)
+	defer srv.Close()
+	cfg := Config{Mode: ModeIssuance, TokenURL: srv.URL, ClientID: "a", ClientSecret: "b",
+		Rate: vegeta.Rate{Freq: 100, Per: time.Second}, Duration: 30 * time.Second, Dir: filepath.Join(t.TempDir(), "load")}
+	start := time.Now()
+	sum, err := Run(ctx, cfg)
+	require.NoError(t, err)
+	assert.Less(t, time.Since(start), 10*time.Second, "a cancelled run stops promptly")
+	assert.Equal(t, "interrupted", sum.Stopped)
+	assert.Equal(t, "failed", sum.Result)
+	results := decodeResults(t, filepath.Join(cfg.Dir, ResultsFile))
+	assert.GreaterOrEqual(t, len(results), 20)
+	assert.Equal(t, uint64(len(results)), sum.Requests)
+	_, err = os.Stat(filepath.Join(cfg.Dir, SummaryFile))
+	assert.NoError(t, err)
+}
+
+func TestRunAbortsPastTheErrorRate(t *testing.T) {
+	srv := counting(func(int64) {}, http.StatusInternalServerError)
+	defer srv.Close()
+	cfg := Config{Mode: ModeIssuance, TokenURL: srv.URL, ClientID: "a", ClientSecret: "b",
+		Rate: vegeta.Rate{Freq: 200, Per: time.Second}, Duration: 3 * time.Second, AbortErrorRate: 0.5,
+		Dir: filepath.Join(t.TempDir(), "load")}
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, "aborted", sum.Stopped)
+	assert.Less(t, sum.Requests, uint64(200), "stopped soon after the minimum of 100, not after 600")
+	assert.GreaterOrEqual(t, sum.Requests, uint64(DefaultAbortMinRequests))
+	assert.Contains(t, sum.Reason, "--abort-error-rate")
+}
+
+func TestPreflightRefusesBadCredentialsAndNoAnswer(t *testing.T) {
+	s := startMock(t)
+	cfg := baseConfig(t, s, ModeIssuance)
+	cfg.ClientSecret = "wrong"
+	_, err := Run(context.Background(), cfg)
+	var pe *PreflightError
+	require.ErrorAs(t, err, &pe)
+	assert.False(t, pe.Unreachable)
+	assert.Contains(t, pe.Error(), "refused the credentials")
+
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	cfg = baseConfig(t, s, ModeIssuance)
+	cfg.TokenURL = url
+	_, err = Run(context.Background(), cfg)
+	require.ErrorAs(t, err, &pe)
+	assert.True(t, pe.Unreachable)
+}
+
+func TestRampReportsStepsAndTheHighestRateHeld(t *testing.T) {
+	s := startMock(t, mock.WithPolicy(mock.PolicyCached))
+	cfg := baseConfig(t, s, ModeRamp)
+	cfg.From, cfg.To, cfg.Steps, cfg.Duration = 20, 100, 3, 1500*time.Millisecond
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	require.Len(t, sum.Steps, 3)
+	assert.InDelta(t, 20, sum.Steps[0].FromRate, 1e-9)
+	assert.InDelta(t, 100, sum.Steps[2].ToRate, 1e-9)
+	assert.Less(t, sum.Steps[0].Requests, sum.Steps[2].Requests, "the rate rises")
+	require.NotNil(t, sum.HighestRate)
+	assert.Greater(t, *sum.HighestRate, 0.0)
+
+	// A threshold no step can hold: nothing held, the run fails.
+	cfg.Dir = filepath.Join(t.TempDir(), "load")
+	cfg.Thresholds, _ = ParseThresholds([]string{"p50<1ns"}, ModeRamp)
+	sum, err = Run(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, 0.0, *sum.HighestRate)
+	assert.Equal(t, "failed", sum.Result)
+	for _, st := range sum.Steps {
+		assert.False(t, st.Held)
+	}
+}
+
+func TestMergeCombinesGenerators(t *testing.T) {
+	s := startMock(t, mock.WithPolicy(mock.PolicyCached))
+	var files []string
+	var total uint64
+	for i := 0; i < 2; i++ {
+		cfg := baseConfig(t, s, ModeIssuance)
+		cfg.Duration = 400 * time.Millisecond
+		cfg.Name = "gen-" + string(rune('0'+i))
+		sum, err := Run(context.Background(), cfg)
+		require.NoError(t, err)
+		total += sum.Requests
+		files = append(files, filepath.Join(cfg.Dir, ResultsFile))
+	}
+	m, err := Merge(files)
+	require.NoError(t, err)
+	assert.Equal(t, "merged", m.Mode)
+	assert.Equal(t, total, m.Requests)
+	assert.Equal(t, int(total), m.StatusCodes["200"])
+	assert.Equal(t, files, m.Sources)
+	assert.Equal(t, "passed", m.Result)
+
+	_, err = Merge([]string{filepath.Join(t.TempDir(), "none.bin")})
+	assert.Error(t, err)
+	bad := filepath.Join(t.TempDir(), "bad.bin")
+	require.NoError(t, os.WriteFile(bad, []byte("not gob"), 0o644))
+	_, err = Merge([]string{bad})
+	assert.ErrorContains(t, err, "not a Vegeta results file")
+}
