@@ -10,15 +10,15 @@ import (
 	"time"
 )
 
-// maxExactTokens caps the set of token hashes kept to count distinct tokens (8-byte hash and
-// a 4-byte expires_in each, about 40 bytes a token in a Go map: 2.6 MB at the cap). Beyond it
+// maxExactTokens caps the set of token hashes kept to count distinct tokens (8-byte hash and a
+// 16-byte first answer each, about 48 bytes a token in a Go map: about 3 MB at the cap). Beyond it
 // the count is a lower bound.
 const maxExactTokens = 65536
 
 // tokenStats analyses token responses one at a time, keeping bounded state.
 type tokenStats struct {
 	seed     maphash.Seed
-	seen     map[uint64]int64 // token hash -> first expires_in
+	seen     map[uint64]firstSeen // token hash -> its first answer
 	f        TokenFigures
 	last     uint64
 	driftSum float64
@@ -27,7 +27,13 @@ type tokenStats struct {
 }
 
 func newTokenStats() *tokenStats {
-	return &tokenStats{seed: maphash.MakeSeed(), seen: map[uint64]int64{}, f: TokenFigures{DistinctExact: true}}
+	return &tokenStats{seed: maphash.MakeSeed(), seen: map[uint64]firstSeen{}, f: TokenFigures{DistinctExact: true}}
+}
+
+// firstSeen is a token's first answer: its expires_in and when it was received (Unix ns).
+type firstSeen struct {
+	expiresIn int64
+	at        int64
 }
 
 type tokenBody struct {
@@ -50,15 +56,16 @@ func (t *tokenStats) add(body []byte, recv time.Time) {
 	}
 	t.last = h
 	if first, ok := t.seen[h]; ok {
+		// expires_in is whole seconds: only a repeat 1.5 s or more later must show it smaller.
 		if eiErr == nil {
-			if ei < first {
+			if ei < first.expiresIn {
 				t.f.CountingDown++
-			} else {
+			} else if recv.UnixNano()-first.at >= int64(1500*time.Millisecond) {
 				t.f.NotCountingDown++
 			}
 		}
 	} else if len(t.seen) < maxExactTokens {
-		t.seen[h] = ei
+		t.seen[h] = firstSeen{expiresIn: ei, at: recv.UnixNano()}
 		t.f.Distinct++
 	} else {
 		t.f.DistinctExact = false
@@ -141,6 +148,8 @@ func (t *tokenStats) figures() *TokenFigures {
 		f.Policy, f.PolicyReason = "reissue", fmt.Sprintf("more than %d distinct tokens in %d answers", maxExactTokens, n)
 	case float64(f.Distinct) <= 0.5*float64(n) && f.NotCountingDown > 0 && f.CountingDown == 0:
 		f.Policy, f.PolicyReason = "cached-static-expires-in", fmt.Sprintf("%d answers carried %d distinct tokens, but expires_in did not count down on repeats", n, f.Distinct)
+	case float64(f.Distinct) <= 0.5*float64(n) && f.CountingDown == 0:
+		f.Policy, f.PolicyReason = "cached", fmt.Sprintf("%d answers carried %d distinct tokens (too soon to see expires_in count down)", n, f.Distinct)
 	case float64(f.Distinct) <= 0.5*float64(n):
 		f.Policy, f.PolicyReason = "cached", fmt.Sprintf("%d answers carried %d distinct tokens; expires_in counted down on %d repeats", n, f.Distinct, f.CountingDown)
 	default:
