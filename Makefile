@@ -91,3 +91,37 @@ CACHEBENCH ?=
 .PHONY: bench-cache
 bench-cache:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=2s -count=1 ./tokencache/ $(CACHEBENCH)
+
+# Load (load/, `authzcheck load`): a short issuance run and a short cached run against the
+# embedded mock (2 s tokens, so the cache refreshes several times). ARGS passes flags on.
+LOAD_OUT ?= evidence/load-$(shell date -u +%Y%m%dT%H%M%SZ)
+.PHONY: load bench-load bench-load-memory
+load: build
+	./$(BIN) load issuance --rate 100 --duration 5s --threshold 'success>=0.99' --out $(LOAD_OUT)/issuance $(ARGS)
+	./$(BIN) load cached --rate 50 --duration 10s --mock-token-ttl 2s --threshold 'fetches_per_call<0.05' --threshold 'stalls<=0' --out $(LOAD_OUT)/cached $(ARGS)
+
+# Fidelity: the Vegeta command line (the pinned v12.13.0, installed into a temporary GOBIN) and
+# `authzcheck load issuance` side by side against one embedded mock (cached policy): p50/p99 at
+# BENCH_LOAD_RATE must agree within 10%, and as fast as possible with BENCH_LOAD_WORKERS workers
+# the harness must sustain at least 0.95x Vegeta's rate (load/internal/benchcmp).
+BENCH_LOAD_RATE ?= 500
+BENCH_LOAD_DURATION ?= 10s
+BENCH_LOAD_WORKERS ?= 16
+bench-load: build
+	@uptime
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	GOBIN=$$tmp $(GO) install github.com/tsenart/vegeta/v12@v12.13.0 && \
+	$(GO) run ./load/internal/benchcmp -vegeta $$tmp/vegeta -authzcheck ./$(BIN) \
+	  -rate $(BENCH_LOAD_RATE) -duration $(BENCH_LOAD_DURATION) -max-workers $(BENCH_LOAD_WORKERS)
+	@uptime
+
+# Memory: a MEMORY_DURATION (default 10 minutes) issuance run at 1,000/s against the embedded
+# mock's cached policy, under /usr/bin/time -v (apt-get install time); goal: peak RSS <= 150 MB
+# for the whole process (harness and mock). Not part of `make test`.
+MEMORY_DURATION ?= 10m
+bench-load-memory: build
+	@uptime
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	/usr/bin/time -v ./$(BIN) load issuance --rate 1000 --duration $(MEMORY_DURATION) --mock-policy cached --quiet --out $$tmp/ev 2> $$tmp/time.txt; \
+	grep -E 'Maximum resident|Elapsed|Percent of CPU' $$tmp/time.txt; ls -l $$tmp/ev/load/results.bin
+	@uptime
