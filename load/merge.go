@@ -1,4 +1,5 @@
 // Merge: func Merge(files []string) (*Summary, error) — combines results.bin files from several generators.
+
 package load
 
 import (
