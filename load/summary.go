@@ -6,6 +6,7 @@
 package load
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -213,11 +214,14 @@ func (s *Summary) fillFromMetrics(m *vegeta.Metrics, codes map[string]int) {
 
 // WriteJSON writes s to path atomically (temporary file and rename).
 func (s *Summary) WriteJSON(path string) error {
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // "p99<250ms" stays readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(s); err != nil {
 		return err
 	}
-	return writeAtomic(path, append(b, '\n'))
+	return writeAtomic(path, buf.Bytes())
 }
 
 func writeAtomic(path string, data []byte) error {
