@@ -102,3 +102,16 @@ func TestRetryAfter(t *testing.T) {
 	assert.Equal(t, 3*time.Second, retryAfter(h(now.Add(3*time.Second).Format(http.TimeFormat)), now))
 	assert.Equal(t, time.Hour, retryAfter(h("999999"), now), "capped at an hour")
 }
+
+func FuzzRetryAfter(f *testing.F) {
+	for _, s := range []string{"1", "120", "-5", "Wed, 21 Oct 2015 07:28:00 GMT", "soon", "99999999999999999999"} {
+		f.Add(s)
+	}
+	now := time.Now()
+	f.Fuzz(func(t *testing.T, v string) {
+		d := retryAfter(http.Header{"Retry-After": {v}}, now)
+		if d < 0 || d > time.Hour {
+			t.Fatalf("%q -> %v: outside [0, 1h]", v, d)
+		}
+	})
+}

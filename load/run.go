@@ -685,13 +685,19 @@ func DefaultRampThresholds() []Threshold {
 	return []Threshold{t}
 }
 
-var digits = regexp.MustCompile(`[0-9]+`)
+var (
+	digits     = regexp.MustCompile(`[0-9]+`)
+	statusLine = regexp.MustCompile(`^[1-5][0-9][0-9] [A-Za-z -]+$`)
+)
 
 // errorKind folds the numbers of an error message (ports, times, counts) so that errors of one
 // kind are counted together: "read tcp 127.0.0.1:N->..." is one kind however many ports.
 func errorKind(e string) string {
 	if len(e) > 300 {
 		e = e[:300]
+	}
+	if statusLine.MatchString(e) {
+		return e // Vegeta's "429 Too Many Requests": the status is the kind
 	}
 	return digits.ReplaceAllString(e, "N")
 }

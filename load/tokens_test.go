@@ -97,3 +97,23 @@ func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+func FuzzJWTExp(f *testing.F) {
+	f.Add("eyJhbGciOiJSUzI1NiJ9." + b64(`{"exp":1800000000}`) + ".sig")
+	f.Add("a.b")
+	f.Add("..")
+	f.Fuzz(func(t *testing.T, tok string) {
+		exp, ok := jwtExp(tok)
+		if !ok && exp != 0 {
+			t.Fatalf("%q: no exp but %d", tok, exp)
+		}
+	})
+}
+
+func TestErrorKindFoldsNumbers(t *testing.T) {
+	a := errorKind("read tcp 127.0.0.1:53412->127.0.0.1:8080: read: connection reset by peer")
+	b := errorKind("read tcp 127.0.0.1:40001->127.0.0.1:8080: read: connection reset by peer")
+	assert.Equal(t, a, b)
+	assert.Equal(t, "429 Too Many Requests", errorKind("429 Too Many Requests"), "a status stays as it is")
+	assert.Len(t, errorKind(string(make([]byte, 1000))), 300)
+}
