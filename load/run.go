@@ -41,6 +41,7 @@ const (
 	abortWindow             = 200
 	maxErrorKinds           = 20
 	requestGrace            = time.Second // in-flight requests get this long after a stop
+	resultBuffer            = 4096        // results waiting for analysis (bounded: about 1 MB)
 )
 
 // Config is one load run.
@@ -320,7 +321,16 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		time.AfterFunc(requestGrace, cancelReqs)
 	})
 	results := atk.Attack(vegeta.NewStaticTargeter(target), pacer, cfg.Duration, cfg.Name)
-	for r := range results {
+	// A buffer between Vegeta's workers and the analysis: a worker hands its result over and
+	// goes back to work at once instead of waiting for the one analysing goroutine.
+	buffered := make(chan *vegeta.Result, resultBuffer)
+	go func() {
+		defer close(buffered)
+		for r := range results {
+			buffered <- r
+		}
+	}()
+	for r := range buffered {
 		if col.add(r) && !col.aborted {
 			col.aborted = true
 			atk.Stop()
