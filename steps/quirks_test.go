@@ -1,7 +1,6 @@
 package steps
 
 import (
-	"slices"
 	"sort"
 	"testing"
 
@@ -12,27 +11,9 @@ import (
 	"github.com/authzcheck/authzcheck/mock"
 )
 
-// breaksCorrections are the quirks whose Breaks list (mock/quirks.go) disagrees with CHECKS.md,
-// with the list CHECKS.md implies and why. A correction applies only while the mock still says
-// `from`, so the test notices when the mock is fixed (or changes otherwise).
-var breaksCorrections = map[string]struct {
-	from, to []string
-	why      string
-}{
-	"rfc6749/padded-jwt": {from: []string{"JWT-01"}, to: nil,
-		why: "JWT-01 is INFO under rfc6749 (CHECKS.md: JWT-01..02 are INFO), and INFO never fails"},
-	"derbysoft/api-reject-all": {from: []string{"BEARER-01", "BEARER-05", "CACHE-03"}, to: []string{"BEARER-01", "BEARER-05", "BEARER-13", "CACHE-03"},
-		why: "BEARER-13 expects 403 insufficient_scope; an API that answers 401 to every token fails it"},
-	"rfc6749/api-reject-all": {from: []string{"BEARER-01", "BEARER-05", "CACHE-03"}, to: []string{"BEARER-01", "BEARER-05", "BEARER-13", "CACHE-03"},
-		why: "as under derbysoft"},
-}
-
 // expectedBreaks is what a quirk must fail under a profile, per CHECKS.md.
 func expectedBreaks(q mock.QuirkInfo, profile string) []string {
 	want := append([]string(nil), q.BreaksFor(profile)...)
-	if c, ok := breaksCorrections[profile+"/"+q.Name]; ok && slices.Equal(want, c.from) {
-		want = append([]string(nil), c.to...)
-	}
 	sort.Strings(want)
 	return want
 }

@@ -66,7 +66,11 @@ func TestRedactionEverywhere(t *testing.T) {
 	}
 	code := runCmd("conformance", "--jwks-url", srv.JWKSURL(), "--out", dir)
 	require.Contains(t, []int{cli.ExitOK, cli.ExitFailed}, code, "the conformance run completed")
-	// TODO(load): add the load run to the same bundle once 'authzcheck load' exists.
+	code = runCmd("load", "issuance", "--rate", "20", "--duration", "1s", "--quiet", "--out", dir)
+	require.Equal(t, cli.ExitOK, code, "the issuance load run added to the conformance bundle")
+	cachedDir := filepath.Join(t.TempDir(), "cached")
+	code = runCmd("load", "cached", "--rate", "20", "--duration", "1s", "--quiet", "--out", cachedDir)
+	require.Equal(t, cli.ExitOK, code, "the cached load run completed")
 
 	tokens, err := srv.Control().IssuedTokens(context.Background())
 	require.NoError(t, err)
@@ -92,21 +96,25 @@ func TestRedactionEverywhere(t *testing.T) {
 	}
 
 	files := 0
-	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		require.NoError(t, err)
-		if d.IsDir() {
+	for _, root := range []string{dir, cachedDir} {
+		err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			require.NoError(t, err)
+			if d.IsDir() {
+				return nil
+			}
+			files++
+			data, err := os.ReadFile(p)
+			require.NoError(t, err)
+			rel, _ := filepath.Rel(root, p)
+			for _, n := range needles {
+				assert.False(t, bytes.Contains(data, []byte(n.value)), "%s holds the %s", rel, n.what)
+			}
 			return nil
-		}
-		files++
-		data, err := os.ReadFile(p)
+		})
 		require.NoError(t, err)
-		rel, _ := filepath.Rel(dir, p)
-		for _, n := range needles {
-			assert.False(t, bytes.Contains(data, []byte(n.value)), "%s holds the %s", rel, n.what)
-		}
-		return nil
-	})
-	require.NoError(t, err)
+	}
+	assert.FileExists(t, filepath.Join(dir, "load", "results.bin"))
+	assert.FileExists(t, filepath.Join(cachedDir, "load", "results.bin"))
 	for _, n := range needles {
 		assert.NotContains(t, console.String(), n.value, "the console shows the %s", n.what)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/authzcheck/authzcheck/load"
 	"io"
 	"os"
 	"path/filepath"
@@ -242,6 +243,7 @@ func reportKeygen(env *cli.Env, args []string) error {
 
 func reportMerge(env *cli.Env, args []string) error {
 	fs := newReportFlags("merge")
+	out := fs.String("out", "", "also write the merged summary as JSON to this file")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return reportFlagError(env, "merge", fs, err)
@@ -257,11 +259,27 @@ func reportMerge(env *cli.Env, args []string) error {
 		}
 		files = append(files, f)
 	}
-	return mergeLoadResults(env, files)
+	return mergeLoadResults(env, files, *out)
 }
 
-// mergeLoadResults combines the load results of several runs. It needs load.Merge, which the
-// load package does not provide yet.
-func mergeLoadResults(env *cli.Env, files []string) error {
-	return cli.Unreachablef("'report merge' is not available yet: it needs load.Merge from the load package (%d results files found)", len(files))
+// mergeLoadResults combines the load results of several runs (several generators of one test)
+// into one summary, recomputed from every result: percentiles of the merged data, not averages
+// of percentiles.
+func mergeLoadResults(env *cli.Env, files []string, out string) error {
+	sum, err := load.Merge(files)
+	if err != nil {
+		return cli.Usagef("merge: %v", err)
+	}
+	if out != "" {
+		if err := sum.WriteJSON(out); err != nil {
+			return cli.Unreachablef("merge: writing %s: %v", out, err)
+		}
+	}
+	if err := sum.WriteText(env.Stdout); err != nil {
+		return cli.Unreachablef("merge: %v", err)
+	}
+	if out != "" {
+		fmt.Fprintf(env.Stdout, "merged summary: %s\n", out)
+	}
+	return nil
 }

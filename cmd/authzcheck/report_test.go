@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/authzcheck/authzcheck/load"
 	"os"
 	"path/filepath"
 	"strings"
@@ -174,10 +175,21 @@ func resealWithoutSigning(t *testing.T, dir string) {
 	_ = os.Remove(filepath.Join(dir, reports.SignatureFile))
 }
 
-func TestReportMergeIsNotAvailableYet(t *testing.T) {
-	dir := t.TempDir()
-	require.NoError(t, reportstest.WriteLoad(dir))
-	code, _, stderr := runReportCmd(t, "report", "merge", dir)
-	assert.Equal(t, cli.ExitUnreachable, code)
-	assert.Contains(t, stderr, "not available yet")
+func TestReportMergeCombinesGenerators(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	require.NoError(t, reportstest.WriteLoad(a))
+	require.NoError(t, reportstest.WriteLoad(b))
+	out := filepath.Join(t.TempDir(), "merged.json")
+	code, stdout, stderr := runReportCmd(t, "report", "merge", "--out", out, a, b)
+	require.Equal(t, cli.ExitOK, code, stderr)
+	merged, err := load.ReadSummary(out)
+	require.NoError(t, err)
+	assert.Equal(t, 2*reportstest.LoadRequests, int(merged.Requests), "every result of both generators counts")
+	assert.Contains(t, stdout, "merged summary: "+out)
+}
+
+func TestReportMergeRefusesADirectoryWithoutLoadResults(t *testing.T) {
+	code, _, stderr := runReportCmd(t, "report", "merge", t.TempDir())
+	assert.Equal(t, cli.ExitUsage, code)
+	assert.Contains(t, stderr, "has no")
 }
