@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
@@ -25,7 +24,6 @@ func Merge(files []string) (*Summary, error) {
 	}
 	var (
 		m        vegeta.Metrics
-		codes    = map[string]int{}
 		errKinds = map[string]int64{}
 		order    []string
 		other    int64
@@ -64,7 +62,6 @@ func Merge(files []string) (*Summary, error) {
 					errKinds[r.Error]++
 				}
 			}
-			codes[strconv.Itoa(int(r.Code))]++
 			r.Body, r.Headers = nil, nil
 			m.Add(&r)
 		}
@@ -105,7 +102,7 @@ func Merge(files []string) (*Summary, error) {
 	m.Close()
 	sum.Started, sum.Finished = m.Earliest.UTC(), m.End.UTC()
 	sum.RateLimited.Responses = rl
-	sum.fillFromMetrics(&m, codes)
+	sum.fillFromMetrics(&m)
 	for _, e := range order {
 		sum.Errors = append(sum.Errors, ErrorCount{Error: e, Count: errKinds[e]})
 	}

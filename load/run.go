@@ -455,7 +455,6 @@ type collector struct {
 	encErr   error
 	m        vegeta.Metrics
 	plot     *plot.Plot
-	codes    map[string]int
 	errKinds map[string]int64
 	errOrder []string
 	other    int64
@@ -486,7 +485,7 @@ type stepStats struct {
 }
 
 func newCollector(cfg *Config, p *backoffPacer, enc vegeta.Encoder) *collector {
-	c := &collector{cfg: cfg, pacer: p, enc: enc, codes: map[string]int{}, errKinds: map[string]int64{},
+	c := &collector{cfg: cfg, pacer: p, enc: enc, errKinds: map[string]int64{},
 		plot: plot.New(plot.Title("authzcheck load "+cfg.Mode), plot.Downsample(4000))}
 	if cfg.Mode != ModeCached {
 		c.tokens = newTokenStats()
@@ -536,7 +535,6 @@ func (c *collector) add(r *vegeta.Result) bool {
 			c.errKinds[r.Error]++
 		}
 	}
-	c.codes[strconv.Itoa(int(r.Code))]++
 	c.m.Add(r)
 	_ = c.plot.Add(r)
 	if c.steps != nil {
@@ -575,7 +573,7 @@ func (c *collector) add(r *vegeta.Result) bool {
 
 func (c *collector) publish() {
 	s := snapshot{requests: c.m.Requests, p99: c.m.Latencies.Quantile(0.99)}
-	for code, n := range c.codes {
+	for code, n := range c.m.StatusCodes {
 		if len(code) == 3 && (code[0] == '2' || code[0] == '3') {
 			s.ok += uint64(n)
 		}
@@ -621,7 +619,7 @@ func (c *collector) finish(sum *Summary) {
 	c.m.Close()
 	pauses, paused := c.pacer.stats()
 	sum.RateLimited = RateLimited{Responses: c.rl, Pauses: pauses, PausedMS: msOf(paused)}
-	sum.fillFromMetrics(&c.m, c.codes)
+	sum.fillFromMetrics(&c.m)
 	for _, e := range c.errOrder {
 		sum.Errors = append(sum.Errors, ErrorCount{Error: e, Count: c.errKinds[e]})
 	}

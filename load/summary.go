@@ -201,12 +201,12 @@ func latenciesOf(m *vegeta.Metrics) Latencies {
 }
 
 // fillFromMetrics copies Vegeta's metrics (closed) into s.
-func (s *Summary) fillFromMetrics(m *vegeta.Metrics, codes map[string]int) {
+func (s *Summary) fillFromMetrics(m *vegeta.Metrics) {
 	s.Requests = m.Requests
 	s.Rate, s.Throughput, s.Success = m.Rate, m.Throughput, m.Success
 	s.DurationMS, s.WaitMS = msOf(m.Duration), msOf(m.Wait)
 	s.LatencyMS = latenciesOf(m)
-	s.StatusCodes = codes
+	s.StatusCodes = m.StatusCodes
 	if s.Requests > 0 {
 		s.RateLimited.Ratio = float64(s.RateLimited.Responses) / float64(s.Requests)
 	}
