@@ -32,14 +32,22 @@ func benchIssue(b *testing.B, opts ...mock.Option) {
 	hc := benchClient(b)
 	url := srv.TokenURL()
 	auth := basic(mock.DefaultClientID, mock.DefaultClientSecret)
+	benchRequests(b, hc, "tokens/s", func() *http.Request {
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, url, strings.NewReader("grant_type=client_credentials"))
+		req.Header.Set("Authorization", auth)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return req
+	})
+}
+
+// benchRequests sends requests made by newReq from parallel goroutines, each expecting 200, and
+// reports the rate in unit.
+func benchRequests(b *testing.B, hc *http.Client, unit string, newReq func() *http.Request) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, url, strings.NewReader("grant_type=client_credentials"))
-			req.Header.Set("Authorization", auth)
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			resp, err := hc.Do(req)
+			resp, err := hc.Do(newReq())
 			if err != nil {
 				b.Error(err)
 				return
@@ -53,7 +61,7 @@ func benchIssue(b *testing.B, opts ...mock.Option) {
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit)
 	hc.CloseIdleConnections()
 }
 
@@ -90,28 +98,11 @@ func BenchmarkAPIVerify(b *testing.B) {
 	defer srv.Close()
 	hc := benchClient(b)
 	tok := fetchTokenB(b, hc, srv)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req, _ := http.NewRequest(http.MethodGet, srv.APIURL(), nil)
-			req.Header.Set("Authorization", "Bearer "+tok)
-			resp, err := hc.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
-		}
+	benchRequests(b, hc, "calls/s", func() *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, srv.APIURL(), nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		return req
 	})
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
-	hc.CloseIdleConnections()
 }
 
 func fetchTokenB(b *testing.B, hc *http.Client, srv *mock.Server) string {
