@@ -313,21 +313,11 @@ func requestAuthorization(ctx context.Context, value string) error {
 }
 
 func requestNoColon(ctx context.Context) error {
-	r := stateOf(ctx).r
-	req := r.tokenReq(validForm)
-	req.header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(r.cfg.ClientID)))
-	req.malformed = true
-	send(ctx, req)
-	return nil
+	return requestAuthorization(ctx, "Basic "+base64.StdEncoding.EncodeToString([]byte(stateOf(ctx).r.cfg.ClientID)))
 }
 
 func requestEmptySecret(ctx context.Context) error {
-	r := stateOf(ctx).r
-	req := r.tokenReq(validForm)
-	req.header.Set("Authorization", basic(r.cfg.ClientID, ""))
-	req.malformed = true
-	send(ctx, req)
-	return nil
+	return requestAuthorization(ctx, basic(stateOf(ctx).r.cfg.ClientID, ""))
 }
 
 func requestScheme(ctx context.Context, scheme string) error {
