@@ -2,10 +2,9 @@ package reports
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/url"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,34 +21,11 @@ var ErrUnredacted = errors.New("unredacted evidence")
 // Unsigned ("alg":"none") tokens, fingerprints and decoded claims do not match.
 var signedJWTRe = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{22,}`)
 
-// secretForms returns every encoding in which a secret can travel: raw, form- and
-// percent-encoded, base64, and inside a Basic credential with the client ID.
+// secretForms returns every encoding in which a secret can travel (redact.Forms) as bytes.
 func secretForms(clientID string, secrets []string) [][]byte {
 	var out [][]byte
-	add := func(s string) {
-		if s == "" {
-			return
-		}
-		for _, f := range out {
-			if string(f) == s {
-				return
-			}
-		}
-		out = append(out, []byte(s))
-	}
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		add(s)
-		add(url.QueryEscape(s))
-		add(url.PathEscape(s))
-		add(base64.StdEncoding.EncodeToString([]byte(s)))
-		add(base64.RawURLEncoding.EncodeToString([]byte(s)))
-		if clientID != "" {
-			add(base64.StdEncoding.EncodeToString([]byte(clientID + ":" + s)))
-			add(base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(clientID) + ":" + url.QueryEscape(s))))
-		}
+	for _, f := range redact.Forms(clientID, secrets...) {
+		out = append(out, []byte(f))
 	}
 	return out
 }
@@ -60,15 +36,47 @@ func secretForms(clientID string, secrets []string) [][]byte {
 func scanBundle(dir string, names []string, clientID string, secrets []string) error {
 	forms := secretForms(clientID, secrets)
 	for _, n := range names {
-		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(n)))
-		if err != nil {
+		if err := scanFile(filepath.Join(dir, filepath.FromSlash(n)), forms); err != nil {
+			if errors.Is(err, ErrUnredacted) {
+				return fmt.Errorf("%s holds %w; the bundle was not sealed (a harness bug: please report it)", n, err)
+			}
 			return fmt.Errorf("scan %s: %w", n, err)
-		}
-		if err := scanBytes(data, forms); err != nil {
-			return fmt.Errorf("%s holds %w; the bundle was not sealed (a harness bug: please report it)", n, err)
 		}
 	}
 	return nil
+}
+
+// scanChunk and scanOverlap bound the memory of a scan: a file (results.bin of a long load run
+// is tens of MB) is read a chunk at a time, each chunk searched with the end of the previous
+// one, so a secret or token that straddles two chunks is still found.
+const (
+	scanChunk   = 1 << 20
+	scanOverlap = 64 << 10
+)
+
+func scanFile(path string, forms [][]byte) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	buf := make([]byte, 0, scanOverlap+scanChunk)
+	for {
+		n, err := io.ReadFull(f, buf[len(buf):len(buf)+scanChunk])
+		buf = buf[:len(buf)+n]
+		if serr := scanBytes(buf, forms); serr != nil {
+			return serr
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if len(buf) > scanOverlap {
+			buf = buf[:copy(buf, buf[len(buf)-scanOverlap:])]
+		}
+	}
 }
 
 // scanBytes reports the first secret form or signed JWT found in data.

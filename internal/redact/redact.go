@@ -118,8 +118,7 @@ func (r *Redactor) AddSecret(secrets ...string) {
 		if s == "" {
 			continue
 		}
-		for _, form := range []string{s, url.QueryEscape(s), url.PathEscape(s),
-			base64.StdEncoding.EncodeToString([]byte(s)), base64.RawURLEncoding.EncodeToString([]byte(s))} {
+		for _, form := range encodings(s) {
 			if !contains(r.secrets, form) {
 				r.secrets = append(r.secrets, form)
 			}
@@ -128,16 +127,50 @@ func (r *Redactor) AddSecret(secrets ...string) {
 	sort.Slice(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
 }
 
+// encodings are the forms a secret travels in: raw, form-urlencoded, percent-encoded, base64.
+func encodings(s string) []string {
+	return []string{s, url.QueryEscape(s), url.PathEscape(s),
+		base64.StdEncoding.EncodeToString([]byte(s)), base64.RawURLEncoding.EncodeToString([]byte(s))}
+}
+
+// basicForms are the Basic credentials built from a client's ID and secret, in both RFC 6749
+// §2.3.1 forms (plain and form-urlencoded before base64).
+func basicForms(clientID, secret string) []string {
+	return []string{base64.StdEncoding.EncodeToString([]byte(clientID + ":" + secret)),
+		base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(clientID) + ":" + url.QueryEscape(secret)))}
+}
+
+// Forms returns every distinct form in which the secrets can appear in written evidence: each
+// secret's encodings and, with a client ID, the Basic credentials built from it. Scanners that
+// check a finished bundle use it; a Redactor removes the same forms.
+func Forms(clientID string, secrets ...string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		forms := encodings(s)
+		if clientID != "" {
+			forms = append(forms, basicForms(clientID, s)...)
+		}
+		for _, f := range forms {
+			if !seen[f] {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
 // AddCredential registers a client's credentials: the secret, and the Basic credential built
 // from them in both RFC 6749 §2.3.1 forms (plain and form-urlencoded before base64).
 func (r *Redactor) AddCredential(clientID, secret string) {
 	if secret == "" {
 		return
 	}
-	r.AddSecret(secret,
-		clientID+":"+secret,
-		base64.StdEncoding.EncodeToString([]byte(clientID+":"+secret)),
-		base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(clientID)+":"+url.QueryEscape(secret))))
+	r.AddSecret(append([]string{secret, clientID + ":" + secret}, basicForms(clientID, secret)...)...)
 }
 
 // AddToken registers an access token (opaque or JWT) so that it is replaced by its fingerprint

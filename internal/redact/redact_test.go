@@ -103,3 +103,15 @@ func FuzzToken(f *testing.F) {
 		require.True(t, strings.HasPrefix(info.Fingerprint, "sha256:"))
 	})
 }
+
+func TestFormsAreWhatTheRedactorRemoves(t *testing.T) {
+	const id, secret = "demo client", "Sec+ret/=%&!x"
+	forms := Forms(id, secret, secret, "")
+	assert.Len(t, forms, 7, "five encodings and two Basic credentials, each once")
+	r := New()
+	r.AddCredential(id, secret)
+	for _, f := range forms {
+		assert.NotContains(t, r.String("x "+f+" y"), f, "the redactor removes %q", f)
+	}
+	assert.Empty(t, Forms(id), "no secret, no forms")
+}
