@@ -105,7 +105,7 @@ func (s *Server) issue(st *state, c *clientEntry, scopes []string, scopeStr stri
 		if e, ok := s.cache.get(key); ok && e.exp.Sub(now) > refreshMargin(st.ttl) && e.exp.Sub(now) >= time.Second {
 			c.counters.tokensIssued.Add(1)
 			s.metrics.issued.Inc()
-			expiresIn := e.exp.Unix() - now.Unix()
+			expiresIn := wholeSeconds(e.exp.Sub(now))
 			if q.has(qCachedFullLifetime) {
 				expiresIn = int64(st.ttl / time.Second)
 			}
@@ -116,7 +116,10 @@ func (s *Server) issue(st *state, c *clientEntry, scopes []string, scopeStr stri
 	if q.has(qCachedFullLifetime) {
 		iat = now.Add(-60 * time.Second)
 	}
-	tok, exp, err := s.signToken(st, c, scopes, iat.Unix(), int64(st.ttl/time.Second))
+	// iat rounds down and exp up, so a token lives at least its whole lifetime from now: rounding
+	// both down would cost up to a second of it, half of a compressed 2 s lifetime.
+	exp := ceilUnix(iat) + int64(st.ttl/time.Second)
+	tok, exp, err := s.signToken(st, c, scopes, iat.Unix(), exp)
 	if err != nil {
 		return nil, err
 	}
@@ -126,22 +129,33 @@ func (s *Server) issue(st *state, c *clientEntry, scopes []string, scopeStr stri
 	c.counters.tokensIssued.Add(1)
 	s.metrics.issued.Inc()
 	s.issued.add(tok)
-	expiresIn := exp - now.Unix()
+	expiresIn := wholeSeconds(time.Unix(exp, 0).Sub(now))
 	if q.has(qWrongExp) || q.has(qCachedFullLifetime) {
 		expiresIn = int64(st.ttl / time.Second)
 	}
 	return &issuedToken{client: c.ID, token: tok, scope: scopeStr, expiresIn: expiresIn}, nil
 }
 
-// signToken builds and signs a token for c; it returns the token and its exp.
-func (s *Server) signToken(st *state, c *clientEntry, scopes []string, iat, ttlSecs int64) (string, int64, error) {
+// ceilUnix is t in Unix seconds, rounded up.
+func ceilUnix(t time.Time) int64 {
+	if t.Nanosecond() > 0 {
+		return t.Unix() + 1
+	}
+	return t.Unix()
+}
+
+// wholeSeconds is d in whole seconds, rounded down: expires_in.
+func wholeSeconds(d time.Duration) int64 { return int64(d / time.Second) }
+
+// signToken builds and signs a token for c with the given iat and exp (before quirks); it
+// returns the token and its exp.
+func (s *Server) signToken(st *state, c *clientEntry, scopes []string, iat, exp int64) (string, int64, error) {
 	q := st.quirks
 	ks := s.keys.Load()
 	jti := repeatedJTI
 	if !q.has(qRepeatJTI) {
 		jti = newJTI()
 	}
-	exp := iat + ttlSecs
 	claims := claimSet{sub: c.ID, aud: c.ID, dis: c.Distributor, nbf: iat, iat: iat, exp: exp, jti: jti,
 		iss: Issuer, scopes: scopes, scopeClaim: true}
 	if q.has(qSkewedIat) {

@@ -26,7 +26,8 @@ var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-
 // TestJWTCarriesTheSeedClaims covers JWT-01..10 on a fresh token.
 func TestJWTCarriesTheSeedClaims(t *testing.T) {
 	h := newHarness(t)
-	before := time.Now().Unix()
+	sent := time.Now()
+	before := sent.Unix()
 	tok, resp := h.token("")
 	hdr, claims := jwtParts(t, tok)
 
@@ -38,9 +39,13 @@ func TestJWTCarriesTheSeedClaims(t *testing.T) {
 		assert.Equal(t, "JWT", hdr["typ"])
 		assert.NotEmpty(t, hdr["kid"])
 	})
-	t.Run("JWT-03 exp - iat is the lifetime and now + expires_in is exp", func(t *testing.T) {
+	t.Run("JWT-03 the token lives its whole lifetime and now + expires_in is exp", func(t *testing.T) {
 		exp, iat := int64(claims["exp"].(float64)), int64(claims["iat"].(float64))
-		assert.Equal(t, int64(28800), exp-iat)
+		// iat rounds down and exp up: exp - iat is the lifetime, or a second more.
+		assert.GreaterOrEqual(t, exp-iat, int64(28800))
+		assert.LessOrEqual(t, exp-iat, int64(28801))
+		assert.False(t, time.Unix(exp, 0).Before(sent.Add(28800*time.Second)), "no part of the lifetime is lost to rounding")
+		assert.Equal(t, 28800.0, resp["expires_in"])
 		assert.InDelta(t, before+int64(resp["expires_in"].(float64)), exp, 2)
 	})
 	t.Run("JWT-04 JWT-05 iat and nbf are now", func(t *testing.T) {
