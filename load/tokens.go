@@ -23,6 +23,10 @@ type tokenStats struct {
 	last     uint64
 	driftSum float64
 	driftN   int64
+	// the last body and what it held: a server that caches sends the same answer again and
+	// again (until expires_in ticks down), so each distinct answer is parsed once
+	lastBody   []byte
+	lastAnswer answer
 	// the exp of the last token decoded (a cached token repeats: decode it once)
 	lastExpHash uint64
 	lastExp     int64
@@ -45,21 +49,45 @@ type tokenBody struct {
 	ExpiresIn   json.RawMessage `json:"expires_in"`
 }
 
-// add analyses one 200 response body received at recv.
-func (t *tokenStats) add(body []byte, recv time.Time) {
+// answer is what a token answer held: its token (and the token's hash) and expires_in.
+type answer struct {
+	ok    bool // an access_token was found
+	tok   []byte
+	h     uint64
+	ei    int64
+	eiErr error
+}
+
+// parse reads a token answer, or recalls it when the body is the same as the last one.
+func (t *tokenStats) parse(body []byte) answer {
+	if t.lastBody != nil && bytes.Equal(body, t.lastBody) {
+		return t.lastAnswer
+	}
+	var a answer
 	tok, eiRaw, ok := scanTokenBody(body)
 	if !ok {
 		var tb tokenBody
-		if err := json.Unmarshal(body, &tb); err != nil || tb.AccessToken == "" {
-			t.f.Unparsable++
-			return
+		if err := json.Unmarshal(body, &tb); err == nil && tb.AccessToken != "" {
+			tok, eiRaw, ok = []byte(tb.AccessToken), bytes.Trim(tb.ExpiresIn, `"`), true
 		}
-		tok, eiRaw = tb.AccessToken, bytes.Trim(tb.ExpiresIn, `"`)
 	}
-	ei, eiErr := strconv.ParseInt(string(eiRaw), 10, 64)
-	tb := tokenBody{AccessToken: tok}
+	if ok {
+		a = answer{ok: true, tok: tok, h: maphash.Bytes(t.seed, tok)}
+		a.ei, a.eiErr = strconv.ParseInt(string(eiRaw), 10, 64)
+	}
+	t.lastBody, t.lastAnswer = body, a
+	return a
+}
+
+// add analyses one 200 response body received at recv. It keeps body until the next call.
+func (t *tokenStats) add(body []byte, recv time.Time) {
+	a := t.parse(body)
+	if !a.ok {
+		t.f.Unparsable++
+		return
+	}
+	tok, h, ei, eiErr := a.tok, a.h, a.ei, a.eiErr
 	t.f.Responses++
-	h := maphash.String(t.seed, tb.AccessToken)
 	if t.f.Responses > 1 && h != t.last {
 		t.f.Changes++
 	}
@@ -90,7 +118,7 @@ func (t *tokenStats) add(body []byte, recv time.Time) {
 	// A cached token repeats: decode its exp once.
 	exp, ok := t.lastExp, t.lastExpOK
 	if h != t.lastExpHash || !t.haveExp {
-		exp, ok = jwtExp(tb.AccessToken)
+		exp, ok = jwtExp(tok)
 		t.lastExpHash, t.lastExp, t.lastExpOK, t.haveExp = h, exp, ok, true
 	}
 	if !ok {
@@ -115,17 +143,19 @@ func (t *tokenStats) add(body []byte, recv time.Time) {
 }
 
 // jwtExp reads the exp claim of a JWT without verifying it.
-func jwtExp(tok string) (int64, bool) {
-	i := bytes.IndexByte([]byte(tok), '.')
+func jwtExp(tok []byte) (int64, bool) {
+	i := bytes.IndexByte(tok, '.')
 	if i < 0 {
 		return 0, false
 	}
 	rest := tok[i+1:]
-	j := bytes.IndexByte([]byte(rest), '.')
+	j := bytes.IndexByte(rest, '.')
 	if j < 0 {
 		return 0, false
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(rest[:j])
+	payload := make([]byte, base64.RawURLEncoding.DecodedLen(j))
+	n, err := base64.RawURLEncoding.Decode(payload, rest[:j])
+	payload = payload[:n]
 	if err != nil {
 		return 0, false
 	}
@@ -174,22 +204,23 @@ func (t *tokenStats) figures() *TokenFigures {
 
 // scanTokenBody picks access_token and expires_in out of a token answer without a full JSON
 // decode (the hot path at thousands of answers a second). It gives up (false) on anything
-// unusual, escapes included, and the caller then decodes the JSON properly.
-func scanTokenBody(b []byte) (string, []byte, bool) {
+// unusual, escapes included, and the caller then decodes the JSON properly. The token it returns
+// is a slice of b, not a copy.
+func scanTokenBody(b []byte) ([]byte, []byte, bool) {
 	v, ok := scanValue(b, `"access_token"`)
 	if !ok || len(v) < 2 || v[0] != '"' {
-		return "", nil, false
+		return nil, nil, false
 	}
 	end := bytes.IndexByte(v[1:], '"')
 	if end <= 0 || bytes.IndexByte(v[1:1+end], '\\') >= 0 {
-		return "", nil, false
+		return nil, nil, false
 	}
 	for _, c := range v[1 : 1+end] {
 		if c < 0x20 || c > 0x7e { // tokens are printable ASCII; anything else: decode properly
-			return "", nil, false
+			return nil, nil, false
 		}
 	}
-	tok := string(v[1 : 1+end])
+	tok := v[1 : 1+end]
 	ev, ok := scanValue(b, `"expires_in"`)
 	if !ok {
 		return tok, nil, true

@@ -24,7 +24,7 @@ func FuzzScanTokenBody(f *testing.F) {
 			return // not JSON: the scan is only trusted on real answers, and they are JSON
 		}
 		// On a well-formed answer with one access_token, the scan agrees with the decoder.
-		if bytes.Count(b, []byte(`"access_token"`)) == 1 && bytes.Count(b, []byte(`"expires_in"`)) <= 1 && tb.AccessToken != tok {
+		if bytes.Count(b, []byte(`"access_token"`)) == 1 && bytes.Count(b, []byte(`"expires_in"`)) <= 1 && tb.AccessToken != string(tok) {
 			t.Fatalf("scan %q, decoder %q", tok, tb.AccessToken)
 		}
 		_ = ei
@@ -103,7 +103,7 @@ func FuzzJWTExp(f *testing.F) {
 	f.Add("a.b")
 	f.Add("..")
 	f.Fuzz(func(t *testing.T, tok string) {
-		exp, ok := jwtExp(tok)
+		exp, ok := jwtExp([]byte(tok))
 		if !ok && exp != 0 {
 			t.Fatalf("%q: no exp but %d", tok, exp)
 		}
