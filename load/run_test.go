@@ -215,6 +215,43 @@ func TestInterruptedRunStillWritesWhatItMeasured(t *testing.T) {
 	assert.NoError(t, err)
 }
 
+func TestInterruptedRunCutsHungRequestsAfterTheGrace(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	release := make(chan struct{})
+	var hung atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Vegeta-Seq") != "" { // the attack, not the preflight: never answers
+			if hung.Add(1) == 5 {
+				cancel()
+			}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		io.WriteString(w, `{"access_token":"opaque","expires_in":60}`)
+	}))
+	defer srv.Close()
+	defer close(release)
+	cfg := Config{Mode: ModeIssuance, TokenURL: srv.URL, ClientID: "a", ClientSecret: "b",
+		Rate: vegeta.Rate{Freq: 50, Per: time.Second}, Duration: 30 * time.Second, Timeout: 30 * time.Second,
+		Dir: filepath.Join(t.TempDir(), "load")}
+	start := time.Now()
+	sum, err := Run(ctx, cfg)
+	took := time.Since(start)
+	require.ErrorIs(t, err, ErrUnreachable, "no request was answered")
+	require.NotNil(t, sum)
+	assert.Less(t, took, 10*time.Second, "hung requests end a grace period after the stop, not at their 30 s timeout")
+	assert.Equal(t, "interrupted", sum.Stopped)
+	results := decodeResults(t, filepath.Join(cfg.Dir, ResultsFile))
+	require.GreaterOrEqual(t, len(results), 5)
+	for _, r := range results {
+		assert.NotEmpty(t, r.Error, "request %d was cut, not answered", r.Seq)
+	}
+}
+
 func TestRunAbortsPastTheErrorRate(t *testing.T) {
 	srv := counting(func(int64) {}, http.StatusInternalServerError)
 	defer srv.Close()
