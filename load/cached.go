@@ -28,6 +28,8 @@ type cacheRun struct {
 	leadMin time.Duration
 	leadMax time.Duration
 	late    int64
+	lifeN   int64         // tokens fetched with an expiry, cold starts included
+	lifeSum time.Duration // their lifetimes as received: expiry less arrival
 }
 
 func startCaches(ctx context.Context, cfg *Config, hc *http.Client) (*cacheRun, error) {
@@ -68,11 +70,15 @@ func isRetrieveError(err error) bool {
 }
 
 func (cr *cacheRun) onRefresh(ev tokencache.RefreshEvent) {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if !ev.NewExpiry.IsZero() {
+		cr.lifeN++
+		cr.lifeSum += ev.NewExpiry.Sub(ev.End)
+	}
 	if ev.Expiry.IsZero() {
 		return // a cold start, not a refresh
 	}
-	cr.mu.Lock()
-	defer cr.mu.Unlock()
 	if cr.leads == 0 || ev.Lead < cr.leadMin {
 		cr.leadMin = ev.Lead
 	}
@@ -110,8 +116,8 @@ func (cr *cacheRun) close() {
 	}
 }
 
-// figures sums the caches' counters since they were warm.
-func (cr *cacheRun) figures(calls uint64) *CacheFigures {
+// figures sums the caches' counters since they were warm; attack is how long the calls took.
+func (cr *cacheRun) figures(calls uint64, attack time.Duration) *CacheFigures {
 	f := &CacheFigures{Instances: len(cr.caches), APICalls: int64(calls), ColdStartMS: msOf(cr.cold)}
 	var stall time.Duration
 	for i, c := range cr.caches {
@@ -135,6 +141,14 @@ func (cr *cacheRun) figures(calls uint64) *CacheFigures {
 	if cr.leads > 0 {
 		f.RefreshLeadMinMS, f.RefreshLeadMaxMS = msOf(cr.leadMin), msOf(cr.leadMax)
 		f.RefreshLeadMeanMS = msOf(cr.leadSum) / float64(cr.leads)
+	}
+	if cr.lifeN > 0 {
+		life := cr.lifeSum / time.Duration(cr.lifeN)
+		f.TokenLifetimeMeanMS = msOf(life)
+		if life > 0 && attack > 0 {
+			f.Lifetimes = float64(len(cr.caches)) * float64(attack) / float64(life)
+			f.FetchesPerLifetime = float64(f.TokenFetches) / f.Lifetimes
+		}
 	}
 	return f
 }

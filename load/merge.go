@@ -98,6 +98,9 @@ func Merge(files []string) (*Summary, error) {
 		cache.Retries401 += c.Retries401
 		cache.LateRefreshes += c.LateRefreshes
 		cache.ColdStartMS = max(cache.ColdStartMS, c.ColdStartMS)
+		// lifetimes add up; the mean lifetime is weighted by them
+		cache.TokenLifetimeMeanMS += c.TokenLifetimeMeanMS * c.Lifetimes
+		cache.Lifetimes += c.Lifetimes
 	}
 	m.Close()
 	sum.Started, sum.Finished = m.Earliest.UTC(), m.End.UTC()
@@ -113,6 +116,12 @@ func Merge(files []string) (*Summary, error) {
 		cache.APICalls = int64(sum.Requests)
 		if sum.Requests > 0 {
 			cache.FetchesPerCall = float64(cache.TokenFetches) / float64(sum.Requests)
+		}
+		if cache.Lifetimes > 0 {
+			cache.TokenLifetimeMeanMS /= cache.Lifetimes
+			cache.FetchesPerLifetime = float64(cache.TokenFetches) / cache.Lifetimes
+		} else {
+			cache.TokenLifetimeMeanMS = 0
 		}
 		sum.Cache = cache
 	}

@@ -415,7 +415,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 
 	col.finish(sum)
 	if cache != nil {
-		sum.Cache = cache.figures(sum.Requests)
+		sum.Cache = cache.figures(sum.Requests, time.Duration(sum.DurationMS*float64(time.Millisecond)))
 		if cfg.ServerCounters != nil {
 			if sc, err := cfg.ServerCounters(context.Background()); err == nil {
 				sum.Cache.Server = sc

@@ -17,6 +17,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/authzcheck/authzcheck/mock"
+	"github.com/authzcheck/authzcheck/tokencache"
 )
 
 func startMock(t *testing.T, opts ...mock.Option) *mock.Server {
@@ -124,12 +125,43 @@ func TestCachedFetchesAboutOncePerLifetimeWithoutStalls(t *testing.T) {
 	assert.GreaterOrEqual(t, c.TokenFetches, int64(1), "3 s of 2 s tokens needs a refresh")
 	assert.LessOrEqual(t, c.TokenFetches, int64(4))
 	assert.Less(t, c.FetchesPerCall, 0.05)
+	// The mock's tokens live their whole 2 s; the cache refreshes at 75-80% of the 1.8 s left
+	// after its 10% clock-skew allowance: about 1.4 fetches a lifetime.
+	assert.InDelta(t, 2000, c.TokenLifetimeMeanMS, 100)
+	assert.InDelta(t, 1.5, c.Lifetimes, 0.1)
+	assert.InDelta(t, float64(c.TokenFetches)/c.Lifetimes, c.FetchesPerLifetime, 1e-9)
 	assert.Zero(t, c.Stalls, "no caller waited for a token once warm")
 	assert.Zero(t, c.Retries401)
 	assert.Equal(t, c.TokenFetches, c.RefreshCount)
 	assert.Greater(t, c.RefreshLeadMinMS, 0.0, "each new token arrived before the old one expired")
 	require.NotNil(t, s)
 	assert.Equal(t, 1.0, sum.Success)
+}
+
+// Fetches per lifetime follow the cache's refresh point: about 1 / (0.9 x (RefreshAt - half the
+// jitter)), 0.9 being what the clock-skew allowance leaves of a short lifetime.
+func TestCachedFetchesPerLifetimeFollowTheRefreshPoint(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		refreshAt float64
+	}{{"default 0.8", 0}, {"early 0.3", 0.3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startMock(t, mock.WithTokenTTL(2*time.Second))
+			cfg := baseConfig(t, s, ModeCached)
+			cfg.Rate = vegeta.Rate{Freq: 50, Per: time.Second}
+			cfg.Duration = 4 * time.Second
+			f := tokencache.DefaultRefreshAt
+			if tc.refreshAt > 0 {
+				f = tc.refreshAt
+				cfg.CacheOptions = []tokencache.Option{tokencache.RefreshAt(f)}
+			}
+			sum, err := Run(context.Background(), cfg)
+			require.NoError(t, err)
+			want := 1 / (0.9 * (f - tokencache.DefaultJitter/2))
+			assert.InDelta(t, want, sum.Cache.FetchesPerLifetime, 0.3*want, "fetches %d over %.1f lifetimes", sum.Cache.TokenFetches, sum.Cache.Lifetimes)
+			assert.Zero(t, sum.Cache.Stalls)
+		})
+	}
 }
 
 // Two replicas sharing the credentials against a server where a new token revokes the old:

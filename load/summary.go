@@ -155,12 +155,18 @@ type CacheFigures struct {
 	Retries401     int64   `json:"retries_401"`
 	ColdStartMS    float64 `json:"cold_start_ms"`
 	// Refresh lead: how long before the replaced token's expiry each new token was in place.
-	RefreshCount      int64           `json:"refresh_count"`
-	RefreshLeadMinMS  float64         `json:"refresh_lead_min_ms"`
-	RefreshLeadMeanMS float64         `json:"refresh_lead_mean_ms"`
-	RefreshLeadMaxMS  float64         `json:"refresh_lead_max_ms"`
-	LateRefreshes     int64           `json:"late_refreshes"` // new token arrived after the old one expired
-	Server            *ServerCounters `json:"server,omitempty"`
+	RefreshCount      int64   `json:"refresh_count"`
+	RefreshLeadMinMS  float64 `json:"refresh_lead_min_ms"`
+	RefreshLeadMeanMS float64 `json:"refresh_lead_mean_ms"`
+	RefreshLeadMaxMS  float64 `json:"refresh_lead_max_ms"`
+	LateRefreshes     int64   `json:"late_refreshes"` // new token arrived after the old one expired
+	// Token lifetime as received (expiry less arrival, the mean over every fetch), the number of
+	// lifetimes the calls spanned (per instance, summed) and fetches per lifetime: a cache that
+	// refreshes at a fraction f of the lifetime fetches about 1/f per lifetime.
+	TokenLifetimeMeanMS float64         `json:"token_lifetime_mean_ms,omitempty"`
+	Lifetimes           float64         `json:"lifetimes,omitempty"`
+	FetchesPerLifetime  float64         `json:"fetches_per_lifetime,omitempty"`
+	Server              *ServerCounters `json:"server,omitempty"`
 }
 
 // ServerCounters are the target's own counters for the client (the embedded mock reports them).
@@ -296,6 +302,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	if c := s.Cache; c != nil {
 		fmt.Fprintf(tw, "Token cache\t[api calls, fetches, per call]\t%d, %d, %.5f\n", c.APICalls, c.TokenFetches, c.FetchesPerCall)
+		if c.Lifetimes > 0 {
+			fmt.Fprintf(tw, "Token lifetime\t[mean, lifetimes, fetches per lifetime]\t%s, %.1f, %.2f\n", fmtMS(c.TokenLifetimeMeanMS), c.Lifetimes, c.FetchesPerLifetime)
+		}
 		fmt.Fprintf(tw, "Token cache\t[stalls, 401 retries, failures]\t%d, %d, %d\n", c.Stalls, c.Retries401, c.Failures)
 		fmt.Fprintf(tw, "Refresh lead\t[count, min, mean, max, late]\t%d, %s, %s, %s, %d\n", c.RefreshCount,
 			fmtMS(c.RefreshLeadMinMS), fmtMS(c.RefreshLeadMeanMS), fmtMS(c.RefreshLeadMaxMS), c.LateRefreshes)

@@ -38,11 +38,11 @@ var thresholdMetrics = map[string]struct {
 	"success": {kindRatio, ""}, "429_rate": {kindRatio, ""},
 	"throughput": {kindNumber, ""}, "lag_p99": {kindDuration, ""},
 	"fetches_per_call": {kindNumber, "cached"}, "stalls": {kindNumber, "cached"},
-	"retries_401": {kindNumber, "cached"},
+	"retries_401": {kindNumber, "cached"}, "fetches_per_lifetime": {kindNumber, "cached"},
 }
 
 // ThresholdMetrics lists the metric names a threshold may use.
-const ThresholdMetrics = "p50 p90 p95 p99 p99.9 mean min max (durations), success 429_rate (ratios), throughput, lag_p99, and for cached fetches_per_call stalls retries_401"
+const ThresholdMetrics = "p50 p90 p95 p99 p99.9 mean min max (durations), success 429_rate (ratios), throughput, lag_p99, and for cached fetches_per_call fetches_per_lifetime stalls retries_401"
 
 // ParseThreshold reads one threshold expression.
 func ParseThreshold(s string) (Threshold, error) {
@@ -172,6 +172,8 @@ func (t Threshold) measure(s *Summary) (float64, bool) {
 		return float64(s.Cache.Stalls), true
 	case "retries_401":
 		return float64(s.Cache.Retries401), true
+	case "fetches_per_lifetime":
+		return s.Cache.FetchesPerLifetime, s.Cache.Lifetimes > 0
 	}
 	return 0, false
 }

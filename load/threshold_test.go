@@ -57,7 +57,7 @@ func TestParseThresholdsRefusesAMetricOfAnotherMode(t *testing.T) {
 
 func TestThresholdEvaluate(t *testing.T) {
 	s := &Summary{LatencyMS: Latencies{P50: 10, P99: 300, P999: 900, Mean: 20, Max: 1000}, Success: 0.998,
-		RateLimited: RateLimited{Ratio: 0.02}, Cache: &CacheFigures{FetchesPerCall: 0.5}}
+		RateLimited: RateLimited{Ratio: 0.02}, Cache: &CacheFigures{FetchesPerCall: 0.5, Lifetimes: 10, FetchesPerLifetime: 1.4}}
 	cases := []struct {
 		expr     string
 		held     bool
@@ -74,6 +74,8 @@ func TestThresholdEvaluate(t *testing.T) {
 		{"429_rate<1%", false, "0.020000"},
 		{"fetches_per_call<=0.5", true, "0.5"},
 		{"fetches_per_call<0.5", false, "0.5"},
+		{"fetches_per_lifetime<=1.5", true, "1.4"},
+		{"fetches_per_lifetime<1.2", false, "1.4"},
 	}
 	for _, c := range cases {
 		t.Run(c.expr, func(t *testing.T) {
@@ -88,6 +90,10 @@ func TestThresholdEvaluate(t *testing.T) {
 	th, _ := ParseThreshold("fetches_per_call<1")
 	got := th.Evaluate(&Summary{})
 	assert.False(t, got.Held, "a metric the run did not measure fails its threshold")
+	assert.Equal(t, "not measured", got.Measured)
+	th, _ = ParseThreshold("fetches_per_lifetime<2")
+	got = th.Evaluate(&Summary{Cache: &CacheFigures{}})
+	assert.False(t, got.Held, "no token expiry, no lifetimes: not measured")
 	assert.Equal(t, "not measured", got.Measured)
 }
 

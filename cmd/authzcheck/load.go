@@ -17,6 +17,7 @@ import (
 	"github.com/authzcheck/authzcheck/load"
 	"github.com/authzcheck/authzcheck/mock"
 	"github.com/authzcheck/authzcheck/reports"
+	"github.com/authzcheck/authzcheck/tokencache"
 )
 
 const loadUsage = `Usage: authzcheck load issuance|cached|ramp [flags]
@@ -107,6 +108,15 @@ func runLoad(env *cli.Env) error {
 	}
 	if lf.instances < 1 {
 		return cli.Usagef("--instances %d: at least 1", lf.instances)
+	}
+	if set["refresh-at"] {
+		if mode != load.ModeCached {
+			return cli.Usagef("--refresh-at applies only to 'load cached'")
+		}
+		if !(lf.refreshAt > tokencache.DefaultJitter && lf.refreshAt <= 1) {
+			return cli.Usagef("--refresh-at %v: want a share of the lifetime above %v and at most 1, e.g. 0.8", lf.refreshAt, tokencache.DefaultJitter)
+		}
+		cfg.CacheOptions = append(cfg.CacheOptions, tokencache.RefreshAt(lf.refreshAt))
 	}
 	mockOpts, usedMock, err := lf.mockOptions(set)
 	if err != nil {
@@ -234,6 +244,7 @@ type loadFlagValues struct {
 	workers, maxWorkers              uint64
 	http2, quiet, allowRemote        bool
 	maxRate, abortErrorRate          float64
+	refreshAt                        float64
 	thresholds                       thresholdList
 	mockTTL, mockRetryAfter, mockLat time.Duration
 	mockPolicy                       string
@@ -263,6 +274,7 @@ func loadFlags() (*flag.FlagSet, *loadFlagValues) {
 	fs.IntVar(&lf.connections, "connections", 10000, "idle connections kept per host")
 	fs.BoolVar(&lf.http2, "http2", false, "use HTTP/2 when the TLS server offers it (off: HTTP/1.1)")
 	fs.IntVar(&lf.instances, "instances", 1, "cached: token caches sharing the credentials, like replicas of one service")
+	fs.Float64Var(&lf.refreshAt, "refresh-at", tokencache.DefaultRefreshAt, "cached: refresh each token at this share of its lifetime (the cache's RefreshAt; jitter starts it up to 0.05 earlier)")
 	fs.DurationVar(&lf.mockTTL, "mock-token-ttl", 0, "embedded mock: token lifetime, whole seconds (default 8h)")
 	fs.StringVar(&lf.mockPolicy, "mock-policy", "", "embedded mock: reissue or cached")
 	fs.BoolVar(&lf.mockRevoke, "mock-revoke-previous", false, "embedded mock: a new token revokes the client's earlier ones")

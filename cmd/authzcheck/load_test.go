@@ -48,6 +48,9 @@ func TestLoadUsageAndSafetyRefusalsExit2(t *testing.T) {
 		{"mock flags against another target", []string{"issuance", "--mock-policy", "cached", "--token-url", "http://127.0.0.1:1/token",
 			"--client-id", "a", "--client-secret", "b"}, "applies only to the embedded mock"},
 		{"bad mock policy", []string{"issuance", "--mock-policy", "sometimes"}, "--mock-policy"},
+		{"refresh point outside the lifetime", []string{"cached", "--refresh-at", "1.5"}, "--refresh-at 1.5"},
+		{"refresh point inside the jitter", []string{"cached", "--refresh-at", "0.05"}, "--refresh-at 0.05"},
+		{"refresh point of no cache", []string{"issuance", "--refresh-at", "0.9"}, "only to 'load cached'"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
