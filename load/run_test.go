@@ -343,6 +343,33 @@ func TestRampReportsStepsAndTheHighestRateHeld(t *testing.T) {
 	}
 }
 
+func TestMergeSumsTheTokenCachesOfCachedRuns(t *testing.T) {
+	s := startMock(t, mock.WithTokenTTL(2*time.Second))
+	var files []string
+	var fetches int64
+	var lifetimes float64
+	for i, d := range []time.Duration{1500 * time.Millisecond, 3 * time.Second} {
+		cfg := baseConfig(t, s, ModeCached)
+		cfg.Duration = d
+		cfg.Name = "gen-" + string(rune('0'+i))
+		sum, err := Run(context.Background(), cfg)
+		require.NoError(t, err)
+		require.NotNil(t, sum.Cache)
+		fetches += sum.Cache.TokenFetches
+		lifetimes += sum.Cache.Lifetimes
+		files = append(files, filepath.Join(cfg.Dir, ResultsFile))
+	}
+	m, err := Merge(files)
+	require.NoError(t, err)
+	require.NotNil(t, m.Cache)
+	assert.Equal(t, 2, m.Cache.Instances)
+	assert.Equal(t, fetches, m.Cache.TokenFetches)
+	assert.InDelta(t, lifetimes, m.Cache.Lifetimes, 1e-9)
+	assert.InDelta(t, 2.25, m.Cache.Lifetimes, 0.15, "0.75 + 1.5 lifetimes of 2 s")
+	assert.InDelta(t, 2000, m.Cache.TokenLifetimeMeanMS, 100, "the mean of two 2 s means")
+	assert.InDelta(t, float64(fetches)/lifetimes, m.Cache.FetchesPerLifetime, 1e-9)
+}
+
 func TestMergeCombinesGenerators(t *testing.T) {
 	s := startMock(t, mock.WithPolicy(mock.PolicyCached))
 	var files []string
