@@ -96,7 +96,7 @@ func TestConformanceUnreachableTargetExits3(t *testing.T) {
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	ln.Close()
-	vars := map[string]string{"AUTHZ_TOKEN_URL": "http://" + addr + "/token", "AUTHZ_CLIENT_ID": "c", "AUTHZ_CLIENT_SECRET": "s"}
+	vars := map[string]string{"AUTHZ_TOKEN_URL": "http://" + addr + "/token", "AUTHZ_CLIENT_ID": "c", "AUTHZ_CLIENT_SECRET": "s3cret-value"}
 	dir := filepath.Join(t.TempDir(), "ev")
 	code, _, errOut := runCmd(t, vars, "conformance", "--out", dir, "--quiet")
 	assert.Equal(t, cli.ExitUnreachable, code, errOut)

@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -220,8 +221,18 @@ func (f *targetFlags) resolve(env *cli.Env, mockOpts ...mock.Option) (*target, e
 	if (t.Client2ID == "") != (t.Client2Secret == "") {
 		return nil, cli.Usagef("give both the second client's ID and secret (AUTHZ_CLIENT2_ID, AUTHZ_CLIENT2_SECRET) or neither")
 	}
+	for _, c := range []struct{ name, secret string }{{"client secret", t.ClientSecret}, {"second client's secret", t.Client2Secret}} {
+		if n := utf8.RuneCountInString(c.secret); c.secret != "" && n < minSecretLength {
+			return nil, cli.Usagef("the %s is %d characters: evidence is redacted by searching for the secret, which needs at least %d, or ordinary text would match it (give a test server a longer secret)", c.name, n, minSecretLength)
+		}
+	}
 	return t, nil
 }
+
+// minSecretLength is the shortest client secret accepted. Redaction finds a secret by its text
+// in every output; a short one ("secret", "x") also matches ordinary words, so output would be
+// garbled and the evidence bundle refused as holding the secret.
+const minSecretLength = 8
 
 // startMock starts the embedded mock and points the target at it, with its demo clients, its
 // keys and its sample API. Credentials given for another target are not used against it.

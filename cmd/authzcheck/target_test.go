@@ -54,6 +54,12 @@ func TestResolveTarget(t *testing.T) {
 	assert.Equal(t, "argv-secret", tg.ClientSecret)
 	assert.Len(t, tg.Warnings, 1, "a secret on argv is accepted with a warning")
 
+	_, err = resolveWith(t, uat, "--client-secret", "secret")
+	assert.ErrorContains(t, err, "the client secret is 6 characters", "a short secret is refused: ordinary text would match it")
+	tg, err = resolveWith(t, uat, "--client-secret", "8 chars!")
+	require.NoError(t, err, "8 characters are enough")
+	assert.Equal(t, "8 chars!", tg.ClientSecret)
+
 	tg, err = resolveWith(t, uat, "--target", "mock")
 	require.NoError(t, err, "--target mock wins over AUTHZ_TOKEN_URL")
 	require.NotNil(t, tg.Mock)
@@ -76,6 +82,8 @@ func TestResolveTarget(t *testing.T) {
 		"two targets":      {nil, []string{"--token-url", "https://a.invalid/t", "--target", "mock"}},
 		"unknown profile":  {nil, []string{"--profile", "x"}},
 		"no client secret": {map[string]string{"AUTHZ_TOKEN_URL": "https://uat.example.invalid/token", "AUTHZ_CLIENT_ID": "x"}, nil},
+		"short secret":     {uat, []string{"--client-secret", "secret"}},
+		"short secret 2":   {uat, []string{"--client2-id", "b", "--client2-secret", "1234567"}},
 	} {
 		_, err := resolveWith(t, c.vars, c.args...)
 		assert.Equal(t, cli.ExitUsage, cli.CodeOf(err), "%s: %v", name, err)
