@@ -117,3 +117,26 @@ func TestErrorKindFoldsNumbers(t *testing.T) {
 	assert.Equal(t, "429 Too Many Requests", errorKind("429 Too Many Requests"), "a status stays as it is")
 	assert.Len(t, errorKind(string(make([]byte, 1000))), 300)
 }
+
+// Every answer is counted once, as a response or as unparsable, whatever the bodies and however
+// they repeat (the repeat path recalls the last answer instead of parsing it again).
+func FuzzTokenStatsAdd(f *testing.F) {
+	good := `{"access_token":"eyJhbGciOiJSUzI1NiJ9.` + b64(`{"exp":1800000000}`) + `.sig","expires_in":60}`
+	f.Add([]byte(good), []byte(`{"access_token":"x","expires_in":"59"}`))
+	f.Add([]byte(`{}`), []byte(good))
+	f.Add([]byte(`not json`), []byte(`{"access_token":"a\"b"}`))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		ts := newTokenStats()
+		now := time.Unix(1_700_000_000, 0)
+		for i, body := range [][]byte{a, a, b, b, a} {
+			ts.add(body, now.Add(time.Duration(i)*time.Second))
+		}
+		f := ts.figures()
+		if got := f.Responses + f.Unparsable; got != 5 {
+			t.Fatalf("5 answers counted as %d responses and %d unparsable", f.Responses, f.Unparsable)
+		}
+		if f.Distinct > f.Responses {
+			t.Fatalf("%d distinct tokens in %d responses", f.Distinct, f.Responses)
+		}
+	})
+}
