@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 	"crypto/rsa"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -93,19 +91,6 @@ func (t *target) Close() {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
 		_ = t.Mock.Shutdown(ctx)
-	}
-}
-
-// HTTPClient returns a client for talking to the target: its roots, the per-request timeout,
-// and no redirects followed (a redirect to another host must never carry credentials).
-func (t *target) HTTPClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
-	tr.TLSClientConfig = &tls.Config{RootCAs: t.RootCAs, MinVersion: tls.VersionTLS10}
-	return &http.Client{
-		Transport:     tr,
-		Timeout:       t.Timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
 
