@@ -187,17 +187,16 @@ func (f *targetFlags) resolve(env *cli.Env, mockOpts ...mock.Option) (*target, e
 		return t, nil
 	}
 
-	u, err := url.Parse(tokenURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, cli.Usagef("--token-url %q: want an http(s) URL like https://host/ticket-distributor-authorizer/token, or 'mock'", tokenURL)
+	if err := checkURL("--token-url", tokenURL, "https://host/ticket-distributor-authorizer/token, or 'mock'"); err != nil {
+		return nil, err
 	}
 	t.TokenURL = tokenURL
 	for name, v := range map[string]string{"--api-url": t.APIURL, "--jwks-url": t.JWKSURL} {
 		if v == "" {
 			continue
 		}
-		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, cli.Usagef("%s %q: want an http(s) URL", name, v)
+		if err := checkURL(name, v, "https://host/path"); err != nil {
+			return nil, err
 		}
 	}
 	if t.ClientID == "" || t.ClientSecret == "" {
@@ -218,6 +217,23 @@ func (f *targetFlags) resolve(env *cli.Env, mockOpts ...mock.Option) (*target, e
 // in every output; a short one ("secret", "x") also matches ordinary words, so output would be
 // garbled and the evidence bundle refused as holding the secret.
 const minSecretLength = 8
+
+// checkURL refuses anything but an absolute http(s) URL, and one carrying a user or password:
+// those would travel with every request and be written into the evidence. The message shows the
+// URL with its password masked.
+func checkURL(flagName, raw, example string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if err == nil && u.User != nil {
+			raw = u.Redacted()
+		}
+		return cli.Usagef("%s %q: want an http(s) URL like %s", flagName, raw, example)
+	}
+	if u.User != nil {
+		return cli.Usagef("%s %s: credentials in the URL are not accepted; give them as AUTHZ_CLIENT_ID and AUTHZ_CLIENT_SECRET", flagName, u.Redacted())
+	}
+	return nil
+}
 
 // startMock starts the embedded mock and points the target at it, with its demo clients, its
 // keys and its sample API. Credentials given for another target are not used against it.

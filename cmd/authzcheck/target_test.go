@@ -54,6 +54,11 @@ func TestResolveTarget(t *testing.T) {
 	assert.Equal(t, "argv-secret", tg.ClientSecret)
 	assert.Len(t, tg.Warnings, 1, "a secret on argv is accepted with a warning")
 
+	_, err = resolveWith(t, uat, "--token-url", "https://id:pass-word-1@uat.example.invalid/token")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "credentials in the URL are not accepted")
+	assert.NotContains(t, err.Error(), "pass-word-1", "the refusal does not print the password")
+
 	_, err = resolveWith(t, uat, "--client-secret", "secret")
 	assert.ErrorContains(t, err, "the client secret is 6 characters", "a short secret is refused: ordinary text would match it")
 	tg, err = resolveWith(t, uat, "--client-secret", "8 chars!")
@@ -73,17 +78,19 @@ func TestResolveTarget(t *testing.T) {
 		vars map[string]string
 		args []string
 	}{
-		"secret twice":     {uat, []string{"--client-secret", "a", "--client-secret-file", secretFile}},
-		"half a client2":   {uat, []string{"--client2-id", "x"}},
-		"missing file":     {uat, []string{"--client-secret-file", filepath.Join(t.TempDir(), "none")}},
-		"bad timeout":      {uat, []string{"--timeout", "0s"}},
-		"bad api URL":      {uat, []string{"--api-url", "products"}},
-		"bad CA file":      {uat, []string{"--ca-file", secretFile}},
-		"two targets":      {nil, []string{"--token-url", "https://a.invalid/t", "--target", "mock"}},
-		"unknown profile":  {nil, []string{"--profile", "x"}},
-		"no client secret": {map[string]string{"AUTHZ_TOKEN_URL": "https://uat.example.invalid/token", "AUTHZ_CLIENT_ID": "x"}, nil},
-		"short secret":     {uat, []string{"--client-secret", "secret"}},
-		"short secret 2":   {uat, []string{"--client2-id", "b", "--client2-secret", "1234567"}},
+		"secret twice":      {uat, []string{"--client-secret", "a", "--client-secret-file", secretFile}},
+		"half a client2":    {uat, []string{"--client2-id", "x"}},
+		"missing file":      {uat, []string{"--client-secret-file", filepath.Join(t.TempDir(), "none")}},
+		"bad timeout":       {uat, []string{"--timeout", "0s"}},
+		"bad api URL":       {uat, []string{"--api-url", "products"}},
+		"bad CA file":       {uat, []string{"--ca-file", secretFile}},
+		"two targets":       {nil, []string{"--token-url", "https://a.invalid/t", "--target", "mock"}},
+		"unknown profile":   {nil, []string{"--profile", "x"}},
+		"no client secret":  {map[string]string{"AUTHZ_TOKEN_URL": "https://uat.example.invalid/token", "AUTHZ_CLIENT_ID": "x"}, nil},
+		"short secret":      {uat, []string{"--client-secret", "secret"}},
+		"user in token URL": {uat, []string{"--token-url", "https://id:pass-word-1@uat.example.invalid/token"}},
+		"user in API URL":   {uat, []string{"--api-url", "https://id:pass-word-1@uat.example.invalid/products"}},
+		"short secret 2":    {uat, []string{"--client2-id", "b", "--client2-secret", "1234567"}},
 	} {
 		_, err := resolveWith(t, c.vars, c.args...)
 		assert.Equal(t, cli.ExitUsage, cli.CodeOf(err), "%s: %v", name, err)
