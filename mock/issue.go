@@ -19,7 +19,10 @@ const repeatedJTI = "6f1c3a52-0000-4000-8000-000000000000"
 // cachedEntry is a token the cached policy answers again.
 type cachedEntry struct {
 	token string
-	exp   time.Time
+	// expiry is the expiry the token's first answer announced (now + expires_in): the token's
+	// exp, except under quirk wrong-exp, whose exp is an hour later. Every answer counts
+	// expires_in down to it, so a cached answer keeps the quirk's shape.
+	expiry time.Time
 }
 
 // tokenCache holds the cached policy's tokens, by client and scope.
@@ -97,43 +100,43 @@ func (s *Server) issue(st *state, c *clientEntry, scopes []string, scopeStr stri
 	q := st.quirks
 	cached := st.policy == PolicyCached || q.has(qCachedFullLifetime) || q.has(qSharedToken)
 	var key string
+	var e cachedEntry
+	hit := false
 	if cached {
 		key = c.ID + "\x00" + scopeStr
 		if q.has(qSharedToken) {
 			key = "\x00" + scopeStr
 		}
-		if e, ok := s.cache.get(key); ok && e.exp.Sub(now) > refreshMargin(st.ttl) && e.exp.Sub(now) >= time.Second {
-			c.counters.tokensIssued.Add(1)
-			s.metrics.issued.Inc()
-			expiresIn := wholeSeconds(e.exp.Sub(now))
-			if q.has(qCachedFullLifetime) {
-				expiresIn = int64(st.ttl / time.Second)
-			}
-			return &issuedToken{client: c.ID, token: e.token, scope: scopeStr, expiresIn: expiresIn}, nil
+		e, hit = s.cache.get(key)
+		left := e.expiry.Sub(now)
+		hit = hit && left > refreshMargin(st.ttl) && left >= time.Second
+	}
+	if !hit {
+		iat := now
+		if q.has(qCachedFullLifetime) {
+			iat = now.Add(-60 * time.Second)
 		}
-	}
-	iat := now
-	if q.has(qCachedFullLifetime) {
-		iat = now.Add(-60 * time.Second)
-	}
-	// iat rounds down and exp up, so a token lives at least its whole lifetime from now: rounding
-	// both down would cost up to a second of it, half of a compressed 2 s lifetime.
-	exp := ceilUnix(iat) + int64(st.ttl/time.Second)
-	tok, exp, err := s.signToken(st, c, scopes, iat.Unix(), exp)
-	if err != nil {
-		return nil, err
-	}
-	if cached {
-		s.cache.put(key, cachedEntry{token: tok, exp: time.Unix(exp, 0)})
+		// iat rounds down and exp up, so a token lives at least its whole lifetime from now:
+		// rounding both down would cost up to a second of it, half of a compressed 2 s lifetime.
+		exp := ceilUnix(iat) + int64(st.ttl/time.Second)
+		// The answer announces exp as computed here; quirks may move the token's own exp.
+		tok, _, err := s.signToken(st, c, scopes, iat.Unix(), exp)
+		if err != nil {
+			return nil, err
+		}
+		e = cachedEntry{token: tok, expiry: time.Unix(exp, 0)}
+		if cached {
+			s.cache.put(key, e)
+		}
+		s.issued.add(tok)
 	}
 	c.counters.tokensIssued.Add(1)
 	s.metrics.issued.Inc()
-	s.issued.add(tok)
-	expiresIn := wholeSeconds(time.Unix(exp, 0).Sub(now))
-	if q.has(qWrongExp) || q.has(qCachedFullLifetime) {
+	expiresIn := wholeSeconds(e.expiry.Sub(now))
+	if q.has(qCachedFullLifetime) {
 		expiresIn = int64(st.ttl / time.Second)
 	}
-	return &issuedToken{client: c.ID, token: tok, scope: scopeStr, expiresIn: expiresIn}, nil
+	return &issuedToken{client: c.ID, token: e.token, scope: scopeStr, expiresIn: expiresIn}, nil
 }
 
 // ceilUnix is t in Unix seconds, rounded up.

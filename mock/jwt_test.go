@@ -309,3 +309,42 @@ func TestCacheBehaviour(t *testing.T) {
 		})
 	}
 }
+
+// TestCachedAnswersKeepTheQuirksShape: a cached answer counts expires_in down to the expiry the
+// first answer announced, so quirks that skew exp or expires_in look the same on every answer.
+func TestCachedAnswersKeepTheQuirksShape(t *testing.T) {
+	ctx := context.Background()
+	t.Run("cached + wrong-exp: exp stays an hour past now + expires_in", func(t *testing.T) {
+		h := newHarness(t, mock.WithPolicy(mock.PolicyCached), mock.WithTokenTTL(100*time.Second), mock.WithQuirks("wrong-exp"))
+		tok1, m1 := h.token("")
+		_, c1 := jwtParts(t, tok1)
+		assert.Equal(t, float64(100), m1["expires_in"])
+		assert.InDelta(t, 3600, c1["exp"].(float64)-float64(h.srv.Now().Unix())-m1["expires_in"].(float64), 1)
+		require.NoError(t, h.srv.Control().Advance(ctx, 30*time.Second))
+		tok2, m2 := h.token("")
+		require.Equal(t, tok1, tok2, "the cached policy answers the same token")
+		assert.InDelta(t, 70, m2["expires_in"], 1)
+		assert.InDelta(t, 3600, c1["exp"].(float64)-float64(h.srv.Now().Unix())-m2["expires_in"].(float64), 1)
+		require.NoError(t, h.srv.Control().Advance(ctx, 65*time.Second)) // 5 s of the announced lifetime left
+		tok3, m3 := h.token("")
+		assert.NotEqual(t, tok1, tok3, "the refresh follows the announced expiry, not the skewed exp")
+		assert.Equal(t, float64(100), m3["expires_in"])
+	})
+	t.Run("cached-full-lifetime: every answer says the whole lifetime; the token is renewed before its exp", func(t *testing.T) {
+		h := newHarness(t, mock.WithTokenTTL(1000*time.Second), mock.WithQuirks("cached-full-lifetime"))
+		tok1, m1 := h.token("")
+		_, c1 := jwtParts(t, tok1)
+		assert.Equal(t, float64(1000), m1["expires_in"])
+		assert.InDelta(t, h.srv.Now().Unix()+940, c1["exp"], 2, "the token was issued a minute ago")
+		require.NoError(t, h.srv.Control().Advance(ctx, 300*time.Second))
+		tok2, m2 := h.token("")
+		assert.Equal(t, tok1, tok2)
+		assert.Equal(t, float64(1000), m2["expires_in"])
+		require.NoError(t, h.srv.Control().Advance(ctx, 600*time.Second)) // 40 s of exp left: under a tenth
+		tok3, m3 := h.token("")
+		assert.NotEqual(t, tok1, tok3)
+		assert.Equal(t, float64(1000), m3["expires_in"])
+		_, c3 := jwtParts(t, tok3)
+		assert.Greater(t, c3["exp"].(float64), float64(h.srv.Now().Unix()), "a cached answer is never an expired token")
+	})
+}
