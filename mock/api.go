@@ -208,7 +208,7 @@ func (s *Server) authorizeBearer(r *http.Request, st *state) (*clientEntry, *tok
 		}
 	}
 	if claims.Scope == nil && q.has(qNoScopeClaim) {
-		if sc, ok := s.scopes.Load(claims.ID); ok {
+		if sc, ok := s.scopes.Load(tok); ok {
 			claims.Scope = sc.([]string)
 		}
 	}

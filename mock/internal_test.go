@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -59,4 +60,63 @@ func TestLogsNeverHoldSecretsOrTokens(t *testing.T) {
 	assert.NotContains(t, logs, DefaultClientSecret)
 	assert.NotContains(t, logs, "eyJ")
 	assert.NotContains(t, logs, "garbage-token")
+}
+
+func syncMapLen(m *sync.Map) int {
+	n := 0
+	m.Range(func(any, any) bool { n++; return true })
+	return n
+}
+
+// TestQuirkMapsStayBounded: what the sample API keeps per token under quirks opaque-token and
+// no-scope-claim is forgotten with the token's place in the issued list, so it never outgrows it.
+func TestQuirkMapsStayBounded(t *testing.T) {
+	apiStatus := func(s *Server, tok string) int {
+		r := httptest.NewRequest(http.MethodGet, "/products", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		s.hs.Handler.ServeHTTP(w, r)
+		return w.Code
+	}
+	t.Run("opaque-token, past the issued list's size", func(t *testing.T) {
+		s, err := New(WithKey(fuzzKey()), WithQuirks("opaque-token"))
+		require.NoError(t, err)
+		defer s.Close()
+		st := s.st.Load()
+		c := st.clients[DefaultClientID]
+		var first, last string
+		for i := range maxIssuedTokens + 50 {
+			it, err := s.issue(st, c, c.Scopes, c.defaultScope)
+			require.NoError(t, err)
+			if i == 0 {
+				first = it.token
+			}
+			last = it.token
+		}
+		assert.Equal(t, maxIssuedTokens, syncMapLen(&s.opaque))
+		assert.Len(t, s.issued.list(), maxIssuedTokens)
+		assert.Equal(t, http.StatusOK, apiStatus(s, last))
+		_, kept := s.opaque.Load(first)
+		assert.False(t, kept, "the oldest token was forgotten")
+	})
+	t.Run("no-scope-claim, past a small issued list", func(t *testing.T) {
+		s, err := New(WithKey(fuzzKey()), WithQuirks("no-scope-claim"))
+		require.NoError(t, err)
+		defer s.Close()
+		s.issued = newTokenRing(8)
+		st := s.st.Load()
+		c := st.clients[DefaultClientID]
+		toks := make([]string, 0, 20)
+		for range 20 {
+			it, err := s.issue(st, c, []string{"product.all"}, "product.all")
+			require.NoError(t, err)
+			toks = append(toks, it.token)
+		}
+		assert.Equal(t, 8, syncMapLen(&s.scopes))
+		for i, tok := range toks {
+			_, kept := s.scopes.Load(tok)
+			assert.Equal(t, i >= 12, kept, "token %d", i)
+		}
+		assert.Equal(t, http.StatusOK, apiStatus(s, toks[19]), "the newest token's scopes are still known")
+	})
 }

@@ -63,14 +63,17 @@ type tokenRing struct {
 
 func newTokenRing(n int) *tokenRing { return &tokenRing{buf: make([]string, n)} }
 
-func (r *tokenRing) add(tok string) {
+// add records tok and returns the token it pushed out of the ring ("" while the ring fills).
+func (r *tokenRing) add(tok string) (evicted string) {
 	r.mu.Lock()
+	evicted = r.buf[r.next]
 	r.buf[r.next] = tok
 	r.next++
 	if r.next == len(r.buf) {
 		r.next, r.full = 0, true
 	}
 	r.mu.Unlock()
+	return evicted
 }
 
 func (r *tokenRing) list() []string {
@@ -128,7 +131,7 @@ func (s *Server) issue(st *state, c *clientEntry, scopes []string, scopeStr stri
 		if cached {
 			s.cache.put(key, e)
 		}
-		s.issued.add(tok)
+		s.remember(tok)
 	}
 	c.counters.tokensIssued.Add(1)
 	s.metrics.issued.Inc()
@@ -137,6 +140,17 @@ func (s *Server) issue(st *state, c *clientEntry, scopes []string, scopeStr stri
 		expiresIn = int64(st.ttl / time.Second)
 	}
 	return &issuedToken{client: c.ID, token: e.token, scope: scopeStr, expiresIn: expiresIn}, nil
+}
+
+// remember adds a new token to the issued list. What the sample API keeps for a token (its
+// scopes under quirk no-scope-claim, its entry under quirk opaque-token) is forgotten when the
+// token leaves the list, so both stay as bounded as the list under any load. (A token the
+// cached policy still answers could leave the list only after maxIssuedTokens newer ones.)
+func (s *Server) remember(tok string) {
+	if old := s.issued.add(tok); old != "" {
+		s.scopes.Delete(old)
+		s.opaque.Delete(old)
+	}
 }
 
 // ceilUnix is t in Unix seconds, rounded up.
@@ -172,7 +186,6 @@ func (s *Server) signToken(st *state, c *clientEntry, scopes []string, iat, exp 
 	}
 	if q.has(qNoScopeClaim) {
 		claims.scopeClaim = false
-		s.scopes.Store(jti, append([]string(nil), scopes...))
 	}
 	if q.has(qWrongExp) {
 		claims.exp += 3600
@@ -187,6 +200,9 @@ func (s *Server) signToken(st *state, c *clientEntry, scopes []string, iat, exp 
 	tok, err := s.sign(ks, q, &claims)
 	if err != nil {
 		return "", 0, err
+	}
+	if q.has(qNoScopeClaim) {
+		s.scopes.Store(tok, append([]string(nil), scopes...))
 	}
 	if st.revokePrevious {
 		s.latest.Store(c.ID, jti)

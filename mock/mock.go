@@ -162,8 +162,8 @@ type Server struct {
 	issued *tokenRing
 	cache  tokenCache
 	latest sync.Map // client ID -> jti of its newest token (revoke-previous)
-	scopes sync.Map // jti -> []string, for tokens issued without a scope claim (quirk)
-	opaque sync.Map // token -> opaqueEntry (quirk opaque-token)
+	scopes sync.Map // token -> []string, for tokens issued without a scope claim (quirk); bounded by issued
+	opaque sync.Map // token -> opaqueEntry (quirk opaque-token); bounded by issued
 
 	inFlight   atomic.Int64
 	lastRotate atomic.Int64   // mock-clock UnixNano of the last key rotation (fault KeyRotateEvery)
