@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -45,28 +46,13 @@ func startCaches(ctx context.Context, cfg *Config, hc *http.Client) (*cacheRun, 
 		t0 := time.Now()
 		if _, err := c.TokenContext(ctx); err != nil {
 			cr.close()
-			return nil, &PreflightError{Unreachable: !isRetrieveError(err), Msg: fmt.Sprintf("warming the token cache: %v", err)}
+			var re *oauth2.RetrieveError
+			return nil, &PreflightError{Unreachable: !errors.As(err, &re), Msg: fmt.Sprintf("warming the token cache: %v", err)}
 		}
 		cr.cold = max(cr.cold, time.Since(t0))
 		cr.warm = append(cr.warm, c.Stats())
 	}
 	return cr, nil
-}
-
-func isRetrieveError(err error) bool {
-	var re *oauth2.RetrieveError
-	for e := err; e != nil; {
-		if r, ok := e.(*oauth2.RetrieveError); ok {
-			re = r
-			break
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			break
-		}
-		e = u.Unwrap()
-	}
-	return re != nil
 }
 
 func (cr *cacheRun) onRefresh(ev tokencache.RefreshEvent) {

@@ -570,11 +570,15 @@ func (c *collector) add(r *vegeta.Result) bool {
 		}
 	}
 	r.Body, r.Headers = nil, nil
+	if r.Error != "" {
+		// Bounded and folded before anything is written: results.bin keeps no more of an error
+		// than the summary does.
+		r.Error = errorKind(r.Error)
+	}
 	if c.encErr == nil {
 		c.encErr = c.enc.Encode(r)
 	}
 	if r.Error != "" {
-		r.Error = errorKind(r.Error)
 		if _, ok := c.errKinds[r.Error]; !ok && len(c.errKinds) >= maxErrorKinds {
 			c.other++
 			r.Error = "other errors"

@@ -176,6 +176,10 @@ func (c *Cache) startLocked(now time.Time, background bool, replaces *entry) *fl
 // fetch runs one fetch and publishes its outcome.
 func (c *Cache) fetch(f *flight) {
 	tok, err := c.callSource()
+	if err != nil {
+		// Once, here: lastErr and every error built on it carry the safe message.
+		err = redactSourceError(err)
+	}
 
 	c.mu.Lock()
 	now := c.cfg.clock.Now()
