@@ -76,7 +76,7 @@ func (c *Config) TTL() (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("token_ttl: %q is not a duration like 8h or 2s", c.TokenTTL)
 	}
-	if err := validateTTL(d); err != nil {
+	if err := ValidateTTL(d); err != nil {
 		return 0, fmt.Errorf("token_ttl: %w", err)
 	}
 	return d, nil

@@ -414,7 +414,7 @@ func (s *Server) reset() error {
 
 func (s *Server) applyConfig(p ConfigPatch) error {
 	if p.TokenTTL != nil {
-		if err := validateTTL(*p.TokenTTL); err != nil {
+		if err := ValidateTTL(*p.TokenTTL); err != nil {
 			return err
 		}
 	}

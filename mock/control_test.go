@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -266,6 +267,23 @@ func TestServerLifecycle(t *testing.T) {
 		_, err := mock.New(mock.WithKey(testKey()), mock.WithAddr("0.0.0.0:0"))
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "not loopback")
+		assert.ErrorIs(t, err, mock.ErrNotLoopback)
+	})
+	t.Run("a taken address is a *net.OpError", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer ln.Close()
+		_, err = mock.New(mock.WithKey(testKey()), mock.WithAddr(ln.Addr().String()))
+		var opErr *net.OpError
+		require.ErrorAs(t, err, &opErr)
+		assert.NotErrorIs(t, err, mock.ErrNotLoopback)
+	})
+	t.Run("ValidateTTL wants whole seconds, at least 1s", func(t *testing.T) {
+		assert.NoError(t, mock.ValidateTTL(time.Second))
+		assert.NoError(t, mock.ValidateTTL(8*time.Hour))
+		for _, d := range []time.Duration{0, -time.Second, 500 * time.Millisecond, 1500 * time.Millisecond} {
+			assert.Error(t, mock.ValidateTTL(d), d)
+		}
 	})
 	t.Run("refuses bad configuration with a clear error", func(t *testing.T) {
 		for name, opt := range map[string]mock.Option{

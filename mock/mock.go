@@ -173,7 +173,13 @@ type Server struct {
 	serveErr   chan error
 }
 
-// New starts a mock on 127.0.0.1:0 (or WithAddr) and returns once it accepts connections.
+// ErrNotLoopback is wrapped by New's error when WithAddr names a non-loopback address and
+// WithAllowNonLoopback was not given.
+var ErrNotLoopback = errors.New("not loopback")
+
+// New starts a mock on 127.0.0.1:0 (or WithAddr) and returns once it accepts connections. An
+// error wraps ErrNotLoopback for a refused address, and a *net.OpError when listening failed
+// (the address is taken or cannot be bound); anything else is bad configuration.
 func New(opts ...Option) (*Server, error) {
 	set := settings{addr: "127.0.0.1:0", ttl: DefaultTokenTTL, policy: PolicyReissue}
 	for _, o := range opts {
@@ -215,7 +221,7 @@ func New(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("listen address %q: %w", set.addr, err)
 	}
 	if !set.allowRemote && !isLoopbackHost(host) {
-		return nil, fmt.Errorf("listen address %q is not loopback; allow it explicitly to serve other hosts", set.addr)
+		return nil, fmt.Errorf("listen address %q is %w; allow it explicitly to serve other hosts", set.addr, ErrNotLoopback)
 	}
 	ln, err := net.Listen("tcp", set.addr)
 	if err != nil {

@@ -51,7 +51,7 @@ type ClientCounters struct {
 
 func newState(clients []Client, ttl time.Duration, policy Policy, revoke bool, quirks []string, f Faults) (*state, error) {
 	st := &state{clients: map[string]*clientEntry{}, ttl: ttl, policy: policy, revokePrevious: revoke, faults: f}
-	if err := validateTTL(ttl); err != nil {
+	if err := ValidateTTL(ttl); err != nil {
 		return nil, err
 	}
 	if _, err := ParsePolicy(string(policy)); err != nil {
@@ -76,7 +76,9 @@ func newState(clients []Client, ttl time.Duration, policy Policy, revoke bool, q
 	return st, nil
 }
 
-func validateTTL(ttl time.Duration) error {
+// ValidateTTL reports what is wrong with a token lifetime: it must be whole seconds (expires_in
+// is an integer), at least 1s.
+func ValidateTTL(ttl time.Duration) error {
 	if ttl < time.Second {
 		return fmt.Errorf("token lifetime %s: must be at least 1s", ttl)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"runtime/debug"
 	"sort"
@@ -119,8 +120,8 @@ func runMock(env *cli.Env) error {
 			tokenTTL = d
 		}
 	}
-	if tokenTTL < time.Second || tokenTTL%time.Second != 0 {
-		return cli.Usagef("--token-ttl %s: must be whole seconds, at least 1s", tokenTTL)
+	if err := mock.ValidateTTL(tokenTTL); err != nil {
+		return cli.Usagef("--token-ttl: %v", err)
 	}
 	opts = append(opts, mock.WithTokenTTL(tokenTTL))
 
@@ -186,10 +187,11 @@ func runMock(env *cli.Env) error {
 	}
 	srv, err := mock.New(opts...)
 	if err != nil {
-		if strings.Contains(err.Error(), "not loopback") {
+		var opErr *net.OpError
+		switch {
+		case errors.Is(err, mock.ErrNotLoopback):
 			return cli.Usagef("--addr %s is not a loopback address; add --allow-remote to serve other hosts", listen)
-		}
-		if strings.HasPrefix(err.Error(), "listen on") {
+		case errors.As(err, &opErr):
 			return cli.Unreachablef("%v", err)
 		}
 		return cli.Usagef("%v", err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -111,4 +112,16 @@ func TestMockCommandListsQuirks(t *testing.T) {
 	for _, q := range mock.Quirks() {
 		assert.Contains(t, out.String(), q.Name)
 	}
+}
+
+// TestMockCommandTakenAddressIsUnreachable: a port already in use is exit 3, not a usage error.
+func TestMockCommandTakenAddressIsUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	env, _ := mockEnv(context.Background(), []string{"--addr", ln.Addr().String()}, io.Discard)
+	err = runMock(env)
+	require.Error(t, err)
+	assert.Equal(t, cli.ExitUnreachable, cli.CodeOf(err))
+	assert.Contains(t, err.Error(), ln.Addr().String())
 }
