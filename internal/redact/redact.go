@@ -3,16 +3,19 @@
 // through a Redactor before it is stored anywhere.
 //
 // A client secret becomes "***" in every encoding it can travel in (raw, form-urlencoded,
-// percent-encoded, inside a Basic credential). An access token becomes its fingerprint
+// percent-encoded, base64, inside a Basic credential, and escaped inside JSON, Go-quoted and
+// HTML text: see Variants). An access token becomes its fingerprint
 // ("sha256:" and the first 12 hex digits of its SHA-256, and its length), and a JWT keeps its
 // decoded header and claims but never its signature, so nothing written can be replayed.
 package redact
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"html/template"
 	"net/url"
 	"regexp"
 	"sort"
@@ -97,40 +100,91 @@ func SensitiveHeader(name string) bool {
 // A Redactor scrubs known secrets and tokens from text. It is safe for concurrent use.
 // The zero value is not usable; call New.
 type Redactor struct {
-	mu      sync.RWMutex
-	secrets []string // every encoded form of every secret, longest first
-	tokens  map[string]struct{}
+	mu        sync.RWMutex
+	secrets   []string          // every encoded form of every secret, longest first
+	tokens    map[string]string // every variant of every token: its fingerprint text
+	tokenList []string          // the keys of tokens, longest first
 }
 
 // New returns a Redactor that knows the given secrets (empty strings are ignored).
 func New(secrets ...string) *Redactor {
-	r := &Redactor{tokens: map[string]struct{}{}}
+	r := &Redactor{tokens: map[string]string{}}
 	r.AddSecret(secrets...)
 	return r
 }
 
-// AddSecret registers more secrets. Each is removed in its raw, form-urlencoded,
-// percent-encoded and base64 forms.
-func (r *Redactor) AddSecret(secrets ...string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		for _, form := range encodings(s) {
-			if !contains(r.secrets, form) {
-				r.secrets = append(r.secrets, form)
-			}
-		}
-	}
-	sort.Slice(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
+// Credential is a client's ID and secret: the secret travels alone and inside the Basic
+// credential built from both, so the forms of a secret depend on the ID it goes with.
+type Credential struct {
+	ID     string
+	Secret string
 }
 
-// encodings are the forms a secret travels in: raw, form-urlencoded, percent-encoded, base64.
-func encodings(s string) []string {
-	return []string{s, url.QueryEscape(s), url.PathEscape(s),
-		base64.StdEncoding.EncodeToString([]byte(s)), base64.RawURLEncoding.EncodeToString([]byte(s))}
+// Variants returns s and the escaped forms it takes in what the harness writes and what targets
+// answer, each once and s first: form-urlencoded and percent-encoded; inside a JSON string
+// (encoding/json with HTML escaping on, and off); with "/" written "\/" (JSON encoders that
+// escape the solidus); inside a strconv.Quote (%q) string; and HTML-escaped (html/template's
+// HTMLEscapeString, and as html/template writes text, which also escapes "+"). Escapes compose once:
+// the JSON string of a quoted or HTML-escaped form is a variant too. Empty s has none.
+func Variants(s string) []string {
+	if s == "" {
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	add := func(v string) {
+		if v != "" && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	quoted := strconv.Quote(s)
+	for _, b := range []string{s, url.QueryEscape(s), url.PathEscape(s), quoted[1 : len(quoted)-1],
+		template.HTMLEscapeString(s), htmlText(s)} {
+		add(b)
+		add(jsonInner(b, true))
+		add(jsonInner(b, false))
+	}
+	for _, v := range out {
+		if strings.Contains(v, "/") {
+			add(strings.ReplaceAll(v, "/", `\/`)) // appends to out: the loop sees it, and it has no bare "/"
+		}
+	}
+	return out
+}
+
+// htmlTextTmpl writes a value as html/template does in HTML text and attributes: like
+// HTMLEscapeString, and "+" as "&#43;".
+var htmlTextTmpl = template.Must(template.New("").Parse("{{.}}"))
+
+func htmlText(s string) string {
+	var buf bytes.Buffer
+	if htmlTextTmpl.Execute(&buf, s) != nil {
+		return template.HTMLEscapeString(s)
+	}
+	return buf.String()
+}
+
+// jsonInner is s as encoding/json writes it inside a string, without the quotes.
+func jsonInner(s string, escapeHTML bool) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(escapeHTML)
+	_ = enc.Encode(s) // a string always encodes
+	out := strings.TrimSuffix(buf.String(), "\n")
+	return out[1 : len(out)-1]
+}
+
+// secretForms are the forms of a secret on its own: its Variants, and those of its base64 forms.
+func secretForms(s string) []string {
+	if s == "" {
+		return nil
+	}
+	forms := Variants(s)
+	for _, b := range []string{base64.StdEncoding.EncodeToString([]byte(s)), base64.RawURLEncoding.EncodeToString([]byte(s))} {
+		forms = append(forms, Variants(b)...)
+	}
+	return forms
 }
 
 // basicForms are the Basic credentials built from a client's ID and secret, in both RFC 6749
@@ -140,21 +194,29 @@ func basicForms(clientID, secret string) []string {
 		base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(clientID) + ":" + url.QueryEscape(secret)))}
 }
 
-// Forms returns every distinct form in which the secrets can appear in written evidence: each
-// secret's encodings and, with a client ID, the Basic credentials built from it. Scanners that
-// check a finished bundle use it; a Redactor removes the same forms.
-func Forms(clientID string, secrets ...string) []string {
+// credentialForms is the one list of the forms a client's credentials can be written in, used by
+// both the Redactor (AddCredential) and the scanners (Forms, CredentialForms): the secret's
+// forms, those of "id:secret", and the Variants of both Basic credentials.
+func credentialForms(c Credential) []string {
+	if c.Secret == "" {
+		return nil
+	}
+	forms := append(secretForms(c.Secret), secretForms(c.ID+":"+c.Secret)...)
+	for _, b := range basicForms(c.ID, c.Secret) {
+		forms = append(forms, Variants(b)...)
+	}
+	return forms
+}
+
+// CredentialForms returns every distinct form in which the credentials' secrets can appear in
+// written evidence, each secret with the Basic credentials built from its own client's ID.
+// Scanners that check a finished bundle use it; a Redactor given the same credentials
+// (AddCredential) removes exactly these forms.
+func CredentialForms(creds ...Credential) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		forms := encodings(s)
-		if clientID != "" {
-			forms = append(forms, basicForms(clientID, s)...)
-		}
-		for _, f := range forms {
+	for _, c := range creds {
+		for _, f := range credentialForms(c) {
 			if !seen[f] {
 				seen[f] = true
 				out = append(out, f)
@@ -164,25 +226,65 @@ func Forms(clientID string, secrets ...string) []string {
 	return out
 }
 
-// AddCredential registers a client's credentials: the secret, and the Basic credential built
-// from them in both RFC 6749 §2.3.1 forms (plain and form-urlencoded before base64).
+// Forms is CredentialForms for secrets that share one client ID.
+func Forms(clientID string, secrets ...string) []string {
+	creds := make([]Credential, 0, len(secrets))
+	for _, s := range secrets {
+		creds = append(creds, Credential{ID: clientID, Secret: s})
+	}
+	return CredentialForms(creds...)
+}
+
+// AddSecret registers more secrets (empty strings are ignored). Each is removed in its Variants
+// and those of its base64 forms.
+func (r *Redactor) AddSecret(secrets ...string) {
+	var forms []string
+	for _, s := range secrets {
+		forms = append(forms, secretForms(s)...)
+	}
+	r.addForms(forms)
+}
+
+// AddCredential registers a client's credentials: every form of CredentialForms.
 func (r *Redactor) AddCredential(clientID, secret string) {
-	if secret == "" {
+	r.addForms(credentialForms(Credential{ID: clientID, Secret: secret}))
+}
+
+func (r *Redactor) addForms(forms []string) {
+	if len(forms) == 0 {
 		return
 	}
-	r.AddSecret(append([]string{secret, clientID + ":" + secret}, basicForms(clientID, secret)...)...)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range forms {
+		if !contains(r.secrets, f) {
+			r.secrets = append(r.secrets, f)
+		}
+	}
+	sort.SliceStable(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
 }
 
 // AddToken registers an access token (opaque or JWT) so that it is replaced by its fingerprint
-// wherever it appears.
+// wherever it appears, in any of its Variants (percent-encoded, "\/"-escaped, ...).
 func (r *Redactor) AddToken(tokens ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, t := range tokens {
-		if t != "" {
-			r.tokens[t] = struct{}{}
+		if t == "" {
+			continue
+		}
+		if _, done := r.tokens[t]; done {
+			continue
+		}
+		fp := Token(t).String()
+		for _, v := range Variants(t) {
+			if _, ok := r.tokens[v]; !ok {
+				r.tokens[v] = fp
+				r.tokenList = append(r.tokenList, v)
+			}
 		}
 	}
+	sort.SliceStable(r.tokenList, func(i, j int) bool { return len(r.tokenList[i]) > len(r.tokenList[j]) })
 }
 
 // String returns s with every known secret masked, every known token and every JWT-shaped string
@@ -193,9 +295,9 @@ func (r *Redactor) String(s string) string {
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	for t := range r.tokens {
+	for _, t := range r.tokenList {
 		if strings.Contains(s, t) {
-			s = strings.ReplaceAll(s, t, Token(t).String())
+			s = strings.ReplaceAll(s, t, r.tokens[t])
 		}
 	}
 	s = jwtRe.ReplaceAllStringFunc(s, func(t string) string { return Token(t).String() })

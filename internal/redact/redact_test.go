@@ -1,7 +1,11 @@
 package redact
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	htmltmpl "html/template"
 	"net/url"
 	"strings"
 	"testing"
@@ -107,11 +111,92 @@ func FuzzToken(f *testing.F) {
 func TestFormsAreWhatTheRedactorRemoves(t *testing.T) {
 	const id, secret = "demo client", "Sec+ret/=%&!x"
 	forms := Forms(id, secret, secret, "")
-	assert.Len(t, forms, 7, "five encodings and two Basic credentials, each once")
+	basicPlain := base64.StdEncoding.EncodeToString([]byte(id + ":" + secret))
+	basicForm := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
+	assert.Subset(t, forms, []string{secret, url.QueryEscape(secret), url.PathEscape(secret),
+		base64.StdEncoding.EncodeToString([]byte(secret)), base64.RawURLEncoding.EncodeToString([]byte(secret)),
+		basicPlain, basicForm}, "five encodings and two Basic credentials")
+	seen := map[string]bool{}
+	for _, f := range forms {
+		assert.False(t, seen[f], "%q listed once", f)
+		seen[f] = true
+	}
 	r := New()
 	r.AddCredential(id, secret)
+	assert.ElementsMatch(t, forms, r.secrets, "AddCredential and Forms build the same forms")
 	for _, f := range forms {
 		assert.NotContains(t, r.String("x "+f+" y"), f, "the redactor removes %q", f)
 	}
 	assert.Empty(t, Forms(id), "no secret, no forms")
+}
+
+func TestCredentialFormsPairEachSecretWithItsOwnID(t *testing.T) {
+	c1 := Credential{ID: "client-one", Secret: "first-secret-1"}
+	c2 := Credential{ID: "c2", Secret: "second-secret-2"}
+	forms := CredentialForms(c1, c2, Credential{ID: "nobody"})
+	assert.Contains(t, forms, base64.StdEncoding.EncodeToString([]byte("c2:second-secret-2")))
+	assert.Contains(t, forms, base64.StdEncoding.EncodeToString([]byte("client-one:first-secret-1")))
+	assert.NotContains(t, forms, base64.StdEncoding.EncodeToString([]byte("client-one:second-secret-2")))
+	assert.Equal(t, Forms("c2", "second-secret-2"), CredentialForms(c2))
+	assert.Empty(t, CredentialForms(Credential{ID: "nobody"}), "no secret, no forms")
+}
+
+func TestVariantsAreTheEscapesOfWriters(t *testing.T) {
+	const s = `p&ss<w0rd>"+Q/x`
+	v := Variants(s)
+	assert.Equal(t, s, v[0], "the raw form first")
+	assert.Contains(t, v, `p\u0026ss\u003cw0rd\u003e\"+Q/x`, "encoding/json, HTML escaping on")
+	assert.Contains(t, v, `p&ss<w0rd>\"+Q/x`, "encoding/json, HTML escaping off")
+	assert.Contains(t, v, `p&ss<w0rd>\"+Q\/x`, "the \\/ form")
+	assert.Contains(t, v, `p&amp;ss&lt;w0rd&gt;&#34;+Q/x`, "HTMLEscapeString")
+	assert.Contains(t, v, `p&amp;ss&lt;w0rd&gt;&#34;&#43;Q/x`, "html/template text")
+	assert.Contains(t, v, url.QueryEscape(s))
+	assert.Equal(t, []string{"plain"}, Variants("plain"), "nothing to escape, one form")
+	assert.Nil(t, Variants(""))
+}
+
+// A secret with characters every escaper touches is masked, and found by a scan of Forms, in
+// what the bundle's writers make of it: a JSON body, an HTML page and a %q-quoted error.
+func TestEscapedSecretIsMaskedAndFound(t *testing.T) {
+	const id, secret = "demo-client", `p&ss<w0rd>"+Q/x`
+	var page bytes.Buffer
+	require.NoError(t, htmltmpl.Must(htmltmpl.New("").Parse(`<p>{{.}}</p><a title="{{.}}">x</a><script>var s = {{.}};</script>`)).Execute(&page, secret))
+	jsonOn, err := json.Marshal(map[string]string{"error_description": "bad " + secret})
+	require.NoError(t, err)
+	var jsonOff bytes.Buffer
+	enc := json.NewEncoder(&jsonOff)
+	enc.SetEscapeHTML(false)
+	require.NoError(t, enc.Encode(map[string]string{"error_description": "bad " + secret}))
+	quoted := fmt.Sprintf("post: %q: invalid", "client_secret="+secret)
+	quotedJSON, err := json.Marshal(map[string]string{"error": quoted})
+	require.NoError(t, err)
+	php := strings.ReplaceAll(string(jsonOn), "/", `\/`)
+
+	r := New()
+	r.AddCredential(id, secret)
+	forms := Forms(id, secret)
+	for name, text := range map[string]string{"json": string(jsonOn), "json without HTML escaping": jsonOff.String(),
+		"html page": page.String(), "%q error": quoted, "%q error in JSON": string(quotedJSON), "\\/-escaped JSON": php} {
+		found := false
+		for _, f := range forms {
+			found = found || strings.Contains(text, f)
+		}
+		assert.True(t, found, "%s: a scan of Forms finds the secret in %s", name, text)
+		out := r.String(text)
+		for _, f := range forms {
+			assert.NotContains(t, out, f, "%s: %s", name, out)
+		}
+		assert.Contains(t, out, Mask, name)
+	}
+}
+
+func TestRedactorReplacesEscapedTokens(t *testing.T) {
+	const tok = "opaque/tok+en=="
+	r := New()
+	r.AddToken(tok)
+	fp := Token(tok).String()
+	for _, in := range []string{tok, url.QueryEscape(tok), strings.ReplaceAll(tok, "/", `\/`)} {
+		out := r.String("x " + in + " y")
+		assert.Equal(t, "x "+fp+" y", out, in)
+	}
 }
