@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/authzcheck/authzcheck/internal/buildinfo"
+	"github.com/authzcheck/authzcheck/internal/redact"
 )
 
 // ManifestSchema names the version of manifest.json's layout.
@@ -64,16 +65,25 @@ type ManifestRun struct {
 	PreviousSums string `json:"previous_sha256sums,omitempty"`
 }
 
+// Credential is a client's ID and secret (redact.Credential), named here so that callers of
+// Finalize need not import internal/redact.
+type Credential = redact.Credential
+
 // FinalizeOptions are the optional parts of sealing a bundle.
 type FinalizeOptions struct {
 	// SignKey, when set, signs SHA256SUMS into SHA256SUMS.sig (ed25519). Read the --sign-key file
 	// with ReadPrivateKeyFile before the run starts, so that a bad key is a usage error (exit 2)
 	// and not a run thrown away at the end.
 	SignKey ed25519.PrivateKey
-	// Secrets are values that must never appear in the bundle (the client secrets of the run).
-	// Finalize searches every file for them, raw and in the encodings they travel in, and for
-	// signed JWTs, and refuses to seal the bundle when it finds one (defence in depth: redaction
-	// happens at the source; Finalize never rewrites evidence).
+	// Credentials are the clients of the run: their secrets must never appear in the bundle.
+	// Finalize searches every file it seals (manifest.json and report.html included) for them,
+	// raw and in every form they travel in (redact.CredentialForms: each secret with the Basic
+	// credential built from its own client's ID), and for signed JWTs, and refuses to seal the
+	// bundle when it finds one (defence in depth: redaction happens at the source; Finalize never
+	// rewrites evidence).
+	Credentials []Credential
+	// Secrets are further values that must never appear, searched for like Credentials with the
+	// run's ClientID.
 	Secrets []string
 	// Build overrides the harness identity written to the manifest (tests); nil means
 	// buildinfo.Get().
@@ -150,7 +160,12 @@ func Finalize(dir string, run RunInfo, opts FinalizeOptions) error {
 	if err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
-	if err := scanBundle(dir, inputs, run.ClientID, opts.Secrets); err != nil {
+	creds := append([]redact.Credential(nil), opts.Credentials...)
+	for _, s := range opts.Secrets {
+		creds = append(creds, redact.Credential{ID: run.ClientID, Secret: s})
+	}
+	forms := secretForms(creds)
+	if err := scanBundle(dir, inputs, forms); err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
 
@@ -192,33 +207,31 @@ func Finalize(dir string, run RunInfo, opts FinalizeOptions) error {
 	if err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ReportFile), html, 0o644); err != nil {
+	// report.html and manifest.json are built from RunInfo (target URL, client ID, waiver
+	// reasons), which no redactor saw: they are scanned like the rest, and both before either is
+	// written, so a refusal leaves the bundle as it was.
+	if err := scanBytes(html, forms); err != nil {
+		return fmt.Errorf("finalize: %w", scanError(ReportFile, err))
+	}
+	if m.Files, err = hashFiles(dir, inputs); err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
-
-	names, err := listFiles(dir, ManifestFile, SumsFile, SignatureFile)
-	if err != nil {
-		return fmt.Errorf("finalize: %w", err)
-	}
-	if m.Files, err = hashFiles(dir, names); err != nil {
-		return fmt.Errorf("finalize: %w", err)
-	}
+	m.Files = sortedEntries(append(m.Files, entryOf(ReportFile, html)))
 	mj, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ManifestFile), append(mj, '\n'), 0o644); err != nil {
+	mj = append(mj, '\n')
+	if err := scanBytes(mj, forms); err != nil {
+		return fmt.Errorf("finalize: %w", scanError(ManifestFile, err))
+	}
+	if err := writeFileAtomic(filepath.Join(dir, ReportFile), html, 0o644); err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
-
-	names, err = listFiles(dir, SumsFile, SignatureFile)
-	if err != nil {
+	if err := writeFileAtomic(filepath.Join(dir, ManifestFile), mj, 0o644); err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
-	entries, err := hashFiles(dir, names)
-	if err != nil {
-		return fmt.Errorf("finalize: %w", err)
-	}
+	entries := append(append([]FileEntry(nil), m.Files...), entryOf(ManifestFile, mj))
 	sums := FormatSums(entries)
 	if err := writeFileAtomic(filepath.Join(dir, SumsFile), sums, 0o644); err != nil {
 		return fmt.Errorf("finalize: %w", err)

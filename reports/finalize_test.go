@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authzcheck/authzcheck/internal/buildinfo"
+	"github.com/authzcheck/authzcheck/internal/redact"
 	"github.com/authzcheck/authzcheck/reports"
 	"github.com/authzcheck/authzcheck/reports/reportstest"
 )
@@ -354,6 +356,53 @@ func TestFinalizeRefusesUnredactedEvidence(t *testing.T) {
 		opts.Secrets = []string{secret}
 		require.NoError(t, reports.Finalize(dir, reportstest.ConformanceRun(), opts))
 	})
+}
+
+func TestFinalizeRefusesASecretInRunInfo(t *testing.T) {
+	const secret = "s3cr3t+/=%Zq9-distinctive"
+	dir := t.TempDir()
+	_, err := reportstest.WriteConformance(dir)
+	require.NoError(t, err)
+	run := reportstest.ConformanceRun()
+	run.TargetURL = "https://demo:" + url.QueryEscape(secret) + "@auth.example/token"
+	opts := reportstest.Options(nil)
+	opts.Credentials = []redact.Credential{{ID: "demo", Secret: secret}}
+	err = reports.Finalize(dir, run, opts)
+	require.ErrorIs(t, err, reports.ErrUnredacted)
+	assert.NotContains(t, err.Error(), secret)
+	assert.NotContains(t, err.Error(), url.QueryEscape(secret))
+	for _, f := range []string{reports.ManifestFile, reports.ReportFile, reports.SumsFile} {
+		assert.NoFileExists(t, filepath.Join(dir, f), "nothing sealed or written")
+	}
+
+	// A waiver's reason is in manifest.json: scanned too.
+	run = reportstest.ConformanceRun()
+	run.Waivers = append(run.Waivers, reports.Waiver{ID: "TOK-001", Reason: "ticket says the secret is " + secret})
+	err = reports.Finalize(dir, run, opts)
+	require.ErrorIs(t, err, reports.ErrUnredacted)
+	assert.NoFileExists(t, filepath.Join(dir, reports.SumsFile))
+}
+
+// Each client's secret is searched for inside the Basic credential built from its own ID, even
+// when the IDs differ in length modulo 3 (so base64 of the secret alone does not appear in it).
+func TestFinalizeFindsTheSecondClientsBasicCredential(t *testing.T) {
+	const id1, secret1 = "demo-distributor", "first-secret-0001"
+	const id2, secret2 = "c2x", "second-secret-002"
+	basic2 := base64.StdEncoding.EncodeToString([]byte(id2 + ":" + secret2))
+	for _, f := range redact.Forms(id1, secret1, secret2) {
+		require.NotContains(t, basic2, f, "the fixture must not be caught through client 1's ID")
+	}
+	dir := t.TempDir()
+	_, err := reportstest.WriteConformance(dir)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "transcripts", "0002.json"), []byte(`{"h":"Basic `+basic2+`"}`), 0o644))
+	run := reportstest.ConformanceRun()
+	run.ClientID = id1
+	opts := reportstest.Options(nil)
+	opts.Credentials = []redact.Credential{{ID: id1, Secret: secret1}, {ID: id2, Secret: secret2}}
+	err = reports.Finalize(dir, run, opts)
+	require.ErrorIs(t, err, reports.ErrUnredacted)
+	assert.Contains(t, err.Error(), "transcripts/0002.json")
 }
 
 func TestFinalizeRejectsBadInput(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
+	"strings"
 
 	"github.com/authzcheck/authzcheck/internal/redact"
 )
@@ -21,29 +23,46 @@ var ErrUnredacted = errors.New("unredacted evidence")
 // Unsigned ("alg":"none") tokens, fingerprints and decoded claims do not match.
 var signedJWTRe = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{22,}`)
 
-// secretForms returns every encoding in which a secret can travel (redact.Forms) as bytes.
-func secretForms(clientID string, secrets []string) [][]byte {
+// secretForms returns every form in which the credentials' secrets can travel
+// (redact.CredentialForms) as bytes, less those that hold a shorter one: finding the shorter one
+// finds them too, and each form costs a pass over every file.
+func secretForms(creds []redact.Credential) [][]byte {
+	all := redact.CredentialForms(creds...)
+	sort.SliceStable(all, func(i, j int) bool { return len(all[i]) < len(all[j]) })
 	var out [][]byte
-	for _, f := range redact.Forms(clientID, secrets...) {
-		out = append(out, []byte(f))
+	for _, f := range all {
+		covered := false
+		for _, kept := range out {
+			if strings.Contains(f, string(kept)) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, []byte(f))
+		}
 	}
 	return out
 }
 
-// scanBundle searches the named files of dir for the secrets (in every form) and for signed
-// JWTs. It returns an error wrapping ErrUnredacted naming the first file found and what it held,
-// without the value itself (a token is named by its fingerprint).
-func scanBundle(dir string, names []string, clientID string, secrets []string) error {
-	forms := secretForms(clientID, secrets)
+// scanBundle searches the named files of dir for the secret forms and for signed JWTs. It
+// returns an error wrapping ErrUnredacted naming the first file found and what it held, without
+// the value itself (a token is named by its fingerprint).
+func scanBundle(dir string, names []string, forms [][]byte) error {
 	for _, n := range names {
 		if err := scanFile(filepath.Join(dir, filepath.FromSlash(n)), forms); err != nil {
-			if errors.Is(err, ErrUnredacted) {
-				return fmt.Errorf("%s holds %w; the bundle was not sealed (a harness bug: please report it)", n, err)
-			}
-			return fmt.Errorf("scan %s: %w", n, err)
+			return scanError(n, err)
 		}
 	}
 	return nil
+}
+
+// scanError names the file a scan failed on.
+func scanError(name string, err error) error {
+	if errors.Is(err, ErrUnredacted) {
+		return fmt.Errorf("%s holds %w; the bundle was not sealed (a harness bug: please report it)", name, err)
+	}
+	return fmt.Errorf("scan %s: %w", name, err)
 }
 
 // scanChunk and scanOverlap bound the memory of a scan: a file (results.bin of a long load run

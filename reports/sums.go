@@ -99,6 +99,18 @@ func hashFiles(dir string, names []string) ([]FileEntry, error) {
 	return out, nil
 }
 
+// entryOf is the FileEntry of data written to path.
+func entryOf(path string, data []byte) FileEntry {
+	h := sha256.Sum256(data)
+	return FileEntry{Path: path, SHA256: hex.EncodeToString(h[:]), Size: int64(len(data))}
+}
+
+// sortedEntries sorts entries by path, in place, and returns them.
+func sortedEntries(entries []FileEntry) []FileEntry {
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
+	return entries
+}
+
 // checkSumPath rejects a path that SHA256SUMS cannot hold plainly or that could point outside
 // the bundle: empty, absolute, with "." or ".." elements, a backslash, or a control character.
 func checkSumPath(p string) error {

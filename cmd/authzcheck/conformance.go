@@ -127,8 +127,8 @@ func runConformance(env *cli.Env) error {
 	run := reports.RunInfo{RunID: reports.NewRunID(), Kind: "conformance", Started: started, Finished: finished,
 		Profile: t.Profile, Tags: *tags, Strict: *strict, Waivers: ws, TargetURL: t.TokenURL, APIURL: t.APIURL,
 		ClientID: t.ClientID, Result: sum.Result}
-	secrets := []string{t.ClientSecret, t.Client2Secret}
-	finErr := reports.Finalize(dir, run, reports.FinalizeOptions{SignKey: key, Secrets: secrets})
+	creds := []reports.Credential{{ID: t.ClientID, Secret: t.ClientSecret}, {ID: t.Client2ID, Secret: t.Client2Secret}}
+	finErr := reports.Finalize(dir, run, reports.FinalizeOptions{SignKey: key, Credentials: creds})
 
 	printResults(env.Stdout, sum, dir, *quiet)
 	switch {

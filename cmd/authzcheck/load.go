@@ -212,7 +212,8 @@ func runLoad(env *cli.Env) error {
 	if mode == load.ModeCached {
 		run.APIURL = t.APIURL
 	}
-	finErr := reports.Finalize(dir, run, reports.FinalizeOptions{SignKey: key, Secrets: []string{t.ClientSecret, t.Client2Secret}})
+	finErr := reports.Finalize(dir, run, reports.FinalizeOptions{SignKey: key,
+		Credentials: []reports.Credential{{ID: t.ClientID, Secret: t.ClientSecret}, {ID: t.Client2ID, Secret: t.Client2Secret}}})
 
 	if !lf.quiet {
 		fmt.Fprintln(env.Stdout)
