@@ -1,7 +1,6 @@
 package mock
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -217,12 +216,8 @@ func (s *Server) authorizeBearer(r *http.Request, st *state) (*clientEntry, *tok
 
 // basicClient is quirk api-accepts-basic: the client whose Basic credentials these are.
 func (s *Server) basicClient(st *state, cred string) *clientEntry {
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	id, secret, err := decodeBasic(cred)
 	if err != nil {
-		return nil
-	}
-	id, secret, ok := strings.Cut(string(raw), ":")
-	if !ok {
 		return nil
 	}
 	c, oe := s.checkSecret(st, id, secret, &tokenRequest{})

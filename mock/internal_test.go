@@ -120,3 +120,24 @@ func TestQuirkMapsStayBounded(t *testing.T) {
 		assert.Equal(t, http.StatusOK, apiStatus(s, toks[19]), "the newest token's scopes are still known")
 	})
 }
+
+func TestDecodeBasic(t *testing.T) {
+	enc := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	for cred, want := range map[string][3]string{
+		enc("DEMO:s3cret"):           {"DEMO", "s3cret", ""},
+		"  " + enc("DEMO:a:b") + " ": {"DEMO", "a:b", ""},
+		enc(":"):                     {"", "", ""},
+		enc("DEMO"):                  {"", "", errBasicNoColon.Error()},
+		"not base64!":                {"", "", errBasicEncoding.Error()},
+		enc("DEMO:x")[:5]:            {"", "", errBasicEncoding.Error()},
+	} {
+		id, secret, err := decodeBasic(cred)
+		if want[2] != "" {
+			assert.EqualError(t, err, want[2], cred)
+			continue
+		}
+		require.NoError(t, err, cred)
+		assert.Equal(t, want[0], id, cred)
+		assert.Equal(t, want[1], secret, cred)
+	}
+}

@@ -310,22 +310,21 @@ func (s *Server) authenticateClient(st *state, authz []string, vals, query url.V
 		if vals.Has("client_secret") && !q.has(qAcceptBothAuth) {
 			return nil, errInvalidRequest("send client credentials once: HTTP Basic or the body, not both")
 		}
-		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
-		if err != nil {
+		id, secret, err := decodeBasic(rest)
+		if errors.Is(err, errBasicEncoding) {
 			if q.has(q5xxOnBadBasic) {
 				return nil, &oauthError{status: http.StatusInternalServerError, code: "invalid_request",
 					description: "internal error", malformed: true}
 			}
-			oe := errInvalidClient("malformed HTTP Basic credentials")
+			oe := errInvalidClient(err.Error())
 			oe.malformed = true
 			return nil, oe
 		}
-		id, secret, ok := strings.Cut(string(raw), ":")
-		if !ok {
+		if err != nil {
 			if q.has(qAcceptNoColon) {
 				return st.order[0], nil
 			}
-			oe := errInvalidClient("malformed HTTP Basic credentials: no colon between ID and secret")
+			oe := errInvalidClient(err.Error())
 			oe.malformed = true
 			return nil, oe
 		}
@@ -351,6 +350,25 @@ func (s *Server) authenticateClient(st *state, authz []string, vals, query url.V
 		return st.order[0], nil
 	}
 	return nil, errInvalidClient("client authentication required: use HTTP Basic")
+}
+
+var (
+	errBasicEncoding = errors.New("malformed HTTP Basic credentials")
+	errBasicNoColon  = errors.New("malformed HTTP Basic credentials: no colon between ID and secret")
+)
+
+// decodeBasic reads HTTP Basic credentials, the part after the scheme (RFC 7617): ID and
+// secret, or errBasicEncoding (not base64) or errBasicNoColon.
+func decodeBasic(cred string) (id, secret string, err error) {
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return "", "", errBasicEncoding
+	}
+	id, secret, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return "", "", errBasicNoColon
+	}
+	return id, secret, nil
 }
 
 // checkSecret authenticates id and secret, as sent or form-urldecoded (RFC 6749 §2.3.1), in
