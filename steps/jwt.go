@@ -18,6 +18,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/authzcheck/authzcheck/internal/redact"
 )
 
 // jwtParts is a compact JWS taken apart.
@@ -208,7 +210,7 @@ func (r *runner) issuerKeys(ctx context.Context, s *scenario) (*issuerKeys, erro
 		}
 		var set jose.JSONWebKeySet
 		if err := json.Unmarshal(ex.body, &set); err != nil {
-			return nil, fmt.Errorf("the JWKS at %s is not a JWK set: %v", r.cfg.JWKSURL, shortErr(err))
+			return nil, fmt.Errorf("the JWKS at %s is not a JWK set: %v", r.cfg.JWKSURL, shortErr(r.red, err))
 		}
 		for _, k := range set.Keys {
 			if k.Valid() && k.IsPublic() {
@@ -225,7 +227,7 @@ func (r *runner) issuerKeys(ctx context.Context, s *scenario) (*issuerKeys, erro
 
 // verifySignature checks a token's signature with the issuer's keys, accepting only the
 // asymmetric algorithm its header names (never none, never HS*).
-func verifySignature(tok string, header map[string]any, keys *issuerKeys) error {
+func verifySignature(red *redact.Redactor, tok string, header map[string]any, keys *issuerKeys) error {
 	alg, _ := header["alg"].(string)
 	if !asymmetric(alg) {
 		return fmt.Errorf("expected an asymmetric signature, got alg %q", alg)
@@ -243,7 +245,7 @@ func verifySignature(tok string, header map[string]any, keys *issuerKeys) error 
 		}
 		last = err
 	}
-	return fmt.Errorf("expected the signature to verify with the issuer's key, got: %v", shortErr(last))
+	return fmt.Errorf("expected the signature to verify with the issuer's key, got: %v", shortErr(red, last))
 }
 
 // asymmetric reports whether alg is an asymmetric JWS algorithm.

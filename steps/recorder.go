@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/authzcheck/authzcheck/internal/redact"
 	"github.com/authzcheck/authzcheck/reports"
@@ -76,6 +77,8 @@ type exchange struct {
 
 	obj    map[string]any // the body as a JSON object, numbers as json.Number; nil if not one
 	objErr error
+
+	red *redact.Redactor // the run's: what describe quotes is redacted before it is cut
 }
 
 // answered reports whether a response came back.
@@ -100,10 +103,7 @@ func (e *exchange) describe() string {
 	}
 	s := fmt.Sprintf("status %d", e.status)
 	if code, ok := e.obj["error"].(string); ok {
-		if len(code) > 60 {
-			code = code[:60] + "…"
-		}
-		s += " error " + code
+		s += " error " + clip(e.red, code, 60)
 	}
 	return s
 }
@@ -227,7 +227,7 @@ func isLoopbackURL(raw string) bool {
 // do sends req for the check and records the exchange. It never returns nil.
 func (r *recorder) do(ctx context.Context, check string, req request) *exchange {
 	ex := &exchange{check: check, to: req.to, method: req.method, url: req.url, malformed: req.malformed,
-		client: req.client, started: time.Now()}
+		client: req.client, started: time.Now(), red: r.red}
 	r.mu.Lock()
 	down := r.down
 	r.mu.Unlock()
@@ -265,7 +265,7 @@ func (r *recorder) do(ctx context.Context, check string, req request) *exchange 
 	}
 	ex.dur = time.Since(ex.started)
 	if ex.status != 0 {
-		ex.obj, ex.objErr = parseObject(ex.body)
+		ex.obj, ex.objErr = parseObject(r.red, ex.body)
 		for _, f := range []string{"access_token", "refresh_token", "id_token"} {
 			if t, ok := ex.obj[f].(string); ok {
 				r.red.AddToken(t)
@@ -360,11 +360,14 @@ func (r *recorder) headers(h http.Header) map[string][]string {
 	return out
 }
 
+// storedBody is a body as a transcript keeps it: redacted whole, then cut, so that a secret or
+// token across the cut leaves nothing readable.
 func (r *recorder) storedBody(b []byte) string {
-	if len(b) > storedBodyLimit {
-		return r.red.String(string(b[:storedBodyLimit])) + fmt.Sprintf("… (%d bytes in all)", len(b))
+	s := r.red.String(string(b))
+	if len(s) > storedBodyLimit {
+		return cutAt(s, storedBodyLimit) + fmt.Sprintf("… (%d bytes in all)", len(b))
 	}
-	return r.red.String(string(b))
+	return s
 }
 
 // exchanges returns every exchange so far, in order.
@@ -383,12 +386,12 @@ func (r *recorder) downReason() error {
 
 // parseObject decodes a JSON object keeping numbers as json.Number, so that 28800, 28800.0
 // and "28800" stay distinguishable.
-func parseObject(b []byte) (map[string]any, error) {
+func parseObject(red *redact.Redactor, b []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("the body is not JSON: %v", shortErr(err))
+		return nil, fmt.Errorf("the body is not JSON: %v", shortErr(red, err))
 	}
 	if dec.More() {
 		return nil, errors.New("the body holds more than one JSON value")
@@ -400,10 +403,31 @@ func parseObject(b []byte) (map[string]any, error) {
 	return m, nil
 }
 
-func shortErr(err error) string {
-	s := err.Error()
-	if len(s) > 120 {
-		s = s[:120] + "…"
+// shortErr is an error's text redacted and cut to 120 bytes.
+func shortErr(red *redact.Redactor, err error) string {
+	return clip(red, err.Error(), 120)
+}
+
+// clip redacts s whole, then cuts it to at most n bytes, marking the cut with "…". Redacting
+// first matters: a secret or token across the cut would otherwise leave a readable prefix that
+// no redactor recognises. A nil red redacts nothing.
+func clip(red *redact.Redactor, s string, n int) string {
+	if red != nil {
+		s = red.String(s)
+	}
+	if len(s) > n {
+		s = cutAt(s, n) + "…"
 	}
 	return s
+}
+
+// cutAt returns the first n bytes of s at most, never splitting a UTF-8 sequence.
+func cutAt(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

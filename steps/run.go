@@ -251,7 +251,7 @@ func (r *runner) preflight(ctx context.Context) (string, error) {
 	defer cancel()
 	conn, err := d.DialContext(dctx, "tcp", host)
 	if err != nil {
-		return "the token endpoint could not be reached: " + shortErr(err), errors.New(shortErr(err))
+		return "the token endpoint could not be reached: " + shortErr(r.red, err), errors.New(shortErr(r.red, err))
 	}
 	defer conn.Close()
 	if u.Scheme != "https" {
@@ -273,7 +273,7 @@ func (r *runner) preflight(ctx context.Context) (string, error) {
 		}
 		return "", nil
 	default:
-		return "the TLS handshake with the token endpoint failed: " + shortErr(err), errors.New(shortErr(err))
+		return "the TLS handshake with the token endpoint failed: " + shortErr(r.red, err), errors.New(shortErr(r.red, err))
 	}
 }
 

@@ -315,7 +315,7 @@ func jwtSignature(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("expected the issuer's key, got: %v", err)
 		}
-		return verifySignature(t.raw, p.header, keys)
+		return verifySignature(s.r.red, t.raw, p.header, keys)
 	})
 }
 
@@ -405,7 +405,7 @@ func tlsOf(s *scenario) (*tls.ConnectionState, error) {
 	}
 	var cve *tls.CertificateVerificationError
 	if errors.As(ex.err, &cve) {
-		return nil, fmt.Errorf("expected a certificate that verifies against the system roots or --ca-file, got: %s", shortErr(cve.Err))
+		return nil, fmt.Errorf("expected a certificate that verifies against the system roots or --ca-file, got: %s", shortErr(s.r.red, cve.Err))
 	}
 	if ex.tls == nil {
 		return nil, fmt.Errorf("expected a TLS connection, got %s", ex.describe())

@@ -1,0 +1,63 @@
+package steps
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/authzcheck/authzcheck/internal/redact"
+)
+
+// straddling is text whose secret begins half its length before cut, and long enough to be cut
+// even once the secret is masked: a cut made before redacting would leave its first half readable.
+func straddling(secret string, cut int) string {
+	return strings.Repeat("a", cut-len(secret)/2) + secret + strings.Repeat("b", 100)
+}
+
+// assertCutAndClean asserts that got was cut and that no half of a secret or token is left.
+func assertCutAndClean(t *testing.T, got, cutMark string, halves []string) {
+	t.Helper()
+	tail := got[max(0, len(got)-200):]
+	assert.True(t, strings.Contains(got, cutMark), "not cut: …%s", tail)
+	for _, h := range halves {
+		assert.False(t, strings.Contains(got, h), "%q is left readable: …%s", h, tail)
+	}
+}
+
+// TestTextIsRedactedBeforeItIsCut: every place that shortens what a target said (a stored body,
+// an error code quoted in a reason, an error text) masks secrets and tokens across the cut.
+func TestTextIsRedactedBeforeItIsCut(t *testing.T) {
+	const id, secret = "client", "Qz7-straddling-secret-Wx9"
+	const token = "opaque-token-Kp4mVb8nRt2yHs6dLq"
+	red := redact.New()
+	red.AddCredential(id, secret)
+	red.AddToken(token)
+	halves := []string{secret[:len(secret)/2], token[:len(token)/2]}
+
+	for _, value := range []string{secret, token} {
+		t.Run("stored body", func(t *testing.T) {
+			r := &recorder{red: red}
+			assertCutAndClean(t, r.storedBody([]byte(straddling(value, storedBodyLimit))), "bytes in all)", halves)
+		})
+		t.Run("error code in describe", func(t *testing.T) {
+			ex := &exchange{status: 400, obj: map[string]any{"error": straddling(value, 60)}, red: red}
+			assertCutAndClean(t, ex.describe(), "…", halves)
+		})
+		t.Run("error text", func(t *testing.T) {
+			assertCutAndClean(t, shortErr(red, errors.New(straddling(value, 120))), "…", halves)
+		})
+	}
+}
+
+func TestCutAtNeverSplitsACharacter(t *testing.T) {
+	s := strings.Repeat("é", 10) // two bytes each
+	for n := 0; n <= len(s)+1; n++ {
+		got := cutAt(s, n)
+		assert.True(t, utf8.ValidString(got), "cut at %d: %q", n, got)
+		assert.LessOrEqual(t, len(got), n)
+		assert.GreaterOrEqual(t, len(got), min(n, len(s))-1)
+	}
+}
