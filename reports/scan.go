@@ -110,3 +110,10 @@ func scanBytes(data []byte, forms [][]byte) error {
 	}
 	return nil
 }
+
+// CheckPage is the last check before a rendered page is written outside Finalize (authzcheck
+// report html): it refuses a page that holds a signed JWT or, in any of their forms, the
+// secrets of creds (which may be none). The error wraps ErrUnredacted and never holds the value.
+func CheckPage(page []byte, creds ...Credential) error {
+	return scanBytes(page, secretForms(creds))
+}

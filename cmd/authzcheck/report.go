@@ -119,6 +119,17 @@ func reportHTML(env *cli.Env, args []string) error {
 	if err != nil {
 		return cli.Unreachablef("%v", err)
 	}
+	// The page is built from JSON no redactor may have seen (a hand-edited or older bundle): never
+	// write a signed JWT, nor the secrets of the clients in the environment, if any are set.
+	getenv := env.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	creds := []reports.Credential{{ID: getenv("AUTHZ_CLIENT_ID"), Secret: getenv("AUTHZ_CLIENT_SECRET")},
+		{ID: getenv("AUTHZ_CLIENT2_ID"), Secret: getenv("AUTHZ_CLIENT2_SECRET")}}
+	if err := reports.CheckPage(page, creds...); err != nil {
+		return cli.Failedf("the report of %s holds %v; it was not written (a harness bug, or a bundle changed by hand: please report it)", dir, err)
+	}
 	target := *out
 	if target == "" {
 		target = filepath.Join(dir, reports.ReportFile)

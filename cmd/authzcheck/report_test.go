@@ -152,6 +152,36 @@ func TestReportHTMLReRendersDeterministically(t *testing.T) {
 	assert.Equal(t, older, kept)
 }
 
+// report html never writes a page holding a signed JWT, nor a secret of the clients in the
+// environment, even when the bundle's JSON holds them (changed by hand, or an older harness).
+func TestReportHTMLRefusesUnredactedEvidence(t *testing.T) {
+	const signedJWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJkZW1vLWRpc3RyaWJ1dG9yIn0.MEUCIQDabcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+	const secret = `p&ss<w0rd>"+Q/x-distinctive`
+	for name, leak := range map[string]string{"a signed JWT": signedJWT, "a client secret": secret} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, reportstest.WriteBundle(dir, false, nil))
+			p := filepath.Join(dir, reports.TranscriptsDir, "0001.json")
+			data, err := os.ReadFile(p)
+			require.NoError(t, err)
+			leaked := strings.Replace(string(data), "grant_type=client_credentials", "grant_type=client_credentials&x="+strings.NewReplacer(`"`, `\"`, "&", `\u0026`, "<", `\u003c`, ">", `\u003e`).Replace(leak), 1)
+			require.NotEqual(t, string(data), leaked, "precondition: the fixture's request body is there")
+			require.NoError(t, os.WriteFile(p, []byte(leaked), 0o644))
+
+			out := filepath.Join(t.TempDir(), "report.html")
+			var stdout, stderr bytes.Buffer
+			env := &cli.Env{Getenv: func(k string) string {
+				return map[string]string{"AUTHZ_CLIENT_ID": "demo-distributor", "AUTHZ_CLIENT_SECRET": secret}[k]
+			}, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Ctx: context.Background()}
+			code := run(env, []string{"report", "html", dir, "--out", out})
+			assert.Equal(t, cli.ExitFailed, code, stderr.String())
+			assert.Contains(t, stderr.String(), name)
+			assert.NotContains(t, stderr.String(), leak)
+			assert.NoFileExists(t, out, "nothing written")
+		})
+	}
+}
+
 // resealWithoutSigning rewrites SHA256SUMS over the files as they are now (as an older harness
 // would have sealed them).
 func resealWithoutSigning(t *testing.T, dir string) {
