@@ -220,7 +220,7 @@ func (s *Server) basicClient(st *state, cred string) *clientEntry {
 	if err != nil {
 		return nil
 	}
-	c, oe := s.checkSecret(st, id, secret, &tokenRequest{})
+	c, oe := s.checkSecret(st, id, secret)
 	if oe != nil {
 		return nil
 	}

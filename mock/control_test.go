@@ -48,6 +48,25 @@ func TestControlAPI(t *testing.T) {
 		assert.Equal(t, mock.ClientCounters{TokenRequests: 3, TokensIssued: 2, APICalls: 2, Rejections: 1}, c[mock.DefaultClientID])
 		assert.Equal(t, mock.ClientCounters{}, c[mock.DefaultClient2ID])
 	})
+	t.Run("a refused request counts against the client it names", func(t *testing.T) {
+		h := newHarness(t)
+		// client_secret_post naming DEMO2, and Basic DEMO2 with a different client_id in the body
+		h.do(form("", gtCC+"&client_id="+mock.DefaultClient2ID+"&client_secret=x"))
+		h.do(form(basic(mock.DefaultClient2ID, mock.DefaultClient2Secret), gtCC+"&client_id=OTHER"))
+		h.do(form(basic("NOBODY", "x"), gtCC))
+		c, err := h.srv.Control().Counters(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, mock.ClientCounters{TokenRequests: 2, Rejections: 2}, c[mock.DefaultClient2ID])
+		assert.Equal(t, mock.ClientCounters{}, c[mock.DefaultClientID])
+	})
+	t.Run("a quirk that authenticates without credentials counts for the first client", func(t *testing.T) {
+		h := newHarness(t, mock.WithQuirks("accept-no-credentials"))
+		e := h.do(form("", gtCC))
+		require.Equal(t, http.StatusOK, e.status, "%s", e.body)
+		c, err := h.srv.Control().Counters(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, mock.ClientCounters{TokenRequests: 1, TokensIssued: 1}, c[mock.DefaultClientID])
+	})
 	t.Run("issued tokens are listed, and cleared by Reset", func(t *testing.T) {
 		h := newHarness(t)
 		t1, _ := h.token("")

@@ -160,12 +160,10 @@ func (s *Server) processToken(w http.ResponseWriter, r *http.Request, st *state,
 		}
 	}
 
-	client, oe := s.authenticateClient(st, authz, vals, query, tr)
-	if tr.client == nil {
-		tr.client = client // a quirk authenticated without credentials
-	}
-	if tr.client != nil {
-		tr.client.counters.tokenRequests.Add(1)
+	client, secret, oe := s.authenticateClient(st, authz, vals, query)
+	tr.client, tr.secret = client, secret
+	if client != nil {
+		client.counters.tokenRequests.Add(1)
 	}
 	if oe != nil {
 		return nil, oe
@@ -292,66 +290,6 @@ func readBounded(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, er
 	}
 }
 
-// authenticateClient finds the client the request authenticates as.
-func (s *Server) authenticateClient(st *state, authz []string, vals, query url.Values, tr *tokenRequest) (*clientEntry, *oauthError) {
-	q := st.quirks
-	if len(authz) > 0 {
-		scheme, rest, _ := strings.Cut(authz[0], " ")
-		isBasic := strings.EqualFold(scheme, "Basic")
-		if q.has(qCaseSensitiveBasic) {
-			isBasic = scheme == "Basic"
-		}
-		if !isBasic {
-			if q.has(qAcceptBearerOnToken) && strings.EqualFold(scheme, "Bearer") {
-				return st.order[0], nil
-			}
-			return nil, errInvalidClient("client authentication failed: use HTTP Basic")
-		}
-		if vals.Has("client_secret") && !q.has(qAcceptBothAuth) {
-			return nil, errInvalidRequest("send client credentials once: HTTP Basic or the body, not both")
-		}
-		id, secret, err := decodeBasic(rest)
-		if errors.Is(err, errBasicEncoding) {
-			if q.has(q5xxOnBadBasic) {
-				return nil, &oauthError{status: http.StatusInternalServerError, code: "invalid_request",
-					description: "internal error", malformed: true}
-			}
-			oe := errInvalidClient(err.Error())
-			oe.malformed = true
-			return nil, oe
-		}
-		if err != nil {
-			if q.has(qAcceptNoColon) {
-				return st.order[0], nil
-			}
-			oe := errInvalidClient(err.Error())
-			oe.malformed = true
-			return nil, oe
-		}
-		c, oe := s.checkSecret(st, id, secret, tr)
-		if oe != nil {
-			return nil, oe
-		}
-		if bid, ok := vals["client_id"]; ok && bid[0] != c.ID && bid[0] != id {
-			return nil, errInvalidRequest("client_id in the body differs from the authenticated client")
-		}
-		return c, nil
-	}
-	if q.has(qAcceptQueryCredentials) && query.Has("client_id") {
-		return s.checkSecret(st, query.Get("client_id"), query.Get("client_secret"), tr)
-	}
-	if vals.Has("client_secret") {
-		if c := st.clients[vals.Get("client_id")]; c != nil {
-			tr.client = c
-		}
-		return nil, errInvalidClient("client_secret_post is not supported: authenticate with HTTP Basic")
-	}
-	if q.has(qAcceptNoCredentials) {
-		return st.order[0], nil
-	}
-	return nil, errInvalidClient("client authentication required: use HTTP Basic")
-}
-
 var (
 	errBasicEncoding = errors.New("malformed HTTP Basic credentials")
 	errBasicNoColon  = errors.New("malformed HTTP Basic credentials: no colon between ID and secret")
@@ -371,11 +309,74 @@ func decodeBasic(cred string) (id, secret string, err error) {
 	return id, secret, nil
 }
 
-// checkSecret authenticates id and secret, as sent or form-urldecoded (RFC 6749 §2.3.1), in
-// time independent of the secret's length and of whether the client exists.
-func (s *Server) checkSecret(st *state, id, secret string, tr *tokenRequest) (*clientEntry, *oauthError) {
+// authenticateClient finds the client the request authenticates as. On failure the client is
+// the one the request named, when it names a known one (its counters get the rejection), or
+// nil. secret is the secret the request presented ("" when none was read).
+func (s *Server) authenticateClient(st *state, authz []string, vals, query url.Values) (*clientEntry, string, *oauthError) {
 	q := st.quirks
-	tr.secret = secret
+	if len(authz) > 0 {
+		scheme, rest, _ := strings.Cut(authz[0], " ")
+		isBasic := strings.EqualFold(scheme, "Basic")
+		if q.has(qCaseSensitiveBasic) {
+			isBasic = scheme == "Basic"
+		}
+		if !isBasic {
+			if q.has(qAcceptBearerOnToken) && strings.EqualFold(scheme, "Bearer") {
+				return st.order[0], "", nil
+			}
+			return nil, "", errInvalidClient("client authentication failed: use HTTP Basic")
+		}
+		if vals.Has("client_secret") && !q.has(qAcceptBothAuth) {
+			return nil, "", errInvalidRequest("send client credentials once: HTTP Basic or the body, not both")
+		}
+		id, secret, err := decodeBasic(rest)
+		if errors.Is(err, errBasicEncoding) {
+			if q.has(q5xxOnBadBasic) {
+				return nil, "", &oauthError{status: http.StatusInternalServerError, code: "invalid_request",
+					description: "internal error", malformed: true}
+			}
+			oe := errInvalidClient(err.Error())
+			oe.malformed = true
+			return nil, "", oe
+		}
+		if err != nil {
+			if q.has(qAcceptNoColon) {
+				return st.order[0], "", nil
+			}
+			oe := errInvalidClient(err.Error())
+			oe.malformed = true
+			return nil, "", oe
+		}
+		c, oe := s.checkSecret(st, id, secret)
+		if oe != nil {
+			return c, secret, oe
+		}
+		if bid, ok := vals["client_id"]; ok && bid[0] != c.ID && bid[0] != id {
+			return c, secret, errInvalidRequest("client_id in the body differs from the authenticated client")
+		}
+		return c, secret, nil
+	}
+	if q.has(qAcceptQueryCredentials) && query.Has("client_id") {
+		secret := query.Get("client_secret")
+		c, oe := s.checkSecret(st, query.Get("client_id"), secret)
+		return c, secret, oe
+	}
+	if vals.Has("client_secret") {
+		return st.clients[vals.Get("client_id")], "",
+			errInvalidClient("client_secret_post is not supported: authenticate with HTTP Basic")
+	}
+	if q.has(qAcceptNoCredentials) {
+		return st.order[0], "", nil
+	}
+	return nil, "", errInvalidClient("client authentication required: use HTTP Basic")
+}
+
+// checkSecret authenticates id and secret, as sent or form-urldecoded (RFC 6749 §2.3.1), in
+// time independent of the secret's length and of whether the client exists. It returns the
+// client id names (nil when none), whether or not the secret matched: only a nil error
+// authenticates it.
+func (s *Server) checkSecret(st *state, id, secret string) (*clientEntry, *oauthError) {
+	q := st.quirks
 	decode := !q.has(qNoFormDecodeCredentials)
 	c := st.clients[id]
 	if c == nil && decode {
@@ -385,7 +386,6 @@ func (s *Server) checkSecret(st *state, id, secret string, tr *tokenRequest) (*c
 	}
 	want := &dummyHash
 	if c != nil {
-		tr.client = c
 		want = &c.secretHash
 	}
 	got := sha256.Sum256([]byte(secret))
@@ -407,7 +407,7 @@ func (s *Server) checkSecret(st *state, id, secret string, tr *tokenRequest) (*c
 	if c == nil || !ok {
 		oe := errInvalidClient("client authentication failed")
 		oe.unknown = c == nil
-		return nil, oe
+		return c, oe
 	}
 	return c, nil
 }
