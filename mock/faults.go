@@ -170,7 +170,7 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, f Faults) f
 			status = http.StatusServiceUnavailable
 		}
 		s.metrics.rejection("token", "fault_error")
-		writeJSONError(w, status, "server_error", "injected fault: the server failed", nil)
+		writeJSONError(w, status, "server_error", "injected fault: the server failed")
 		return faultAnswered
 	}
 	if roll(f.RateLimitRate) {
@@ -181,7 +181,7 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, f Faults) f
 		secs := int64((ra + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 		s.metrics.rejection("token", "fault_rate_limit")
-		writeJSONError(w, http.StatusTooManyRequests, "temporarily_unavailable", "injected fault: rate limit exceeded", nil)
+		writeJSONError(w, http.StatusTooManyRequests, "temporarily_unavailable", "injected fault: rate limit exceeded")
 		return faultAnswered
 	}
 	if roll(f.ResetRate) {

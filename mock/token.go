@@ -456,10 +456,10 @@ func (s *Server) writeTokenError(w http.ResponseWriter, st *state, oe *oauthErro
 	if q.has(qEchoSecretInError) && tr.secret != "" {
 		desc += " (client_secret " + tr.secret + ")"
 	}
-	var extra func(m map[string]string)
+	clientStatus := ""
 	if q.has(qEnumeratingErrors) && oe.code == "invalid_client" && oe.unknown {
 		desc = "no such client"
-		extra = func(m map[string]string) { m["client_status"] = "unknown" }
+		clientStatus = "unknown"
 	}
 	if q.has(qHTMLErrors) && oe.malformed {
 		h := w.Header()
@@ -471,20 +471,22 @@ func (s *Server) writeTokenError(w http.ResponseWriter, st *state, oe *oauthErro
 		_, _ = io.WriteString(w, "<html><body><h1>"+strconv.Itoa(status)+" "+http.StatusText(status)+"</h1></body></html>\n")
 		return
 	}
-	writeJSONErrorCaching(w, status, oe.code, desc, extra, !q.has(qErrorsCacheable))
+	writeJSONErrorCaching(w, status, oe.code, desc, clientStatus, !q.has(qErrorsCacheable))
 }
 
 // writeJSONError writes {"error","error_description"} with no-store caching headers.
-func writeJSONError(w http.ResponseWriter, status int, code, desc string, extra func(map[string]string)) {
-	writeJSONErrorCaching(w, status, code, desc, extra, true)
+func writeJSONError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSONErrorCaching(w, status, code, desc, "", true)
 }
 
-func writeJSONErrorCaching(w http.ResponseWriter, status int, code, desc string, extra func(map[string]string), noStore bool) {
-	m := map[string]string{"error": code, "error_description": desc}
-	if extra != nil {
-		extra(m)
-	}
-	b, _ := json.Marshal(m)
+// writeJSONErrorCaching writes {"error","error_description"}, with "client_status" when not
+// empty (quirk enumerating-errors), and no-store caching headers when noStore.
+func writeJSONErrorCaching(w http.ResponseWriter, status int, code, desc, clientStatus string, noStore bool) {
+	b, _ := json.Marshal(struct {
+		ClientStatus string `json:"client_status,omitempty"`
+		Error        string `json:"error"`
+		Description  string `json:"error_description"`
+	}{clientStatus, code, desc})
 	h := w.Header()
 	h["Content-Type"] = hvJSON
 	if noStore {

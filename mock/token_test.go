@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"testing"
 
@@ -217,4 +218,28 @@ func TestHTTP04LargeBodyLeavesTheServerWorking(t *testing.T) {
 	big := tokenReq("pad=" + strings.Repeat("a", 1<<20))
 	assert.Equal(t, http.StatusRequestEntityTooLarge, h.do(big).status)
 	h.token("")
+}
+
+// TestErrorBodies: an error body holds error and error_description only; quirk
+// enumerating-errors adds client_status for an unknown client, and only then.
+func TestErrorBodies(t *testing.T) {
+	plain := newHarness(t)
+	e := plain.do(form(basic("NOBODY", "x"), gtCC))
+	assertOAuthError(t, e, http.StatusUnauthorized, "invalid_client")
+	assert.Equal(t, []string{"error", "error_description"}, keysOf(e.json(t)))
+
+	enum := newHarness(t, mock.WithQuirks("enumerating-errors"))
+	m := enum.do(form(basic("NOBODY", "x"), gtCC)).json(t)
+	assert.Equal(t, map[string]any{"error": "invalid_client", "error_description": "no such client", "client_status": "unknown"}, m)
+	m = enum.do(form(basic(mock.DefaultClientID, "wrong"), gtCC)).json(t)
+	assert.Equal(t, []string{"error", "error_description"}, keysOf(m), "a known client gets no client_status")
+}
+
+func keysOf(m map[string]any) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }
