@@ -50,7 +50,7 @@ type Manifest struct {
 	ClientID  string   `json:"client_id"`
 
 	Counts *Counts       `json:"counts,omitempty"` // of the conformance run (summary.json)
-	Load   *LoadFigures  `json:"load,omitempty"`   // of the last load run (load/results.bin)
+	Load   *LoadFigures  `json:"load,omitempty"`   // of the last load run (load/summary.json)
 	Runs   []ManifestRun `json:"runs"`
 	Files  []FileEntry   `json:"files"` // every file but manifest.json, SHA256SUMS and its .sig, sorted
 }

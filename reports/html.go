@@ -102,6 +102,7 @@ type transcriptView struct {
 
 type loadView struct {
 	Figures        *LoadFigures
+	FiguresFrom    string
 	LatencyChart   template.HTML
 	RequestsChart  template.HTML
 	Bucket         string
@@ -329,7 +330,7 @@ func indentJSON(m map[string]any) string {
 }
 
 func buildLoadView(ld *LoadData) *loadView {
-	lv := &loadView{Figures: ld.Figures, HasPlot: ld.HasPlot}
+	lv := &loadView{Figures: ld.Figures, FiguresFrom: ld.FiguresFrom, HasPlot: ld.HasPlot}
 	if ld.Figures != nil {
 		lv.LatencyChart = latencyChart(ld.Series, ld.BucketS)
 		lv.RequestsChart = requestsChart(ld.Series, ld.BucketS)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/authzcheck/authzcheck/load"
 )
 
 // Paths of a load run's files inside a bundle.
@@ -38,10 +40,13 @@ type Percentiles struct {
 	Max  float64 `json:"max"`
 }
 
-// LoadFigures summarise a load run's results.bin for the manifest and the report.
+// LoadFigures summarise a load run for the manifest and the report. They are the figures of
+// load/summary.json, the ones its thresholds were judged on (Vegeta's metrics: t-digest
+// percentiles, duration from the first request sent to the last); only a bundle without a
+// readable summary.json has them computed from results.bin (ReadResults).
 type LoadFigures struct {
 	Requests   int64          `json:"requests"`
-	Success    float64        `json:"success"`    // ratio of 2xx answers, 0..1
+	Success    float64        `json:"success"`    // Vegeta's success ratio: 2xx and 3xx answers over all, 0..1
 	Rate       float64        `json:"rate"`       // requests sent per second
 	Throughput float64        `json:"throughput"` // successful requests per second
 	DurationMS float64        `json:"duration_ms"`
@@ -54,7 +59,7 @@ type LoadFigures struct {
 type SeriesPoint struct {
 	OffsetS  float64 // start of the bucket, seconds since the first request
 	Requests int
-	Errors   int // non-2xx or no answer
+	Errors   int // neither 2xx nor 3xx (no answer included), as Vegeta counts success
 	P50MS    float64
 	P99MS    float64
 	MaxMS    float64
@@ -62,19 +67,23 @@ type SeriesPoint struct {
 
 // LoadData is what the report shows of a load run.
 type LoadData struct {
-	Figures  *LoadFigures // from results.bin; nil when it is absent
-	Series   []SeriesPoint
-	BucketS  float64 // width of a Series bucket in seconds
-	Summary  any     // load/summary.json, decoded generically (nil when absent)
-	HasPlot  bool    // load/plot.html is in the bundle
-	Problems []string
+	Figures *LoadFigures // from summary.json, else from results.bin; nil when both are absent
+	// FiguresFrom names the file Figures come from (LoadSummaryFile or LoadResultsFile).
+	FiguresFrom string
+	Series      []SeriesPoint // from results.bin
+	BucketS     float64       // width of a Series bucket in seconds
+	Summary     any           // load/summary.json, decoded generically (nil when absent)
+	HasPlot     bool          // load/plot.html is in the bundle
+	Problems    []string
 }
 
 // maxErrorKinds bounds the distinct transport errors kept.
 const maxErrorKinds = 10
 
 // ReadResults reads a Vegeta results file (any of Vegeta's encodings) and computes its figures and
-// its latency-over-time series. Only 8 bytes a result are kept (its start, to the millisecond,
+// its latency-over-time series. The figures count success as Vegeta does (2xx and 3xx) but are
+// exact: percentiles by nearest rank, and DurationMS from the first start to the last end;
+// load/summary.json's are preferred when the bundle has it. Only 8 bytes a result are kept (its start, to the millisecond,
 // and its latency, to the microsecond), never bodies.
 func ReadResults(r io.Reader) (*LoadFigures, []SeriesPoint, float64, error) {
 	dec := vegeta.DecoderFor(r)
@@ -106,7 +115,7 @@ func ReadResults(r io.Reader) (*LoadFigures, []SeriesPoint, float64, error) {
 			}
 			return nil, nil, 0, fmt.Errorf("decode results: %w", err)
 		}
-		ok := res.Code >= 200 && res.Code < 300
+		ok := res.Code >= 200 && res.Code < 400 // Vegeta's success
 		if ok {
 			success++
 		}
@@ -155,7 +164,6 @@ func ReadResults(r io.Reader) (*LoadFigures, []SeriesPoint, float64, error) {
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	q := func(p float64) float64 { return float64(sorted[rank(len(sorted), p)]) / 1000 }
 	f.LatencyMS = Percentiles{P50: q(0.50), P90: q(0.90), P95: q(0.95), P99: q(0.99), P999: q(0.999), Max: q(1)}
-	sorted = nil
 	f.Success = float64(success) / float64(len(samples))
 	span := lastEnd.Sub(first)
 	f.DurationMS = ms(span)
@@ -229,10 +237,12 @@ func containsString(xs []string, x string) bool {
 	return false
 }
 
-// readLoad reads a bundle's load/ directory; it returns nil when no load ran.
+// readLoad reads a bundle's load/ directory; it returns nil when no load ran. The figures come
+// from load/summary.json when it reads, else from results.bin; the series always from results.bin.
 func readLoad(dir string) (*LoadData, error) {
 	ld := &LoadData{}
 	found := false
+	var binFigures *LoadFigures
 	if f, err := os.Open(filepath.Join(dir, filepath.FromSlash(LoadResultsFile))); err == nil {
 		found = true
 		figs, series, bucket, err := ReadResults(f)
@@ -240,12 +250,13 @@ func readLoad(dir string) (*LoadData, error) {
 		if err != nil {
 			ld.Problems = append(ld.Problems, LoadResultsFile+": "+err.Error())
 		} else {
-			ld.Figures, ld.Series, ld.BucketS = figs, series, bucket
+			binFigures, ld.Series, ld.BucketS = figs, series, bucket
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	if data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(LoadSummaryFile))); err == nil {
+	summaryPath := filepath.Join(dir, filepath.FromSlash(LoadSummaryFile))
+	if data, err := os.ReadFile(summaryPath); err == nil {
 		found = true
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.UseNumber()
@@ -254,9 +265,17 @@ func readLoad(dir string) (*LoadData, error) {
 			ld.Problems = append(ld.Problems, LoadSummaryFile+": "+err.Error())
 		} else {
 			ld.Summary = v
+			if s, err := load.ReadSummary(summaryPath); err == nil {
+				ld.Figures, ld.FiguresFrom = figuresOf(s), LoadSummaryFile
+			} else {
+				ld.Problems = append(ld.Problems, LoadSummaryFile+": "+err.Error())
+			}
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
+	}
+	if ld.Figures == nil && binFigures != nil {
+		ld.Figures, ld.FiguresFrom = binFigures, LoadResultsFile
 	}
 	if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(LoadPlotFile))); err == nil {
 		found = true
@@ -266,6 +285,23 @@ func readLoad(dir string) (*LoadData, error) {
 		return nil, nil
 	}
 	return ld, nil
+}
+
+// figuresOf are the LoadFigures of a load/summary.json.
+func figuresOf(s *load.Summary) *LoadFigures {
+	l := s.LatencyMS
+	f := &LoadFigures{Requests: int64(s.Requests), Success: s.Success, Rate: s.Rate, Throughput: s.Throughput,
+		DurationMS: s.DurationMS, Status: s.StatusCodes,
+		LatencyMS: Percentiles{P50: l.P50, P90: l.P90, P95: l.P95, P99: l.P99, P999: l.P999, Max: l.Max}}
+	if f.Status == nil {
+		f.Status = map[string]int{}
+	}
+	for _, e := range s.Errors {
+		if len(f.Errors) < maxErrorKinds {
+			f.Errors = append(f.Errors, e.Error)
+		}
+	}
+	return f
 }
 
 // FigureRow is one line of a flattened JSON document: a dotted key and its value as text.

@@ -186,6 +186,8 @@ func WriteLoad(dir string) error {
 		return err
 	}
 	enc := vegeta.NewEncoder(f)
+	var m vegeta.Metrics // what load writes to summary.json
+	errCounts := map[string]int{}
 	begin := LoadRun().Started
 	for i := 0; i < LoadRequests; i++ {
 		lat := 4*time.Millisecond + time.Duration(i%37)*150*time.Microsecond
@@ -205,14 +207,28 @@ func WriteLoad(dir string) error {
 			f.Close()
 			return err
 		}
+		m.Add(&res)
+		if res.Error != "" {
+			errCounts[res.Error]++
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
-	// The shape of load.Summary (load/summary.go), abridged.
+	m.Close()
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	var errs []any
+	for _, e := range m.Errors {
+		errs = append(errs, map[string]any{"error": e, "count": errCounts[e]})
+	}
+	// The shape of load.Summary (load/summary.go), abridged, with Vegeta's metrics of results.bin.
 	summary := map[string]any{
 		"schema": "authzcheck.load/v1", "mode": "issuance", "result": "passed", "target": TargetURL,
-		"requests": LoadRequests, "rate": 20, "duration_ms": 29955.05,
+		"requests": m.Requests, "rate": m.Rate, "throughput": m.Throughput, "success": m.Success,
+		"duration_ms": ms(m.Duration), "wait_ms": ms(m.Wait), "status_codes": m.StatusCodes, "errors": errs,
+		"latency_ms": map[string]any{"min": ms(m.Latencies.Min), "mean": ms(m.Latencies.Mean), "p50": ms(m.Latencies.P50),
+			"p90": ms(m.Latencies.P90), "p95": ms(m.Latencies.P95), "p99": ms(m.Latencies.P99),
+			"p99_9": ms(m.Latencies.Quantile(0.999)), "max": ms(m.Latencies.Max)},
 		"tokens": map[string]any{"responses": 592, "distinct": 592, "distinct_exact": true, "policy": "reissue",
 			"policy_reason": "every answer carried a new token", "expires_in_drift_max_ms": 1000, "expires_in_drift_mean_ms": 200},
 		"cache":        map[string]any{"token_fetches": 12, "hits": 588, "background_refreshes": 11, "stalls": 0, "retries_401": 0},
