@@ -2,12 +2,13 @@ package load
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"strconv"
 	"time"
+
+	"github.com/authzcheck/authzcheck/internal/jwtexp"
 )
 
 // maxExactTokens caps the set of token hashes kept to count distinct tokens (8-byte hash and a
@@ -29,7 +30,7 @@ type tokenStats struct {
 	lastAnswer answer
 	// the exp of the last token decoded (a cached token repeats: decode it once)
 	lastExpHash uint64
-	lastExp     int64
+	lastExp     time.Time
 	lastExpOK   bool
 	haveExp     bool
 }
@@ -118,7 +119,7 @@ func (t *tokenStats) add(body []byte, recv time.Time) {
 	// A cached token repeats: decode its exp once.
 	exp, ok := t.lastExp, t.lastExpOK
 	if h != t.lastExpHash || !t.haveExp {
-		exp, ok = jwtExp(tok)
+		exp, ok = jwtexp.Exp(tok)
 		t.lastExpHash, t.lastExp, t.lastExpOK, t.haveExp = h, exp, ok, true
 	}
 	if !ok {
@@ -128,7 +129,7 @@ func (t *tokenStats) add(body []byte, recv time.Time) {
 	if eiErr != nil {
 		return
 	}
-	drift := msOf(recv.Add(time.Duration(ei) * time.Second).Sub(time.Unix(exp, 0)))
+	drift := msOf(recv.Add(time.Duration(ei) * time.Second).Sub(exp))
 	if t.driftN == 0 || drift < t.f.DriftMinMS {
 		t.f.DriftMinMS = drift
 	}
@@ -140,40 +141,6 @@ func (t *tokenStats) add(body []byte, recv time.Time) {
 	}
 	t.driftSum += drift
 	t.driftN++
-}
-
-// jwtExp reads the exp claim of a JWT without verifying it.
-func jwtExp(tok []byte) (int64, bool) {
-	i := bytes.IndexByte(tok, '.')
-	if i < 0 {
-		return 0, false
-	}
-	rest := tok[i+1:]
-	j := bytes.IndexByte(rest, '.')
-	if j < 0 {
-		return 0, false
-	}
-	payload := make([]byte, base64.RawURLEncoding.DecodedLen(j))
-	n, err := base64.RawURLEncoding.Decode(payload, rest[:j])
-	payload = payload[:n]
-	if err != nil {
-		return 0, false
-	}
-	var c struct {
-		Exp json.Number `json:"exp"`
-	}
-	if json.Unmarshal(payload, &c) != nil {
-		return 0, false
-	}
-	exp, err := c.Exp.Int64()
-	if err != nil {
-		f, ferr := c.Exp.Float64()
-		if ferr != nil {
-			return 0, false
-		}
-		exp = int64(f)
-	}
-	return exp, true
 }
 
 // figures classifies the server's policy and returns the figures.

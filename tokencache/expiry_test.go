@@ -2,9 +2,7 @@ package tokencache
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,38 +16,6 @@ var now = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 func jwtToken(payload string) string {
 	enc := base64.RawURLEncoding.EncodeToString
 	return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc([]byte(payload)) + "." + enc([]byte("sig"))
-}
-
-func TestJWTExpiry(t *testing.T) {
-	exp := now.Add(time.Hour).Unix()
-	tests := []struct {
-		name  string
-		token string
-		want  time.Time
-		ok    bool
-	}{
-		{"an integer exp", jwtToken(`{"exp":` + strconv.FormatInt(exp, 10) + `}`), time.Unix(exp, 0), true},
-		{"a fractional exp", jwtToken(`{"exp":1767322800.5}`), time.Unix(1767322800, 5e8), true},
-		{"padding on the segments is tolerated", strings.Replace(jwtToken(`{"exp":1767322800,"a":1}`), ".", "==.", 2), time.Unix(1767322800, 0), true},
-		{"a payload with padding kept", "e30." + base64.URLEncoding.EncodeToString([]byte(`{"exp":1767322800}`)) + ".sig", time.Unix(1767322800, 0), true},
-		{"an opaque token", "2YotnFZFEjr1zCsicMWpAA", time.Time{}, false},
-		{"two segments", "a.b", time.Time{}, false},
-		{"four segments", jwtToken(`{"exp":1767322800}`) + ".x", time.Time{}, false},
-		{"no exp", jwtToken(`{"sub":"client"}`), time.Time{}, false},
-		{"a string exp", jwtToken(`{"exp":"1767322800"}`), time.Time{}, false},
-		{"a negative exp", jwtToken(`{"exp":-5}`), time.Time{}, false},
-		{"an absurd exp", jwtToken(`{"exp":1e300}`), time.Time{}, false},
-		{"a payload that is not JSON", jwtToken(`not json`), time.Time{}, false},
-		{"a payload that is not base64url", "e30.!!!.sig", time.Time{}, false},
-		{"an empty header", "." + base64.RawURLEncoding.EncodeToString([]byte(`{"exp":1767322800}`)) + ".sig", time.Time{}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := jwtExpiry(tt.token)
-			assert.Equal(t, tt.ok, ok)
-			assert.True(t, tt.want.Equal(got), "want %v, got %v", tt.want, got)
-		})
-	}
 }
 
 func TestNewEntryTimes(t *testing.T) {
@@ -115,29 +81,4 @@ func TestNewEntryRejects(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
-}
-
-// FuzzJWTExpiry checks that any string is handled without panic, and that whatever exp a JWT
-// carries comes back to the second.
-func FuzzJWTExpiry(f *testing.F) {
-	f.Add("", int64(1767322800))
-	f.Add(jwtToken(`{"exp":1767322800}`), int64(1))
-	f.Add("a.b.c", int64(-1))
-	f.Add("e30.e30.", int64(1<<41))
-	f.Add("..", int64(0))
-	f.Fuzz(func(t *testing.T, token string, exp int64) {
-		if got, ok := jwtExpiry(token); ok {
-			assert.Equal(t, 2, strings.Count(token, "."), "accepted %q", token)
-			assert.True(t, got.After(time.Unix(0, 0)), "exp %v accepted", got)
-		}
-		claims, err := json.Marshal(map[string]any{"exp": exp, "sub": token})
-		require.NoError(t, err)
-		got, ok := jwtExpiry(jwtToken(string(claims)))
-		if exp <= 0 || exp > 1<<40 {
-			assert.False(t, ok, "exp %d accepted", exp)
-			return
-		}
-		require.True(t, ok, "exp %d rejected", exp)
-		assert.Equal(t, exp, got.Unix())
-	})
 }
