@@ -25,23 +25,27 @@ type cachedEntry struct {
 	expiry time.Time
 }
 
+// cacheKey is what a cached token answers: a client (empty under quirk shared-token; client IDs
+// are never empty) and a space-delimited scope.
+type cacheKey struct{ client, scope string }
+
 // tokenCache holds the cached policy's tokens, by client and scope.
 type tokenCache struct {
 	mu sync.Mutex
-	m  map[string]cachedEntry
+	m  map[cacheKey]cachedEntry
 }
 
-func (c *tokenCache) get(key string) (cachedEntry, bool) {
+func (c *tokenCache) get(key cacheKey) (cachedEntry, bool) {
 	c.mu.Lock()
 	e, ok := c.m[key]
 	c.mu.Unlock()
 	return e, ok
 }
 
-func (c *tokenCache) put(key string, e cachedEntry) {
+func (c *tokenCache) put(key cacheKey, e cachedEntry) {
 	c.mu.Lock()
 	if c.m == nil {
-		c.m = map[string]cachedEntry{}
+		c.m = map[cacheKey]cachedEntry{}
 	}
 	c.m[key] = e
 	c.mu.Unlock()
@@ -102,13 +106,13 @@ func (s *Server) issue(st *state, c *clientEntry, scopes []string, scopeStr stri
 	now := s.clock.now()
 	q := st.quirks
 	cached := st.policy == PolicyCached || q.has(qCachedFullLifetime) || q.has(qSharedToken)
-	var key string
+	var key cacheKey
 	var e cachedEntry
 	hit := false
 	if cached {
-		key = c.ID + "\x00" + scopeStr
+		key = cacheKey{client: c.ID, scope: scopeStr}
 		if q.has(qSharedToken) {
-			key = "\x00" + scopeStr
+			key.client = ""
 		}
 		e, hit = s.cache.get(key)
 		left := e.expiry.Sub(now)
