@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/internal/redact"
 	"github.com/authzcheck/authzcheck/mock"
 	"github.com/authzcheck/authzcheck/reports"
 )
@@ -28,10 +29,14 @@ import (
 // faults of TestFaultsFailIssuance) make fail.
 var failedByHostileTests = []string{"SEC-01", "SEC-02", "TOK-01", "TOK-03"}
 
+// hostileSecret is the client secret of the hostile tests: it holds characters that every
+// encoding escapes differently (form, percent, JSON, HTML), so an echo in any of them is seen.
+const hostileSecret = `s3cret+/=%&"<value`
+
 // hostileConfig is a run against a loopback server that is not an OAuth server at all.
 func hostileConfig(t *testing.T, tokenURL string) Config {
 	t.Helper()
-	return Config{TokenURL: tokenURL, ClientID: "client", ClientSecret: "s3cret+/=%value",
+	return Config{TokenURL: tokenURL, ClientID: "client", ClientSecret: hostileSecret,
 		Timeout: 300 * time.Millisecond, MaxDuration: 20 * time.Second, OutDir: t.TempDir()}
 }
 
@@ -63,7 +68,7 @@ func assertNoSecretWritten(t *testing.T, dir, secret string) {
 		}
 		b, err := os.ReadFile(p)
 		require.NoError(t, err)
-		for _, f := range secretForms("client", secret) {
+		for _, f := range redact.Forms("client", secret) {
 			assert.NotContains(t, string(b), f, "%s holds the secret", p)
 		}
 		return nil
@@ -275,7 +280,7 @@ func TestOpaqueTokensUnderRFC6749(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		id, secret, ok := r.BasicAuth()
-		if !ok || id != "client" || secret != "s3cret+/=%value" {
+		if !ok || id != "client" || secret != hostileSecret {
 			w.WriteHeader(http.StatusUnauthorized)
 			_, _ = w.Write([]byte(`{"error":"invalid_client"}`))
 			return

@@ -15,6 +15,7 @@ import (
 
 	"github.com/authzcheck/authzcheck/features"
 	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/internal/redact"
 	"github.com/authzcheck/authzcheck/mock"
 	"github.com/authzcheck/authzcheck/reports"
 )
@@ -148,7 +149,7 @@ func TestEvidenceIsCompleteAndRedacted(t *testing.T) {
 		b, err := os.ReadFile(p)
 		require.NoError(t, err)
 		text := string(b)
-		for _, f := range append(secretForms(cfg.ClientID, cfg.ClientSecret), secretForms(cfg.Client2ID, cfg.Client2Secret)...) {
+		for _, f := range append(redact.Forms(cfg.ClientID, cfg.ClientSecret), redact.Forms(cfg.Client2ID, cfg.Client2Secret)...) {
 			assert.NotContains(t, text, f, "%s holds a client secret", p)
 		}
 		for _, tok := range issued {

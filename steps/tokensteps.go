@@ -3,7 +3,6 @@ package steps
 import (
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/internal/redact"
 )
 
 func registerJWTSteps(sc *stepTable) {
@@ -533,22 +533,9 @@ func runNo5xx(ctx context.Context) error {
 		})
 }
 
-// secretForms are the ways a secret can appear in a body.
-func secretForms(id, secret string) []string {
-	if secret == "" {
-		return nil
-	}
-	j, _ := json.Marshal(secret)
-	js := strings.Trim(string(j), `"`)
-	return dedupe([]string{secret, url.QueryEscape(secret), url.PathEscape(secret), js,
-		strings.ReplaceAll(js, "/", `\/`),
-		base64.StdEncoding.EncodeToString([]byte(secret)),
-		base64.StdEncoding.EncodeToString([]byte(id + ":" + secret))})
-}
-
 func runNoSecretEcho(ctx context.Context) error {
 	s := stateOf(ctx)
-	forms := append(secretForms(s.r.cfg.ClientID, s.r.cfg.ClientSecret), secretForms(s.r.cfg.Client2ID, s.r.cfg.Client2Secret)...)
+	forms := append(redact.Forms(s.r.cfg.ClientID, s.r.cfg.ClientSecret), redact.Forms(s.r.cfg.Client2ID, s.r.cfg.Client2Secret)...)
 	return judgeEach(ctx, "error answers",
 		func(ex *exchange) bool { return ex.answered() && ex.status >= 400 },
 		func(ex *exchange) string {
