@@ -247,18 +247,11 @@ func (s *Server) verifyToken(tok string, st *state) (*tokenClaims, *apiError) {
 	if !isToken68(tok) && !q.has(qPaddedJWT) {
 		return claims, invalidToken("the access token is malformed", "malformed")
 	}
-	methods := []string{"RS256"}
-	if q.has(qAlgHS256) || q.has(qAPIAcceptsHS256PublicKey) {
-		methods = append(methods, "HS256")
+	jc := st.verifier
+	if jc == nil { // a state that was never published (tests)
+		jc = newJWTCheck(q, s.clock.now)
 	}
-	if q.has(qAPIAcceptsAlgNone) {
-		methods = append(methods, "none")
-	}
-	opts := []jwt.ParserOption{jwt.WithValidMethods(methods), jwt.WithoutClaimsValidation()}
-	if q.has(qPaddedJWT) {
-		opts = append(opts, jwt.WithPaddingAllowed())
-	}
-	p := jwt.NewParser(opts...)
+	p := jc.parser
 	var err error
 	if q.has(qAPINoSignatureCheck) || q.has(qAPIRS256Unverified) {
 		var t *jwt.Token
@@ -277,10 +270,6 @@ func (s *Server) verifyToken(tok string, st *state) (*tokenClaims, *apiError) {
 		// Claims of a token that failed verification are not to be believed (nor counted).
 		return &tokenClaims{}, invalidToken("the access token is invalid", "invalid_signature")
 	}
-	vopts := []jwt.ParserOption{jwt.WithTimeFunc(s.clock.now), jwt.WithExpirationRequired()}
-	if !q.has(qNoIss) {
-		vopts = append(vopts, jwt.WithIssuer(Issuer))
-	}
 	check := *claims
 	if q.has(qNbfFuture) {
 		check.NotBefore = nil
@@ -288,7 +277,7 @@ func (s *Server) verifyToken(tok string, st *state) (*tokenClaims, *apiError) {
 	if q.has(qAPIIgnoreExpiry) {
 		check.ExpiresAt = jwt.NewNumericDate(s.clock.now().Add(time.Hour))
 	}
-	if err := jwt.NewValidator(vopts...).Validate(&check); err != nil {
+	if err := jc.validator.Validate(&check); err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			return claims, invalidToken("the access token expired", "expired")
 		}
@@ -298,6 +287,33 @@ func (s *Server) verifyToken(tok string, st *state) (*tokenClaims, *apiError) {
 		return claims, invalidToken("the access token names no client", "invalid_claims")
 	}
 	return claims, nil
+}
+
+// jwtCheck is the sample API's JWT parser and claims validator for one quirk set. Both are safe
+// for concurrent use, so each published state builds its own once (Server.publish) rather than
+// every API call.
+type jwtCheck struct {
+	parser    *jwt.Parser
+	validator *jwt.Validator
+}
+
+func newJWTCheck(q quirkSet, now func() time.Time) *jwtCheck {
+	methods := []string{"RS256"}
+	if q.has(qAlgHS256) || q.has(qAPIAcceptsHS256PublicKey) {
+		methods = append(methods, "HS256")
+	}
+	if q.has(qAPIAcceptsAlgNone) {
+		methods = append(methods, "none")
+	}
+	opts := []jwt.ParserOption{jwt.WithValidMethods(methods), jwt.WithoutClaimsValidation()}
+	if q.has(qPaddedJWT) {
+		opts = append(opts, jwt.WithPaddingAllowed())
+	}
+	vopts := []jwt.ParserOption{jwt.WithTimeFunc(now), jwt.WithExpirationRequired()}
+	if !q.has(qNoIss) {
+		vopts = append(vopts, jwt.WithIssuer(Issuer))
+	}
+	return &jwtCheck{parser: jwt.NewParser(opts...), validator: jwt.NewValidator(vopts...)}
 }
 
 // keyFor picks the verification key for a parsed header.

@@ -399,7 +399,7 @@ func (s *Server) reset() error {
 		return err
 	}
 	s.mu.Lock()
-	s.st.Store(st)
+	s.publish(st)
 	s.keys.Store(s.initKeys)
 	s.mu.Unlock()
 	s.clock.reset()

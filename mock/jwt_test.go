@@ -348,3 +348,22 @@ func TestCachedAnswersKeepTheQuirksShape(t *testing.T) {
 		assert.Greater(t, c3["exp"].(float64), float64(h.srv.Now().Unix()), "a cached answer is never an expired token")
 	})
 }
+
+// TestAPIChecksFollowQuirkChanges: the sample API's JWT checks, built once per configuration,
+// follow quirks turned on and off while the mock runs.
+func TestAPIChecksFollowQuirkChanges(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	tok, _ := h.token("")
+	none := newForge(t, tok).algNone()
+	noIss := newForge(t, tok).withClaims(func(c map[string]any) { delete(c, "iss") })
+	assert.Equal(t, 401, h.api(http.MethodGet, "/products", bearer(none)).status)
+	require.NoError(t, h.srv.Control().SetQuirks(ctx, []string{"api-accepts-alg-none"}))
+	assert.Equal(t, 200, h.api(http.MethodGet, "/products", bearer(none)).status)
+	assert.Equal(t, 200, h.api(http.MethodGet, "/products", bearer(tok)).status)
+	require.NoError(t, h.srv.Control().SetQuirks(ctx, []string{"api-accepts-alg-none", "no-iss"}))
+	assert.Equal(t, 200, h.api(http.MethodGet, "/products", bearer(newForge(t, noIss).algNone())).status)
+	require.NoError(t, h.srv.Control().Reset(ctx))
+	assert.Equal(t, 401, h.api(http.MethodGet, "/products", bearer(none)).status)
+	assert.Equal(t, 200, h.api(http.MethodGet, "/products", bearer(tok)).status)
+}

@@ -238,7 +238,7 @@ func New(opts ...Option) (*Server, error) {
 		serveErr: make(chan error, 1),
 	}
 	s.logOn = set.logger.Handler().Enabled(context.Background(), slog.LevelInfo)
-	s.st.Store(st)
+	s.publish(st)
 	s.keys.Store(ks)
 	s.lastRotate.Store(s.clock.now().UnixNano())
 	s.url = "http://" + ln.Addr().String()

@@ -19,6 +19,7 @@ type state struct {
 	revokePrevious bool
 	quirks         quirkSet
 	faults         Faults
+	verifier       *jwtCheck // the sample API's JWT checks for quirks; set by Server.publish
 }
 
 // clientEntry is a Client prepared for the hot path.
@@ -160,6 +161,13 @@ func (s *Server) update(f func(*state) error) error {
 	if err := f(n); err != nil {
 		return err
 	}
-	s.st.Store(n)
+	s.publish(n)
 	return nil
+}
+
+// publish makes st the current state, with the sample API's JWT checks for its quirks built
+// once. The caller holds s.mu, or is New (which no one else can reach yet).
+func (s *Server) publish(st *state) {
+	st.verifier = newJWTCheck(st.quirks, s.clock.now)
+	s.st.Store(st)
 }
