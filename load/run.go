@@ -530,8 +530,10 @@ type snapshot struct {
 }
 
 type stepStats struct {
-	m  vegeta.Metrics
-	rl int64
+	m    vegeta.Metrics
+	rl   int64
+	lag  vegeta.LatencyMetrics // schedule lag, for a lag_p99 threshold
+	lagN int64
 }
 
 func newCollector(cfg *Config, p *backoffPacer, enc vegeta.Encoder) *collector {
@@ -561,8 +563,9 @@ func (c *collector) add(r *vegeta.Result) bool {
 	if c.tokens != nil && r.Code == http.StatusOK {
 		c.tokens.add(r.Body, r.End())
 	}
+	lag, lagOK := time.Duration(0), false
 	if at, ok := c.pacer.planned(r.Seq); ok {
-		lag := max(r.Timestamp.Sub(at), 0)
+		lag, lagOK = max(r.Timestamp.Sub(at), 0), true
 		c.lag.Add(lag)
 		c.lagN++
 		if lag > c.cfg.LateAfter {
@@ -595,9 +598,14 @@ func (c *collector) add(r *vegeta.Result) bool {
 		if began, ok := c.pacer.begun(); ok {
 			i := int(float64(r.Timestamp.Sub(began)) / float64(c.cfg.Duration) * float64(len(c.steps)))
 			i = min(max(i, 0), len(c.steps)-1)
-			c.steps[i].m.Add(r)
+			st := c.steps[i]
+			st.m.Add(r)
 			if r.Code == http.StatusTooManyRequests {
-				c.steps[i].rl++
+				st.rl++
+			}
+			if lagOK {
+				st.lag.Add(lag)
+				st.lagN++
 			}
 		}
 	}
@@ -714,6 +722,9 @@ func (c *collector) rampSteps(cfg *Config) ([]Step, *float64) {
 		view := &Summary{LatencyMS: s.LatencyMS, Success: st.m.Success, Throughput: st.m.Throughput}
 		if st.m.Requests > 0 {
 			view.RateLimited.Ratio = float64(st.rl) / float64(st.m.Requests)
+		}
+		if st.lagN > 0 {
+			view.ScheduleLag = &ScheduleLag{P50MS: msOf(st.lag.Quantile(0.5)), P99MS: msOf(st.lag.Quantile(0.99)), MaxMS: msOf(st.lag.Max)}
 		}
 		if want := (lo + hi) / 2; s.AchievedRate < 0.95*want {
 			s.Failed = append(s.Failed, fmt.Sprintf("sent %.1f/s of a planned %.1f/s", s.AchievedRate, want))

@@ -398,3 +398,25 @@ func TestMergeCombinesGenerators(t *testing.T) {
 	_, err = Merge([]string{bad})
 	assert.ErrorContains(t, err, "not a Vegeta results file")
 }
+
+// A ramp step measures its own schedule lag, so a lag_p99 threshold is judged per step (it
+// was "not measured", failing every step).
+func TestRampJudgesLagP99PerStep(t *testing.T) {
+	s := startMock(t, mock.WithPolicy(mock.PolicyCached))
+	cfg := baseConfig(t, s, ModeRamp)
+	cfg.From, cfg.To, cfg.Steps, cfg.Duration = 20, 100, 3, 1500*time.Millisecond
+	th, err := ParseThresholds([]string{"lag_p99<10s"}, ModeRamp)
+	require.NoError(t, err)
+	cfg.Thresholds = th
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	require.Len(t, sum.Steps, 3)
+	for _, st := range sum.Steps {
+		assert.Positive(t, st.Requests)
+		for _, f := range st.Failed {
+			assert.NotContains(t, f, "lag_p99", "step %d", st.Index)
+		}
+	}
+	require.NotNil(t, sum.HighestRate)
+	assert.Greater(t, *sum.HighestRate, 0.0, sum.Reason)
+}
