@@ -33,7 +33,11 @@ type Bundle struct {
 // ReadBundle reads the JSON of the bundle in dir (manifest.json, summary.json, the transcripts
 // summary.json names, load/). A missing part is left nil; an unreadable one is an error for
 // summary.json and manifest.json, and a listed problem for a transcript.
-func ReadBundle(dir string) (*Bundle, error) {
+func ReadBundle(dir string) (*Bundle, error) { return readBundle(dir, nil) }
+
+// readBundle is ReadBundle; files, when not nil, are the bundle's evidence files already hashed
+// (Finalize hashes them while it scans them), so they are not read again.
+func readBundle(dir string, files []FileEntry) (*Bundle, error) {
 	if fi, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	} else if !fi.IsDir() {
@@ -63,8 +67,9 @@ func ReadBundle(dir string) (*Bundle, error) {
 			}
 		}
 	}
-	names, err := listFiles(dir, ReportFile, ManifestFile, SumsFile, SignatureFile)
-	if err != nil {
+	if files != nil {
+		b.Files = files
+	} else if names, err := listFiles(dir, ReportFile, ManifestFile, SumsFile, SignatureFile); err != nil {
 		b.Problems = append(b.Problems, err.Error())
 	} else if b.Files, err = hashFiles(dir, names); err != nil {
 		b.Problems = append(b.Problems, err.Error())

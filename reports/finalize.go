@@ -138,11 +138,29 @@ func Finalize(dir string, run RunInfo, opts FinalizeOptions) error {
 	if err != nil {
 		return fmt.Errorf("finalize: %w; use a new --out directory", err)
 	}
+	inputs, err := listFiles(dir, ManifestFile, ReportFile, SumsFile, SignatureFile)
+	if err != nil {
+		return fmt.Errorf("finalize: %w", err)
+	}
+	creds := append([]redact.Credential(nil), opts.Credentials...)
+	for _, s := range opts.Secrets {
+		creds = append(creds, redact.Credential{ID: run.ClientID, Secret: s})
+	}
+	forms := secretForms(creds)
+	// One read of every file: scanned and hashed together.
+	files, err := scanBundle(dir, inputs, forms)
+	if err != nil {
+		return fmt.Errorf("finalize: %w", err)
+	}
+	known := make(map[string]FileEntry, len(files))
+	for _, f := range files {
+		known[f.Path] = f
+	}
 	prevSums := ""
 	if data, err := os.ReadFile(filepath.Join(dir, SumsFile)); err == nil {
 		h := sha256.Sum256(data)
 		prevSums = hex.EncodeToString(h[:])
-		v, err := Verify(dir, nil)
+		v, err := verify(dir, nil, known)
 		if err != nil {
 			return fmt.Errorf("finalize: %w", err)
 		}
@@ -156,52 +174,31 @@ func Finalize(dir string, run RunInfo, opts FinalizeOptions) error {
 		return fmt.Errorf("finalize: %w", err)
 	}
 
-	inputs, err := listFiles(dir, ManifestFile, ReportFile, SumsFile, SignatureFile)
+	b, err := readBundle(dir, files)
 	if err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
-	creds := append([]redact.Credential(nil), opts.Credentials...)
-	for _, s := range opts.Secrets {
-		creds = append(creds, redact.Credential{ID: run.ClientID, Secret: s})
-	}
-	forms := secretForms(creds)
-	if err := scanBundle(dir, inputs, forms); err != nil {
-		return fmt.Errorf("finalize: %w", err)
-	}
-
 	rec := ManifestRun{RunInfo: run, Harness: build, PreviousSums: prevSums}
 	switch run.Kind {
 	case KindConformance:
-		sum, err := readSummary(dir)
-		if err != nil {
-			return fmt.Errorf("finalize: %w", err)
-		}
-		if sum == nil {
+		if b.Summary == nil {
 			return fmt.Errorf("finalize: %s has no %s; a conformance run writes it before sealing", dir, SummaryFile)
 		}
-		c := sum.Counts
+		c := b.Summary.Counts
 		rec.Counts = &c
 		if rec.Result == "" {
-			rec.Result = sum.Result
+			rec.Result = b.Summary.Result
 		}
 	case KindLoad:
-		ld, err := readLoad(dir)
-		if err != nil {
-			return fmt.Errorf("finalize: %w", err)
-		}
-		if ld != nil {
-			rec.Load = ld.Figures
+		if b.Load != nil {
+			rec.Load = b.Load.Figures
 			if rec.Result == "" {
-				rec.Result = loadResult(ld.Summary)
+				rec.Result = loadResult(b.Load.Summary)
 			}
 		}
 	}
 
 	m := mergeManifest(old, rec, build)
-	b, err := ReadBundle(dir)
-	if err != nil {
-		return fmt.Errorf("finalize: %w", err)
-	}
 	b.Manifest = m
 	html, err := RenderHTML(b)
 	if err != nil {
@@ -213,10 +210,7 @@ func Finalize(dir string, run RunInfo, opts FinalizeOptions) error {
 	if err := scanBytes(html, forms); err != nil {
 		return fmt.Errorf("finalize: %w", scanError(ReportFile, err))
 	}
-	if m.Files, err = hashFiles(dir, inputs); err != nil {
-		return fmt.Errorf("finalize: %w", err)
-	}
-	m.Files = sortedEntries(append(m.Files, entryOf(ReportFile, html)))
+	m.Files = sortedEntries(append(append([]FileEntry(nil), files...), entryOf(ReportFile, html)))
 	mj, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("finalize: %w", err)

@@ -2,6 +2,8 @@ package reports
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -45,16 +47,22 @@ func secretForms(creds []redact.Credential) [][]byte {
 	return out
 }
 
-// scanBundle searches the named files of dir for the secret forms and for signed JWTs. It
-// returns an error wrapping ErrUnredacted naming the first file found and what it held, without
-// the value itself (a token is named by its fingerprint).
-func scanBundle(dir string, names []string, forms [][]byte) error {
+// scanBundle reads the named files of dir once each, searching them for the secret forms and
+// for signed JWTs and hashing them on the way. It returns their FileEntry in order, or an error
+// wrapping ErrUnredacted naming the first file found and what it held, without the value itself
+// (a token is named by its fingerprint).
+func scanBundle(dir string, names []string, forms [][]byte) ([]FileEntry, error) {
+	out := make([]FileEntry, 0, len(names))
+	buf := make([]byte, 0, scanOverlap+scanChunk)
 	for _, n := range names {
-		if err := scanFile(filepath.Join(dir, filepath.FromSlash(n)), forms); err != nil {
-			return scanError(n, err)
+		e, err := scanFile(filepath.Join(dir, filepath.FromSlash(n)), forms, buf)
+		if err != nil {
+			return nil, scanError(n, err)
 		}
+		e.Path = n
+		out = append(out, e)
 	}
-	return nil
+	return out, nil
 }
 
 // scanError names the file a scan failed on.
@@ -73,24 +81,33 @@ const (
 	scanOverlap = 64 << 10
 )
 
-func scanFile(path string, forms [][]byte) error {
+// scanFile scans the file at path a chunk at a time (buf, when it has the capacity, is reused)
+// and returns its SHA-256 and size (Path left empty).
+func scanFile(path string, forms [][]byte, buf []byte) (FileEntry, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return FileEntry{}, err
 	}
 	defer f.Close()
-	buf := make([]byte, 0, scanOverlap+scanChunk)
+	if cap(buf) < scanOverlap+scanChunk {
+		buf = make([]byte, 0, scanOverlap+scanChunk)
+	}
+	buf = buf[:0]
+	h := sha256.New()
+	var size int64
 	for {
 		n, err := io.ReadFull(f, buf[len(buf):len(buf)+scanChunk])
+		h.Write(buf[len(buf) : len(buf)+n])
+		size += int64(n)
 		buf = buf[:len(buf)+n]
 		if serr := scanBytes(buf, forms); serr != nil {
-			return serr
+			return FileEntry{}, serr
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return nil
+			return FileEntry{SHA256: hex.EncodeToString(h.Sum(nil)), Size: size}, nil
 		}
 		if err != nil {
-			return err
+			return FileEntry{}, err
 		}
 		if len(buf) > scanOverlap {
 			buf = buf[:copy(buf, buf[len(buf)-scanOverlap:])]

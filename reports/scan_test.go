@@ -31,12 +31,17 @@ func TestScanFileFindsASecretAcrossChunks(t *testing.T) {
 			copy(data[at:], secret)
 			p := filepath.Join(t.TempDir(), "results.bin")
 			require.NoError(t, os.WriteFile(p, data, 0o644))
-			assert.ErrorIs(t, scanFile(p, forms), ErrUnredacted)
+			_, err := scanFile(p, forms, nil)
+			assert.ErrorIs(t, err, ErrUnredacted)
 		})
 	}
 	clean := filepath.Join(t.TempDir(), "clean.bin")
 	require.NoError(t, os.WriteFile(clean, bytes.Repeat([]byte{'.'}, 3*scanChunk+7), 0o644))
-	assert.NoError(t, scanFile(clean, forms))
+	e, err := scanFile(clean, forms, nil)
+	require.NoError(t, err)
+	sum, size, err := hashFile(clean)
+	require.NoError(t, err)
+	assert.Equal(t, FileEntry{SHA256: sum, Size: size}, e, "the scan hashes what it reads")
 }
 
 // A secret with characters every escaper touches is found however the bundle's writers wrote it.
