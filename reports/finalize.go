@@ -30,8 +30,9 @@ const (
 
 // Manifest is manifest.json: what the bundle is (the runs that wrote into it, the harness that
 // ran them, their configuration and counts) and every file it holds with its SHA-256. It never
-// holds a secret. The top-level run fields describe the bundle's primary run: its first
-// conformance run, or its first run when only load ran; Runs lists every run.
+// holds a secret. The top-level run fields describe the bundle's primary run: its last
+// conformance run (whose summary.json the bundle holds), or its first run when only load ran;
+// Runs lists every run.
 type Manifest struct {
 	Schema   string         `json:"schema"`
 	RunID    string         `json:"run_id"`
@@ -259,11 +260,12 @@ func mergeManifest(old *Manifest, rec ManifestRun, build buildinfo.Info) *Manife
 		}
 	}
 	m.Runs = append(m.Runs, rec)
+	// The primary run is the last conformance run: its summary.json is the one on disk, and its
+	// counts are the bundle's.
 	primary := m.Runs[0]
 	for _, r := range m.Runs {
 		if r.Kind == KindConformance {
 			primary = r
-			break
 		}
 	}
 	m.RunID = primary.RunID

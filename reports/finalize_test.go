@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -403,6 +404,43 @@ func TestFinalizeFindsTheSecondClientsBasicCredential(t *testing.T) {
 	err = reports.Finalize(dir, run, opts)
 	require.ErrorIs(t, err, reports.ErrUnredacted)
 	assert.Contains(t, err.Error(), "transcripts/0002.json")
+}
+
+// A second conformance run into the same bundle rewrites summary.json: the manifest's top-level
+// run fields and counts are then both that last run's.
+func TestLastConformanceRunIsThePrimaryRun(t *testing.T) {
+	dir := t.TempDir()
+	_, err := reportstest.WriteConformance(dir)
+	require.NoError(t, err)
+	require.NoError(t, reports.Finalize(dir, reportstest.ConformanceRun(), reportstest.Options(nil)))
+	require.NoError(t, reportstest.WriteLoad(dir))
+	require.NoError(t, reports.Finalize(dir, reportstest.LoadRun(), reportstest.Options(nil)))
+
+	p := filepath.Join(dir, reports.SummaryFile)
+	data, err := os.ReadFile(p)
+	require.NoError(t, err)
+	var sum reports.Summary
+	require.NoError(t, json.Unmarshal(data, &sum))
+	sum.Profile = "generic"
+	sum.Counts.Passed--
+	sum.Counts.Failed++
+	data, err = json.Marshal(sum)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(p, data, 0o644))
+	second := reportstest.ConformanceRun()
+	second.RunID, second.Profile, second.Seed = "9b2f1c1e-0000-4000-8000-000000000002", "generic", 7
+	second.Started, second.Finished = second.Started.Add(time.Hour), second.Finished.Add(time.Hour)
+	require.NoError(t, reports.Finalize(dir, second, reportstest.Options(nil)))
+
+	m := readManifest(t, dir)
+	require.Len(t, m.Runs, 3)
+	assert.Equal(t, second.RunID, m.RunID, "the last conformance run is the primary run")
+	assert.Equal(t, "generic", m.Profile)
+	assert.Equal(t, int64(7), m.Seed)
+	require.NotNil(t, m.Counts)
+	assert.Equal(t, sum.Counts, *m.Counts, "the counts are those of summary.json on disk")
+	assert.Equal(t, *m.Runs[2].Counts, *m.Counts)
+	assert.Equal(t, reportstest.ConformanceRun().Started, m.Started, "the bundle still starts with its first run")
 }
 
 func TestFinalizeRejectsBadInput(t *testing.T) {
