@@ -30,12 +30,13 @@ func fixtureReport(t *testing.T, withLoad bool) (string, []byte) {
 	return dir, out
 }
 
+// The golden file is the full bundle (conformance and load); a conformance-only report is the
+// same page without the load parts, which TestConformanceOnlyReport checks.
 func TestReportMatchesGolden(t *testing.T) {
 	for _, tc := range []struct {
 		name, golden string
 		withLoad     bool
 	}{
-		{"conformance only", "testdata/conformance.golden.html", false},
 		{"conformance and load", "testdata/bundle.golden.html", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,6 +73,23 @@ var urlAttrs = map[string]bool{"src": true, "href": true, "action": true, "forma
 	"poster": true, "data": true, "xlink:href": true, "background": true, "manifest": true, "ping": true}
 
 var remoteRe = regexp.MustCompile(`(?i)^\s*(https?:|//|ftp:|ws:|wss:)`)
+
+func TestConformanceOnlyReport(t *testing.T) {
+	_, page := fixtureReport(t, false)
+	html := string(page)
+	_, runs, found := strings.Cut(html, "Runs in this bundle</h2>")
+	require.True(t, found, "the runs table is there")
+	runs, _, found = strings.Cut(runs, "</table>")
+	require.True(t, found)
+	_, body, found := strings.Cut(runs, "<tbody>")
+	require.True(t, found)
+	assert.Equal(t, 1, strings.Count(body, "<tr>"), "the runs table has exactly one row: %s", body)
+	assert.Contains(t, body, "<tr><td>conformance</td><td class=\"mono\">"+reportstest.ConformanceRun().RunID+"</td>")
+	assert.NotContains(t, html, `id="load"`, "no load section")
+	assert.NotContains(t, html, "load/", "no load file is listed")
+	assert.Contains(t, html, `id="checks"`)
+	assert.Contains(t, html, `id="files"`)
+}
 
 func TestReportIsSelfContained(t *testing.T) {
 	_, page := fixtureReport(t, true)
