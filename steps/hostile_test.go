@@ -331,7 +331,19 @@ func TestSecretEchoedByTheTargetNeverReachesTheEvidence(t *testing.T) {
 	cfg := hostileConfig(t, srv.URL+"/token")
 	sum, err := runBounded(t, cfg)
 	require.NoError(t, err)
-	assert.Equal(t, reports.StatusFailed, statusOf(sum, "HTTP-08").Status)
+	http08 := statusOf(sum, "HTTP-08")
+	assert.Equal(t, reports.StatusFailed, http08.Status)
+	assert.Contains(t, http08.Reason, "masked in the transcript")
+	// What HTTP-08's reason says: each transcript it names shows the echo, masked.
+	require.NotEmpty(t, http08.Transcripts)
+	for _, f := range http08.Transcripts {
+		b, err := os.ReadFile(filepath.Join(cfg.OutDir, "transcripts", f))
+		require.NoError(t, err)
+		var tr reports.Transcript
+		require.NoError(t, json.Unmarshal(b, &tr))
+		require.NotNil(t, tr.Response, f)
+		assert.Contains(t, tr.Response.Body, "bad secret "+redact.Mask, f)
+	}
 	assertNoSecretWritten(t, cfg.OutDir, cfg.ClientSecret)
 	for _, c := range sum.Checks {
 		assert.NotContains(t, c.Reason, cfg.ClientSecret, c.ID)
