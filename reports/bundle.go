@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,20 +83,7 @@ func readBundle(dir string, files []FileEntry) (*Bundle, error) {
 }
 
 // readSummary reads dir/summary.json; a missing file is (nil, nil).
-func readSummary(dir string) (*Summary, error) {
-	data, err := os.ReadFile(filepath.Join(dir, SummaryFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var s Summary
-	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
-		return nil, fmt.Errorf("summary.json: %v", err)
-	}
-	return &s, nil
-}
+func readSummary(dir string) (*Summary, error) { return readOptionalJSON[Summary](dir, SummaryFile) }
 
 // readTranscript reads transcripts/name. A name that is not a plain file name is refused.
 func readTranscript(dir, name string) (*Transcript, error) {

@@ -118,16 +118,17 @@ func verify(dir string, pub ed25519.PublicKey, known map[string]FileEntry) (*Ver
 		}
 	}
 	// manifest.json is covered by SHA256SUMS; its own file list must say the same.
-	if e, ok := listed[ManifestFile]; ok && have[ManifestFile] {
-		if m, err := readManifest(dir); err == nil && m != nil {
+	if _, ok := listed[ManifestFile]; ok && have[ManifestFile] {
+		m, err := readManifest(dir)
+		switch {
+		case err != nil:
+			v.Problems = append(v.Problems, Problem{Path: ManifestFile, Kind: "malformed", Detail: err.Error()})
+		case m != nil:
 			for _, f := range m.Files {
 				if l, ok := listed[f.Path]; !ok || l.SHA256 != f.SHA256 {
 					v.Problems = append(v.Problems, Problem{Path: f.Path, Kind: "altered", Detail: "manifest.json and SHA256SUMS disagree"})
 				}
 			}
-		} else if err != nil {
-			_ = e
-			v.Problems = append(v.Problems, Problem{Path: ManifestFile, Kind: "malformed", Detail: err.Error()})
 		}
 	}
 	sort.SliceStable(v.Problems, func(i, j int) bool { return v.Problems[i].Path < v.Problems[j].Path })
@@ -148,17 +149,22 @@ func dedupe(ps []Problem) []Problem {
 
 // readManifest reads dir/manifest.json; a missing file is (nil, nil).
 func readManifest(dir string) (*Manifest, error) {
-	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	return readOptionalJSON[Manifest](dir, ManifestFile)
+}
+
+// readOptionalJSON decodes the JSON file name of dir into a T; a missing file is (nil, nil), and
+// a malformed one an error naming it.
+func readOptionalJSON[T any](dir, name string) (*T, error) {
+	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var m Manifest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("manifest.json: %v", err)
+	var v T
+	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&v); err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
 	}
-	return &m, nil
+	return &v, nil
 }
