@@ -266,11 +266,7 @@ func (r *recorder) do(ctx context.Context, check string, req request) *exchange 
 	ex.dur = time.Since(ex.started)
 	if ex.status != 0 {
 		ex.obj, ex.objErr = parseObject(r.red, ex.body)
-		for _, f := range []string{"access_token", "refresh_token", "id_token"} {
-			if t, ok := ex.obj[f].(string); ok {
-				r.red.AddToken(t)
-			}
-		}
+		r.red.AddToken(tokensIn(ex.obj, ex.body)...)
 	}
 	r.finish(ex, req)
 	return ex
@@ -337,10 +333,8 @@ func (r *recorder) transcript(ex *exchange, req request) reports.Transcript {
 			Body:      r.storedBody(ex.body),
 			Truncated: ex.truncated || len(ex.body) > storedBodyLimit,
 		}
-		for _, f := range []string{"access_token", "refresh_token", "id_token"} {
-			if tok, ok := ex.obj[f].(string); ok && tok != "" {
-				resp.Tokens = append(resp.Tokens, redact.Token(tok))
-			}
+		for _, tok := range tokensIn(ex.obj, ex.body) {
+			resp.Tokens = append(resp.Tokens, redact.Token(tok))
 		}
 		if ex.tls != nil {
 			resp.TLS = &reports.TLSInfo{Version: tls.VersionName(ex.tls.Version), CipherSuite: tls.CipherSuiteName(ex.tls.CipherSuite)}
@@ -382,6 +376,34 @@ func (r *recorder) downReason() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.down
+}
+
+// tokenFields are the fields of a token answer that carry a replayable token.
+var tokenFields = []string{"access_token", "refresh_token", "id_token"}
+
+// tokensIn returns the non-empty tokens an answer carries in its token fields: those of obj, the
+// body as a JSON object, or, when the body is not one, those of the body read as a form
+// (application/x-www-form-urlencoded, as some servers answer): the redactor must know them
+// either way.
+func tokensIn(obj map[string]any, body []byte) []string {
+	var toks []string
+	if obj != nil {
+		for _, f := range tokenFields {
+			if t, ok := obj[f].(string); ok && t != "" {
+				toks = append(toks, t)
+			}
+		}
+		return toks
+	}
+	form, _ := url.ParseQuery(string(body)) // a malformed pair is left out, the others kept
+	for _, f := range tokenFields {
+		for _, t := range form[f] {
+			if t != "" {
+				toks = append(toks, t)
+			}
+		}
+	}
+	return toks
 }
 
 // parseObject decodes a JSON object keeping numbers as json.Number, so that 28800, 28800.0

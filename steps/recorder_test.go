@@ -1,14 +1,23 @@
 package steps
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/authzcheck/authzcheck/internal/redact"
+	"github.com/authzcheck/authzcheck/reports"
 )
 
 // straddling is text whose secret begins half its length before cut, and long enough to be cut
@@ -60,4 +69,39 @@ func TestCutAtNeverSplitsACharacter(t *testing.T) {
 		assert.LessOrEqual(t, len(got), n)
 		assert.GreaterOrEqual(t, len(got), min(n, len(s))-1)
 	}
+}
+
+// TestFormEncodedTokenAnswerIsRedacted: a server that answers a token request form-encoded
+// (not JSON) still has its tokens replaced by their fingerprints in the transcript.
+func TestFormEncodedTokenAnswerIsRedacted(t *testing.T) {
+	const access, refresh = "opaque-form-access-Hq3nZt8vLw", "opaque-form-refresh-Pm5xYc2kRb"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-www-form-urlencoded")
+		_, _ = w.Write([]byte("access_token=" + access + "&token_type=bearer&expires_in=3600&refresh_token=" + refresh))
+	}))
+	t.Cleanup(srv.Close)
+	cfg := Config{Timeout: 5 * time.Second, MaxBody: 1 << 20}
+	dir := t.TempDir()
+	rec := newRecorder(&cfg, redact.New(), dir)
+	ex := rec.do(context.Background(), "TOK-01", request{to: toToken, method: http.MethodPost, url: srv.URL})
+	require.NoError(t, rec.close())
+	require.Equal(t, http.StatusOK, ex.status)
+
+	b, err := os.ReadFile(filepath.Join(dir, ex.file))
+	require.NoError(t, err)
+	for _, tok := range []string{access, refresh} {
+		assert.NotContains(t, string(b), tok)
+		assert.Contains(t, string(b), redact.Fingerprint(tok))
+	}
+	var tr reports.Transcript
+	require.NoError(t, json.Unmarshal(b, &tr))
+	require.NotNil(t, tr.Response)
+	assert.Len(t, tr.Response.Tokens, 2, "the transcript describes both tokens")
+}
+
+func TestTokensIn(t *testing.T) {
+	obj := map[string]any{"access_token": "a1", "refresh_token": "", "id_token": 7}
+	assert.Equal(t, []string{"a1"}, tokensIn(obj, []byte("access_token=ignored")), "a JSON object wins")
+	assert.Equal(t, []string{"a+b", "r1"}, tokensIn(nil, []byte("access_token=a%2Bb&bad=%zz&refresh_token=r1")))
+	assert.Empty(t, tokensIn(nil, []byte("<html><body>access_token</body></html>")))
 }
