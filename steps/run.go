@@ -415,7 +415,10 @@ func (r *runner) collect(s *scenario) {
 	r.progress.add(area, o)
 }
 
+// harnessProblem records a problem of the harness; it reaches the console (Run's error), so it
+// is redacted like everything else the run writes.
 func (r *runner) harnessProblem(p string) {
+	p = r.red.String(p)
 	r.mu.Lock()
 	r.harness = append(r.harness, p)
 	r.mu.Unlock()

@@ -165,3 +165,18 @@ func TestEvidenceIsCompleteAndRedacted(t *testing.T) {
 	assert.Greater(t, files, 100, "one transcript per exchange")
 	assert.True(t, strings.HasPrefix(sum.Target, "https://127.0.0.1:"))
 }
+
+// TestHarnessProblemsAreRedacted: harness problems end up in Run's error, printed on the
+// console; a secret or token they quote is redacted first.
+func TestHarnessProblemsAreRedacted(t *testing.T) {
+	const id, secret, token = "client", "harness-secret-Nv7qLx", "harness-token-Rw4zKp9s"
+	red := redact.New()
+	red.AddCredential(id, secret)
+	red.AddToken(token)
+	r := &runner{red: red}
+	r.harnessProblem("AUTH-01: step panicked with " + secret + " and " + token)
+	msg := strings.Join(r.harness, "; ")
+	assert.NotContains(t, msg, secret)
+	assert.NotContains(t, msg, token)
+	assert.Contains(t, msg, redact.Mask)
+}
