@@ -274,11 +274,7 @@ func wrongSecret(real string) string {
 
 func requestWrongSecret(ctx context.Context) error {
 	r := stateOf(ctx).r
-	req := r.tokenReq(validForm)
-	req.header.Set("Authorization", basic(r.cfg.ClientID, wrongSecret(r.cfg.ClientSecret)))
-	req.malformed = true
-	send(ctx, req)
-	return nil
+	return requestAuthorization(ctx, basic(r.cfg.ClientID, wrongSecret(r.cfg.ClientSecret)))
 }
 
 func requestWrongSecretRepeated(ctx context.Context, n int) error {
@@ -322,11 +318,7 @@ func requestEmptySecret(ctx context.Context) error {
 
 func requestScheme(ctx context.Context, scheme string) error {
 	r := stateOf(ctx).r
-	req := r.tokenReq(validForm)
-	req.header.Set("Authorization", scheme+" "+base64.StdEncoding.EncodeToString([]byte(r.cfg.ClientID+":"+r.cfg.ClientSecret)))
-	req.malformed = true
-	send(ctx, req)
-	return nil
+	return requestAuthorization(ctx, scheme+" "+base64.StdEncoding.EncodeToString([]byte(r.cfg.ClientID+":"+r.cfg.ClientSecret)))
 }
 
 func requestFormEncodedCredentials(ctx context.Context) error {
@@ -335,11 +327,7 @@ func requestFormEncodedCredentials(ctx context.Context) error {
 	if id == s.r.cfg.ClientID && secret == s.r.cfg.ClientSecret {
 		return precondition(s, skipf("form-encoding changes nothing in this client's ID and secret"))
 	}
-	req := s.r.tokenReq(validForm)
-	req.header.Set("Authorization", basic(id, secret))
-	req.malformed = true
-	send(ctx, req)
-	return nil
+	return requestAuthorization(ctx, basic(id, secret))
 }
 
 func requestQueryCredentials(ctx context.Context) error {
@@ -367,13 +355,15 @@ func requestSecretPost(ctx context.Context) error {
 	return nil
 }
 
-// alterSecret returns the client's secret changed the named way, or "" when it cannot be.
-func alterSecret(secret, change string) string {
-	if secret == "" {
-		return ""
-	}
+// alterSecret returns the client's secret changed the named way, or "" when it cannot be
+// changed that way; an unknown change is an error.
+func alterSecret(secret, change string) (string, error) {
+	var alt string
 	switch change {
 	case "one character changed":
+		if secret == "" {
+			break
+		}
 		b := []byte(secret)
 		last := len(b) - 1
 		if b[last] == 'x' {
@@ -381,41 +371,40 @@ func alterSecret(secret, change string) string {
 		} else {
 			b[last] = 'x'
 		}
-		return string(b)
+		alt = string(b)
 	case "one character removed":
-		return secret[:len(secret)-1]
+		if secret != "" {
+			alt = secret[:len(secret)-1]
+		}
 	case "one character appended":
-		return secret + "x"
+		alt = secret + "x"
 	case "its letter case flipped":
-		flipped := strings.Map(func(r rune) rune {
+		alt = strings.Map(func(r rune) rune {
 			if unicode.IsUpper(r) {
 				return unicode.ToLower(r)
 			}
 			return unicode.ToUpper(r)
 		}, secret)
-		if flipped == secret {
-			return ""
-		}
-		return flipped
+	default:
+		return "", fmt.Errorf("unknown change %q", change)
 	}
-	return ""
+	if alt == secret {
+		return "", nil
+	}
+	return alt, nil
 }
 
 func requestAlteredSecret(ctx context.Context, change string) error {
 	s := stateOf(ctx)
-	alt := alterSecret(s.r.cfg.ClientSecret, change)
-	switch {
-	case change != "one character changed" && change != "one character removed" && change != "one character appended" && change != "its letter case flipped":
-		return fmt.Errorf("unknown change %q", change)
-	case alt == "":
+	alt, err := alterSecret(s.r.cfg.ClientSecret, change)
+	if err != nil {
+		return err
+	}
+	if alt == "" {
 		return precondition(s, skipf("the secret has no letters whose case could be flipped"))
 	}
 	sendSecret(ctx, s.r.cfg.ClientID, alt)
-	req := s.r.tokenReq(validForm)
-	req.header.Set("Authorization", basic(s.r.cfg.ClientID, alt))
-	req.malformed = true
-	send(ctx, req)
-	return nil
+	return requestAuthorization(ctx, basic(s.r.cfg.ClientID, alt))
 }
 
 func requestTwoAuthorizations(ctx context.Context) error {
