@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 
@@ -23,11 +22,8 @@ func Merge(files []string) (*Summary, error) {
 		return nil, errors.New("merge: no results files")
 	}
 	var (
-		m        vegeta.Metrics
-		errKinds = map[string]int64{}
-		order    []string
-		other    int64
-		rl       int64
+		m    vegeta.Metrics
+		errs errorTally
 	)
 	sum := &Summary{Schema: SummarySchema, Mode: "merged", Result: "passed"}
 	var cache *CacheFigures
@@ -37,8 +33,12 @@ func Merge(files []string) (*Summary, error) {
 		if err != nil {
 			return nil, fmt.Errorf("merge: %w", err)
 		}
-		dec := vegeta.NewDecoder(f)
-		for {
+		dec, err := decoderFor(f)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("merge: %s: %w", path, err)
+		}
+		for dec != nil {
 			var r vegeta.Result
 			if err := dec.Decode(&r); err != nil {
 				if errors.Is(err, io.EOF) {
@@ -47,20 +47,8 @@ func Merge(files []string) (*Summary, error) {
 				f.Close()
 				return nil, fmt.Errorf("merge: %s: not a Vegeta results file (%v)", path, err)
 			}
-			if r.Code == http.StatusTooManyRequests {
-				rl++
-			}
 			if r.Error != "" {
-				r.Error = errorKind(r.Error)
-				if _, ok := errKinds[r.Error]; !ok && len(errKinds) >= maxErrorKinds {
-					other++
-					r.Error = "other errors"
-				} else {
-					if _, ok := errKinds[r.Error]; !ok {
-						order = append(order, r.Error)
-					}
-					errKinds[r.Error]++
-				}
+				r.Error = errs.add(errorKind(r.Error))
 			}
 			r.Body, r.Headers = nil, nil
 			m.Add(&r)
@@ -104,14 +92,8 @@ func Merge(files []string) (*Summary, error) {
 	}
 	m.Close()
 	sum.Started, sum.Finished = m.Earliest.UTC(), m.End.UTC()
-	sum.RateLimited.Responses = rl
 	sum.fillFromMetrics(&m)
-	for _, e := range order {
-		sum.Errors = append(sum.Errors, ErrorCount{Error: e, Count: errKinds[e]})
-	}
-	if other > 0 {
-		sum.Errors = append(sum.Errors, ErrorCount{Error: "other errors", Count: other})
-	}
+	sum.Errors = errs.counts()
 	if allCache && cache != nil {
 		cache.APICalls = int64(sum.Requests)
 		if sum.Requests > 0 {
@@ -126,4 +108,21 @@ func Merge(files []string) (*Summary, error) {
 		sum.Cache = cache
 	}
 	return sum, nil
+}
+
+// decoderFor returns the decoder of a results file in any encoding Vegeta writes (gob, JSON or
+// CSV, as `vegeta report` reads them), or nil for an empty file.
+func decoderFor(f *os.File) (vegeta.Decoder, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() == 0 {
+		return nil, nil
+	}
+	dec := vegeta.DecoderFor(f)
+	if dec == nil {
+		return nil, errors.New("not a Vegeta results file (gob, JSON or CSV)")
+	}
+	return dec, nil
 }

@@ -432,7 +432,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err := sum.WriteJSON(filepath.Join(cfg.Dir, SummaryFile)); err != nil {
 		return nil, err
 	}
-	if sum.Requests > 0 && col.answered == 0 {
+	if sum.Requests > 0 && uint64(sum.StatusCodes["0"]) == sum.Requests {
 		return sum, fmt.Errorf("%w: none of %d requests got an answer (%s)", ErrUnreachable, sum.Requests, firstError(sum))
 	}
 	return sum, nil
@@ -505,15 +505,11 @@ type collector struct {
 	encErr   error
 	m        vegeta.Metrics
 	plot     *plot.Plot
-	errKinds map[string]int64
-	errOrder []string
-	other    int64
+	errs     errorTally
 	lag      vegeta.LatencyMetrics
 	lagN     int64
 	late     int64
 	tokens   *tokenStats
-	rl       int64
-	answered int64
 	window   [abortWindow]bool
 	wn, wbad int
 	aborted  bool
@@ -531,13 +527,12 @@ type snapshot struct {
 
 type stepStats struct {
 	m    vegeta.Metrics
-	rl   int64
 	lag  vegeta.LatencyMetrics // schedule lag, for a lag_p99 threshold
 	lagN int64
 }
 
 func newCollector(cfg *Config, p *backoffPacer, enc vegeta.Encoder) *collector {
-	c := &collector{cfg: cfg, pacer: p, enc: enc, errKinds: map[string]int64{},
+	c := &collector{cfg: cfg, pacer: p, enc: enc,
 		plot: plot.New(plot.Title("authzcheck load "+cfg.Mode), plot.Downsample(4000))}
 	if cfg.Mode != ModeCached {
 		c.tokens = newTokenStats()
@@ -553,11 +548,7 @@ func newCollector(cfg *Config, p *backoffPacer, enc vegeta.Encoder) *collector {
 
 // add takes one result; it reports whether the run should abort.
 func (c *collector) add(r *vegeta.Result) bool {
-	if r.Code != 0 {
-		c.answered++
-	}
 	if r.Code == http.StatusTooManyRequests {
-		c.rl++
 		c.pacer.RetryAfter(retryAfter(r.Headers, time.Now()))
 	}
 	if c.tokens != nil && r.Code == http.StatusOK {
@@ -582,15 +573,7 @@ func (c *collector) add(r *vegeta.Result) bool {
 		c.encErr = c.enc.Encode(r)
 	}
 	if r.Error != "" {
-		if _, ok := c.errKinds[r.Error]; !ok && len(c.errKinds) >= maxErrorKinds {
-			c.other++
-			r.Error = "other errors"
-		} else {
-			if _, ok := c.errKinds[r.Error]; !ok {
-				c.errOrder = append(c.errOrder, r.Error)
-			}
-			c.errKinds[r.Error]++
-		}
+		r.Error = c.errs.add(r.Error)
 	}
 	c.m.Add(r)
 	_ = c.plot.Add(r)
@@ -600,9 +583,6 @@ func (c *collector) add(r *vegeta.Result) bool {
 			i = min(max(i, 0), len(c.steps)-1)
 			st := c.steps[i]
 			st.m.Add(r)
-			if r.Code == http.StatusTooManyRequests {
-				st.rl++
-			}
 			if lagOK {
 				st.lag.Add(lag)
 				st.lagN++
@@ -681,14 +661,9 @@ func (c *collector) writePlot(path, title string) error {
 func (c *collector) finish(sum *Summary) {
 	c.m.Close()
 	pauses, paused := c.pacer.stats()
-	sum.RateLimited = RateLimited{Responses: c.rl, Pauses: pauses, PausedMS: msOf(paused)}
+	sum.RateLimited = RateLimited{Pauses: pauses, PausedMS: msOf(paused)}
 	sum.fillFromMetrics(&c.m)
-	for _, e := range c.errOrder {
-		sum.Errors = append(sum.Errors, ErrorCount{Error: e, Count: c.errKinds[e]})
-	}
-	if c.other > 0 {
-		sum.Errors = append(sum.Errors, ErrorCount{Error: "other errors", Count: c.other})
-	}
+	sum.Errors = c.errs.counts()
 	if c.lagN > 0 {
 		sum.ScheduleLag = &ScheduleLag{P50MS: msOf(c.lag.Quantile(0.5)), P99MS: msOf(c.lag.Quantile(0.99)), MaxMS: msOf(c.lag.Max),
 			Late: c.late, LateAfterMS: msOf(c.cfg.LateAfter)}
@@ -721,7 +696,7 @@ func (c *collector) rampSteps(cfg *Config) ([]Step, *float64) {
 		s.AchievedRate = float64(st.m.Requests) / stepDur.Seconds()
 		view := &Summary{LatencyMS: s.LatencyMS, Success: st.m.Success, Throughput: st.m.Throughput}
 		if st.m.Requests > 0 {
-			view.RateLimited.Ratio = float64(st.rl) / float64(st.m.Requests)
+			view.RateLimited.Ratio = float64(st.m.StatusCodes[code429]) / float64(st.m.Requests)
 		}
 		if st.lagN > 0 {
 			view.ScheduleLag = &ScheduleLag{P50MS: msOf(st.lag.Quantile(0.5)), P99MS: msOf(st.lag.Quantile(0.99)), MaxMS: msOf(st.lag.Max)}
@@ -763,6 +738,46 @@ var (
 	digits     = regexp.MustCompile(`[0-9]+`)
 	statusLine = regexp.MustCompile(`^[1-5][0-9][0-9] [A-Za-z -]+$`)
 )
+
+// errorTally counts errors by kind, in the order first seen; kinds beyond maxErrorKinds are
+// counted together as "other errors".
+type errorTally struct {
+	n     map[string]int64
+	order []string
+	other int64
+}
+
+// add counts one error of kind (an errorKind) and returns the kind it was counted under.
+func (t *errorTally) add(kind string) string {
+	if n, ok := t.n[kind]; ok {
+		t.n[kind] = n + 1
+		return kind
+	}
+	if len(t.order) >= maxErrorKinds {
+		t.other++
+		return otherErrors
+	}
+	if t.n == nil {
+		t.n = map[string]int64{}
+	}
+	t.n[kind] = 1
+	t.order = append(t.order, kind)
+	return kind
+}
+
+// counts lists the kinds and their counts, "other errors" last.
+func (t *errorTally) counts() []ErrorCount {
+	var out []ErrorCount
+	for _, e := range t.order {
+		out = append(out, ErrorCount{Error: e, Count: t.n[e]})
+	}
+	if t.other > 0 {
+		out = append(out, ErrorCount{Error: otherErrors, Count: t.other})
+	}
+	return out
+}
+
+const otherErrors = "other errors"
 
 // errorKind folds the numbers of an error message (ports, times, counts) so that errors of one
 // kind are counted together: "read tcp 127.0.0.1:N->..." is one kind however many ports.

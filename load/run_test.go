@@ -420,3 +420,48 @@ func TestRampJudgesLagP99PerStep(t *testing.T) {
 	require.NotNil(t, sum.HighestRate)
 	assert.Greater(t, *sum.HighestRate, 0.0, sum.Reason)
 }
+
+// Merge reads results files in any encoding Vegeta writes, as `vegeta report` does.
+func TestMergeReadsJSONAndCSVResults(t *testing.T) {
+	start := time.Unix(1_700_000_000, 0)
+	results := []vegeta.Result{
+		{Attack: "a", Seq: 0, Code: 200, Timestamp: start, Latency: time.Millisecond, Method: "POST", URL: "http://x/token"},
+		{Attack: "a", Seq: 1, Code: 429, Timestamp: start.Add(time.Second), Latency: time.Millisecond, Error: "429 Too Many Requests", Method: "POST", URL: "http://x/token"},
+	}
+	dir := t.TempDir()
+	var files []string
+	for name, enc := range map[string]func(io.Writer) vegeta.Encoder{"r.json": vegeta.NewJSONEncoder, "r.csv": vegeta.NewCSVEncoder} {
+		f, err := os.Create(filepath.Join(dir, name))
+		require.NoError(t, err)
+		e := enc(f)
+		for i := range results {
+			require.NoError(t, e.Encode(&results[i]))
+		}
+		require.NoError(t, f.Close())
+		files = append(files, f.Name())
+	}
+	empty := filepath.Join(dir, "empty.bin")
+	require.NoError(t, os.WriteFile(empty, nil, 0o644))
+	files = append(files, empty)
+	m, err := Merge(files)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(4), m.Requests)
+	assert.Equal(t, 2, m.StatusCodes["200"])
+	assert.Equal(t, int64(2), m.RateLimited.Responses)
+	assert.Equal(t, []ErrorCount{{Error: "429 Too Many Requests", Count: 2}}, m.Errors)
+}
+
+func TestErrorTallyCountsKindsInOrderThenOther(t *testing.T) {
+	var tally errorTally
+	for i := 0; i < maxErrorKinds; i++ {
+		assert.Equal(t, errorKind("kind "+string(rune('a'+i))), tally.add(errorKind("kind "+string(rune('a'+i)))))
+	}
+	assert.Equal(t, "kind a", tally.add("kind a"), "a kind already counted")
+	assert.Equal(t, "other errors", tally.add("one kind too many"))
+	assert.Equal(t, "other errors", tally.add("and another"))
+	got := tally.counts()
+	require.Len(t, got, maxErrorKinds+1)
+	assert.Equal(t, ErrorCount{Error: "kind a", Count: 2}, got[0])
+	assert.Equal(t, ErrorCount{Error: "kind b", Count: 1}, got[1])
+	assert.Equal(t, ErrorCount{Error: "other errors", Count: 2}, got[maxErrorKinds])
+}

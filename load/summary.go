@@ -206,9 +206,13 @@ func latenciesOf(m *vegeta.Metrics) Latencies {
 		P99: msOf(l.P99), P999: msOf(l.Quantile(0.999)), Max: msOf(l.Max)}
 }
 
-// fillFromMetrics copies Vegeta's metrics (closed) into s.
+// code429 is the key of 429 Too Many Requests in Metrics.StatusCodes.
+const code429 = "429"
+
+// fillFromMetrics copies Vegeta's metrics (closed) into s, the count of 429s included.
 func (s *Summary) fillFromMetrics(m *vegeta.Metrics) {
 	s.Requests = m.Requests
+	s.RateLimited.Responses = int64(m.StatusCodes[code429])
 	s.Rate, s.Throughput, s.Success = m.Rate, m.Throughput, m.Success
 	s.DurationMS, s.WaitMS = msOf(m.Duration), msOf(m.Wait)
 	s.LatencyMS = latenciesOf(m)
