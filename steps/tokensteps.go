@@ -458,18 +458,23 @@ func registerWholeRunSteps(sc *stepTable) {
 var rfc6749Errors = map[string]bool{"invalid_request": true, "invalid_client": true, "invalid_grant": true,
 	"unauthorized_client": true, "unsupported_grant_type": true, "invalid_scope": true}
 
-// judgeEach applies bad to each exchange that is relevant; the check lists the offending
-// transcripts when it fails, or every judged one when it holds.
-func judgeEach(ctx context.Context, what string, relevant func(*exchange) bool, bad func(*exchange) string) error {
+// judgeEach judges every exchange of the run but the check's own: judgeOne says whether the
+// exchange is one the check is about and, when so, why it fails ("" when it passes). The check
+// lists the offending transcripts when it fails, or every judged one when it holds.
+func judgeEach(ctx context.Context, what string, judgeOne func(*exchange) (relevant bool, why string)) error {
 	return judge(ctx, func(s *scenario) error {
 		var judged, failed []string
 		var reasons []string
 		for _, ex := range s.r.rec.exchanges() {
-			if ex.check == s.id || !relevant(ex) {
+			if ex.check == s.id {
+				continue
+			}
+			relevant, why := judgeOne(ex)
+			if !relevant {
 				continue
 			}
 			judged = append(judged, ex.file)
-			if why := bad(ex); why != "" {
+			if why != "" {
 				failed = append(failed, ex.file)
 				if len(reasons) < maxReasons {
 					reasons = append(reasons, fmt.Sprintf("%s (%s, %s): %s", ex.check, ex.file, ex.describe(), why))
@@ -496,82 +501,85 @@ func judgeEach(ctx context.Context, what string, relevant func(*exchange) bool, 
 func isTokenError(ex *exchange) bool { return ex.to == toToken && ex.answered() && ex.status >= 400 }
 
 func runErrorsAreOAuth(ctx context.Context) error {
-	return judgeEach(ctx, "error answers to POST token requests",
-		func(ex *exchange) bool { return isTokenError(ex) && ex.method == http.MethodPost },
-		func(ex *exchange) string {
-			var problems []string
-			if ct := ex.header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "application/json") {
-				problems = append(problems, fmt.Sprintf("expected Content-Type application/json, got %q", ct))
-			}
-			if ex.obj == nil {
-				problems = append(problems, "expected a JSON object, got a body where "+strings.TrimPrefix(fmt.Sprint(ex.objErr), "the body is "))
-			} else if code, _ := ex.obj["error"].(string); !rfc6749Errors[code] {
-				problems = append(problems, fmt.Sprintf("expected an error from RFC 6749 §5.2, got %q", code))
-			}
-			return strings.Join(problems, ", ")
-		})
+	return judgeEach(ctx, "error answers to POST token requests", func(ex *exchange) (bool, string) {
+		if !isTokenError(ex) || ex.method != http.MethodPost {
+			return false, ""
+		}
+		var problems []string
+		if ct := ex.header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "application/json") {
+			problems = append(problems, fmt.Sprintf("expected Content-Type application/json, got %q", ct))
+		}
+		if ex.obj == nil {
+			problems = append(problems, "expected a JSON object, got a body where "+strings.TrimPrefix(fmt.Sprint(ex.objErr), "the body is "))
+		} else if code, _ := ex.obj["error"].(string); !rfc6749Errors[code] {
+			problems = append(problems, fmt.Sprintf("expected an error from RFC 6749 §5.2, got %q", code))
+		}
+		return true, strings.Join(problems, ", ")
+	})
 }
 
 func runErrorsNoStore(ctx context.Context) error {
-	return judgeEach(ctx, "error answers of the token endpoint", isTokenError,
-		func(ex *exchange) string {
-			if !contains(directives(ex.header.Values("Cache-Control")), "no-store") {
-				return fmt.Sprintf("expected Cache-Control: no-store, got %q", ex.header.Get("Cache-Control"))
-			}
-			return ""
-		})
+	return judgeEach(ctx, "error answers of the token endpoint", func(ex *exchange) (bool, string) {
+		if !isTokenError(ex) {
+			return false, ""
+		}
+		if !contains(directives(ex.header.Values("Cache-Control")), "no-store") {
+			return true, fmt.Sprintf("expected Cache-Control: no-store, got %q", ex.header.Get("Cache-Control"))
+		}
+		return true, ""
+	})
 }
 
 func runNo5xx(ctx context.Context) error {
-	return judgeEach(ctx, "malformed requests",
-		func(ex *exchange) bool { return ex.malformed && ex.answered() },
-		func(ex *exchange) string {
-			if ex.status >= 500 {
-				return "expected no server error"
-			}
-			return ""
-		})
+	return judgeEach(ctx, "malformed requests", func(ex *exchange) (bool, string) {
+		if !ex.malformed || !ex.answered() {
+			return false, ""
+		}
+		if ex.status >= 500 {
+			return true, "expected no server error"
+		}
+		return true, ""
+	})
 }
 
 func runNoSecretEcho(ctx context.Context) error {
 	s := stateOf(ctx)
 	forms := append(redact.Forms(s.r.cfg.ClientID, s.r.cfg.ClientSecret), redact.Forms(s.r.cfg.Client2ID, s.r.cfg.Client2Secret)...)
-	return judgeEach(ctx, "error answers",
-		func(ex *exchange) bool { return ex.answered() && ex.status >= 400 },
-		func(ex *exchange) string {
-			body := string(ex.body)
-			for _, f := range forms {
-				if strings.Contains(body, f) {
-					return "expected no client secret in the body, found one (masked in the transcript)"
-				}
+	return judgeEach(ctx, "error answers", func(ex *exchange) (bool, string) {
+		if !ex.answered() || ex.status < 400 {
+			return false, ""
+		}
+		body := string(ex.body)
+		for _, f := range forms {
+			if strings.Contains(body, f) {
+				return true, "expected no client secret in the body, found one (masked in the transcript)"
 			}
-			return ""
-		})
+		}
+		return true, ""
+	})
 }
 
+// runLifetimes judges the JWT access tokens of the run whose answer states expires_in; the
+// token is parsed and its skew computed once.
 func runLifetimes(ctx context.Context, tol int) error {
-	return judgeEach(ctx, "JWT access tokens with expires_in",
-		func(ex *exchange) bool {
-			tok, ok := ex.accessToken()
-			if !ok || ex.status/100 != 2 {
-				return false
-			}
-			p, err := parseJWT(tok, false)
-			if err != nil {
-				return false
-			}
-			_, err = lifetimeSkew(ex, p)
-			return err == nil
-		},
-		func(ex *exchange) string {
-			tok, _ := ex.accessToken()
-			p, _ := parseJWT(tok, false)
-			skew, _ := lifetimeSkew(ex, p)
-			if math.Abs(skew) > float64(tol) {
-				return fmt.Sprintf("expected exp = now + expires_in within %d s, got %s", tol, describeSkew(skew))
-			}
-			return ""
-		})
+	return judgeEach(ctx, "JWT access tokens with expires_in", func(ex *exchange) (bool, string) {
+		tok, ok := ex.accessToken()
+		if !ok || ex.status/100 != 2 {
+			return false, ""
+		}
+		p, err := parseJWT(tok, false)
+		if err != nil {
+			return false, ""
+		}
+		skew, err := lifetimeSkew(ex, p)
+		if err != nil {
+			return false, ""
+		}
+		if math.Abs(skew) > float64(tol) {
+			return true, fmt.Sprintf("expected exp = now + expires_in within %d s, got %s", tol, describeSkew(skew))
+		}
+		return true, ""
+	})
 }
 
 func runLatency(ctx context.Context) error {
