@@ -17,6 +17,9 @@ import (
 type backoffPacer struct {
 	ctx   context.Context
 	inner vegeta.Pacer
+	// ring: whether plan is kept. A ConstantPacer's plan is its analytic schedule shifted by
+	// the pauses (scheduleOf and shifts), so for it the hot path skips the ring and its lock.
+	ring bool
 
 	mu     sync.Mutex
 	began  time.Time // the attack's start, learnt from the first Pace call
@@ -47,7 +50,8 @@ type shift struct {
 }
 
 func newBackoffPacer(ctx context.Context, inner vegeta.Pacer) *backoffPacer {
-	return &backoffPacer{ctx: ctx, inner: inner}
+	_, constant := inner.(vegeta.ConstantPacer)
+	return &backoffPacer{ctx: ctx, inner: inner, ring: !constant}
 }
 
 // settle folds a finished pause into paused; it returns the virtual (schedule) time at e.
@@ -91,7 +95,7 @@ func (b *backoffPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, 
 		return 0, true
 	}
 	w, stop := b.inner.Pace(v, hits)
-	if w > 0 {
+	if w > 0 && b.ring {
 		// On schedule: the hit is planned for when the pacer says. (When it is behind, the
 		// pacer says 0 and the analytic schedule gives the plan.)
 		b.mu.Lock()

@@ -37,6 +37,45 @@ func TestScheduleMatchesVegetaPacers(t *testing.T) {
 	}
 }
 
+// A ConstantPacer's plan is not kept in the ring: its analytic schedule, shifted by the pauses,
+// gives the same times the ring would have held.
+func TestConstantPlanNeedsNoRing(t *testing.T) {
+	rate := vegeta.Rate{Freq: 100, Per: time.Second}
+	assert.False(t, newBackoffPacer(context.Background(), rate).ring)
+	assert.True(t, newBackoffPacer(context.Background(), vegeta.LinearPacer{StartAt: rate}).ring)
+
+	bp := newBackoffPacer(context.Background(), rate)
+	bp.ring = true // record what the ring would hold
+	var elapsed time.Duration
+	for k := uint64(0); k < 300; k++ {
+		if k == 20 || k == 150 {
+			// A pause that is over by the next hit's (virtual) time: no waiting, but a shift.
+			bp.RetryAfter(time.Millisecond)
+			elapsed += 20 * time.Millisecond
+		}
+		wait, stop := bp.Pace(elapsed, k)
+		require.False(t, stop)
+		elapsed += wait
+	}
+	bp.mu.Lock()
+	require.NotEmpty(t, bp.shifts, "the pauses shifted the schedule")
+	bp.mu.Unlock()
+	var ring []time.Time
+	for k := uint64(0); k < 300; k++ {
+		at, ok := bp.planned(k)
+		require.True(t, ok)
+		ring = append(ring, at)
+	}
+	bp.mu.Lock()
+	bp.plan = [planRing]plannedHit{}
+	bp.mu.Unlock()
+	for k := uint64(0); k < 300; k++ {
+		at, ok := bp.planned(k)
+		require.True(t, ok)
+		assert.True(t, ring[k].Equal(at), "hit %d: ring %v, schedule %v", k, ring[k], at)
+	}
+}
+
 // When the attack is behind, the pacer answers 0 and the analytic schedule is the plan: it
 // must match what the constant pacer would have planned.
 func TestConstantScheduleMatchesVegeta(t *testing.T) {

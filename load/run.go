@@ -514,6 +514,7 @@ type collector struct {
 	wn, wbad int
 	aborted  bool
 	steps    []*stepStats
+	began    time.Time // the attack's start (ramp), once known: it never changes once set
 
 	mu   sync.Mutex // guards snap
 	snap snapshot
@@ -578,8 +579,11 @@ func (c *collector) add(r *vegeta.Result) bool {
 	c.m.Add(r)
 	_ = c.plot.Add(r)
 	if c.steps != nil {
-		if began, ok := c.pacer.begun(); ok {
-			i := int(float64(r.Timestamp.Sub(began)) / float64(c.cfg.Duration) * float64(len(c.steps)))
+		if c.began.IsZero() {
+			c.began, _ = c.pacer.begun()
+		}
+		if !c.began.IsZero() {
+			i := int(float64(r.Timestamp.Sub(c.began)) / float64(c.cfg.Duration) * float64(len(c.steps)))
 			i = min(max(i, 0), len(c.steps)-1)
 			st := c.steps[i]
 			st.m.Add(r)
