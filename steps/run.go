@@ -328,7 +328,7 @@ func filterIDs(ids []string, index map[string]scenarioInfo, wholeRun bool) []str
 // initScenario registers the steps and the hooks that keep each scenario's state in its ctx.
 func (r *runner) initScenario(sc *godog.ScenarioContext) {
 	sc.Before(func(ctx context.Context, p *godog.Scenario) (context.Context, error) {
-		s := &scenario{r: r, name: p.Name, started: time.Now()}
+		s := &scenario{r: r, started: time.Now()}
 		for _, t := range p.Tags {
 			name := strings.TrimPrefix(t.Name, "@")
 			s.tags = append(s.tags, name)

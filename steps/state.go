@@ -18,7 +18,6 @@ type scenario struct {
 	id    string // the check ID
 	check catalog.Check
 	level catalog.Level // the check's level under the run's profile
-	name  string
 	tags  []string
 
 	part part // the modifiers of the step running now
@@ -27,7 +26,6 @@ type scenario struct {
 	history []*exchange // every answer of this scenario, in order
 	batch   []*exchange // the answers of the latest repeated request (CACHE-01/04, AUTH-17)
 	tokens  []heldToken // tokens obtained in this scenario, in order
-	pending *exchange   // forged-token context: which token a "with that token" step uses
 
 	failures    []failure
 	notes       []string
