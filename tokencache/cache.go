@@ -88,11 +88,7 @@ func New(src oauth2.TokenSource, opts ...Option) *Cache {
 //
 // The returned token is shared by every caller and must not be modified.
 func (c *Cache) Token() (*oauth2.Token, error) {
-	if e := c.cur.Load(); e != nil && (!c.cfg.checkOnHit || c.validAt(e, c.cfg.clock.Now())) {
-		c.st.hits.inc()
-		return e.tok, nil
-	}
-	return c.slowToken(context.Background())
+	return c.TokenContext(context.Background())
 }
 
 // TokenContext is Token, except that a caller waiting for a fetch also stops waiting when ctx

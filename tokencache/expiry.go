@@ -24,7 +24,6 @@ func tokenExpiry(tok *oauth2.Token) time.Time {
 // published, so the hit path can read it without a lock.
 type entry struct {
 	tok       *oauth2.Token
-	fetched   time.Time
 	expiry    time.Time // tokenExpiry(tok): the token's own expiry, zero when it never expires
 	validTill time.Time // expiry less the clock-skew allowance: served until then
 	refreshAt time.Time // when a background refresh starts
@@ -37,7 +36,7 @@ func (cfg *config) newEntry(tok *oauth2.Token, now time.Time) (*entry, error) {
 	if tok == nil || tok.AccessToken == "" {
 		return nil, errEmptyToken
 	}
-	e := &entry{tok: tok, fetched: now, expiry: tokenExpiry(tok)}
+	e := &entry{tok: tok, expiry: tokenExpiry(tok)}
 	if e.expiry.IsZero() {
 		return e, nil // used until invalidated
 	}

@@ -31,12 +31,12 @@ func (e *RetryAfterError) Unwrap() error { return e.Err }
 // RetryAfter returns how long to wait before the next attempt.
 func (e *RetryAfterError) RetryAfter() time.Duration { return e.After }
 
-// retryAfter reports the delay err asks for, relative to now, if any.
+// retryAfter reports the delay err asks for, relative to now, if any, at most maxRetryAfter.
 func retryAfter(err error, now time.Time) (time.Duration, bool) {
 	var ra interface{ RetryAfter() time.Duration }
 	if errors.As(err, &ra) {
 		if d := ra.RetryAfter(); d > 0 {
-			return d, true
+			return min(d, maxRetryAfter), true
 		}
 	}
 	var re *oauth2.RetrieveError
@@ -64,7 +64,7 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
-			return d, true
+			return min(d, maxRetryAfter), true
 		}
 	}
 	return 0, false
@@ -79,7 +79,7 @@ func (cfg *config) backoff(failures int, err error, now time.Time) time.Duration
 	d = min(d, cfg.maxBackoff)
 	d -= time.Duration(defaultBackoffJitter * cfg.randFloat64() * float64(d))
 	if ra, ok := retryAfter(err, now); ok && ra > d {
-		d = min(ra, maxRetryAfter)
+		d = ra // at most maxRetryAfter: retryAfter clamps every source once
 	}
 	return d
 }

@@ -39,7 +39,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	first := req.Clone(ctx) // a RoundTripper must not modify the caller's request
-	first.Header.Set("Authorization", tok.Type()+" "+tok.AccessToken)
+	tok.SetAuthHeader(first)
 	resp, err := t.base.RoundTrip(first) // closes req.Body
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
@@ -66,7 +66,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	second := req.Clone(ctx)
 	second.Body = body
-	second.Header.Set("Authorization", fresh.Type()+" "+fresh.AccessToken)
+	fresh.SetAuthHeader(second)
 	t.cache.st.retries401.Add(1)
 	return t.base.RoundTrip(second)
 }
