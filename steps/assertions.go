@@ -14,22 +14,22 @@ import (
 	"github.com/authzcheck/authzcheck/internal/catalog"
 )
 
-// answer is the latest answer, or an error saying there was none.
-func answer(s *scenario) (*exchange, error) {
+// answer is the latest answer or, when none came, the error "expected <expected>, got ...".
+func answer(s *scenario, expected string) (*exchange, error) {
 	if s.last == nil {
-		return nil, fmt.Errorf("expected an answer, but no request was made")
+		return nil, fmt.Errorf("expected %s, but no request was made", expected)
 	}
 	if !s.last.answered() {
-		return nil, fmt.Errorf("expected an answer, got %s", s.last.describe())
+		return nil, fmt.Errorf("expected %s, got %s", expected, s.last.describe())
 	}
 	return s.last, nil
 }
 
 func statusIs(ctx context.Context, code int) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
+		ex, err := answer(s, fmt.Sprintf("status %d", code))
 		if err != nil {
-			return fmt.Errorf("expected status %d, got %s", code, s.last.describe())
+			return err
 		}
 		if ex.status != code {
 			return fmt.Errorf("expected status %d, got %s", code, ex.describe())
@@ -40,29 +40,31 @@ func statusIs(ctx context.Context, code int) error {
 
 func statusIsEither(ctx context.Context, a, b int) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
-		if err != nil || (ex.status != a && ex.status != b) {
-			return fmt.Errorf("expected status %d or %d, got %s", a, b, s.last.describe())
+		want := fmt.Sprintf("status %d or %d", a, b)
+		ex, err := answer(s, want)
+		if err == nil && ex.status != a && ex.status != b {
+			err = fmt.Errorf("expected %s, got %s", want, ex.describe())
 		}
-		return nil
+		return err
 	})
 }
 
 func statusIsOrClientError(ctx context.Context, code int) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
-		if err != nil || (ex.status != code && ex.status/100 != 4) {
-			return fmt.Errorf("expected status %d or another 4xx, got %s", code, s.last.describe())
+		want := fmt.Sprintf("status %d or another 4xx", code)
+		ex, err := answer(s, want)
+		if err == nil && ex.status != code && ex.status/100 != 4 {
+			err = fmt.Errorf("expected %s, got %s", want, ex.describe())
 		}
-		return nil
+		return err
 	})
 }
 
 func statusNot5xx(ctx context.Context) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
+		ex, err := answer(s, "an answer that is not a server error")
 		if err != nil {
-			return fmt.Errorf("expected an answer that is not a server error, got %s", s.last.describe())
+			return err
 		}
 		if ex.status >= 500 {
 			return fmt.Errorf("expected no server error, got %s", ex.describe())
@@ -74,9 +76,9 @@ func statusNot5xx(ctx context.Context) error {
 // noToken is CHECKS.md's "no token": no access_token field, and a status that is not 2xx.
 func noToken(ctx context.Context) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
+		ex, err := answer(s, "an answer without a token")
 		if err != nil {
-			return fmt.Errorf("expected an answer without a token, got %s", s.last.describe())
+			return err
 		}
 		if _, has := ex.obj["access_token"]; has {
 			return fmt.Errorf("expected no token, got %s with an access_token", ex.describe())
@@ -90,9 +92,9 @@ func noToken(ctx context.Context) error {
 
 func hasToken(ctx context.Context) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
+		ex, err := answer(s, "a token")
 		if err != nil {
-			return fmt.Errorf("expected a token, got %s", s.last.describe())
+			return err
 		}
 		if tok, ok := ex.accessToken(); !ok || tok == "" || ex.status/100 != 2 {
 			return fmt.Errorf("expected a 2xx answer with an access_token, got %s%s", ex.describe(), objNote(ex))
@@ -111,7 +113,7 @@ func objNote(ex *exchange) string {
 
 func noField(ctx context.Context, field string) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
+		ex, err := answer(s, "an answer")
 		if err != nil {
 			return err
 		}
@@ -135,9 +137,9 @@ func errorCode(ex *exchange) (string, error) {
 
 func errorIs(ctx context.Context, want string) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
+		ex, err := answer(s, fmt.Sprintf("error %s", want))
 		if err != nil {
-			return fmt.Errorf("expected error %s, got %s", want, s.last.describe())
+			return err
 		}
 		code, err := errorCode(ex)
 		if err != nil {
@@ -152,9 +154,9 @@ func errorIs(ctx context.Context, want string) error {
 
 func errorIsEither(ctx context.Context, a, b string) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
+		ex, err := answer(s, fmt.Sprintf("error %s or %s", a, b))
 		if err != nil {
-			return fmt.Errorf("expected error %s or %s, got %s", a, b, s.last.describe())
+			return err
 		}
 		code, err := errorCode(ex)
 		if err != nil {
@@ -169,7 +171,7 @@ func errorIsEither(ctx context.Context, a, b string) error {
 
 func bodyIsObject(ctx context.Context) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
+		ex, err := answer(s, "an answer")
 		if err != nil {
 			return err
 		}
@@ -182,7 +184,7 @@ func bodyIsObject(ctx context.Context) error {
 
 func accessTokenNonEmpty(ctx context.Context) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
+		ex, err := answer(s, "an answer")
 		if err != nil {
 			return err
 		}
@@ -220,7 +222,7 @@ func jsonType(v any) string {
 
 func tokenTypeIs(ctx context.Context, want string) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
+		ex, err := answer(s, "an answer")
 		if err != nil {
 			return err
 		}
@@ -257,7 +259,7 @@ func expiresIn(ex *exchange) (float64, string, error) {
 
 func expiresInPositive(ctx context.Context) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
+		ex, err := answer(s, "an answer")
 		if err != nil {
 			return err
 		}
@@ -288,7 +290,7 @@ func expiresInPositive(ctx context.Context) error {
 
 func expiresInIs(ctx context.Context, want int) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
+		ex, err := answer(s, "an answer")
 		if err != nil {
 			return err
 		}
@@ -309,7 +311,7 @@ var scopeTokenRe = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]+$`)
 
 func scopeForm(ctx context.Context) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
+		ex, err := answer(s, "an answer")
 		if err != nil {
 			return err
 		}
@@ -358,7 +360,7 @@ func sameSet(a, b []string) bool {
 
 func scopeHolds(ctx context.Context, want string) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
+		ex, err := answer(s, "an answer")
 		if err != nil {
 			return err
 		}
@@ -378,7 +380,7 @@ func scopeHolds(ctx context.Context, want string) error {
 
 func grantedScopeStated(ctx context.Context, requested string) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
+		ex, err := answer(s, "an answer")
 		if err != nil {
 			return err
 		}
@@ -403,7 +405,7 @@ func grantedScopeStated(ctx context.Context, requested string) error {
 
 // headerValues returns the answer's values of a header.
 func headerValues(s *scenario, name string) ([]string, *exchange, error) {
-	ex, err := answer(s)
+	ex, err := answer(s, "an answer")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -570,7 +572,7 @@ func sameShape(ctx context.Context) error {
 
 func reportAccepted(ctx context.Context) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
+		ex, err := answer(s, "an answer")
 		if err != nil {
 			return err
 		}
@@ -662,9 +664,9 @@ func batchAllTokens(ctx context.Context) error {
 
 func apiAccepted(ctx context.Context) error {
 	return judge(ctx, func(s *scenario) error {
-		ex, err := answer(s)
+		ex, err := answer(s, "the API to accept the call")
 		if err != nil {
-			return fmt.Errorf("expected the API to accept the call, got %s", s.last.describe())
+			return err
 		}
 		if ex.status == http.StatusUnauthorized || ex.status == http.StatusForbidden {
 			return fmt.Errorf("expected the API to accept the token (neither 401 nor 403), got %s", ex.describe())

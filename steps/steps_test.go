@@ -24,3 +24,16 @@ func TestAlterSecret(t *testing.T) {
 	_, err = alterSecret("s3cretX", "one character doubled")
 	assert.ErrorContains(t, err, `unknown change "one character doubled"`)
 }
+
+func TestAnswerSaysWhatWasExpected(t *testing.T) {
+	s := &scenario{}
+	_, err := answer(s, "status 200")
+	assert.EqualError(t, err, "expected status 200, but no request was made")
+	s.last = &exchange{err: errTargetDown}
+	_, err = answer(s, "status 200")
+	assert.EqualError(t, err, "expected status 200, got no answer ("+errTargetDown.Error()+")")
+	s.last = &exchange{status: 401}
+	ex, err := answer(s, "status 200")
+	require.NoError(t, err)
+	assert.Same(t, s.last, ex)
+}
