@@ -311,6 +311,7 @@ func (r *recorder) write(ex *exchange, req request) {
 // transcript is the exchange redacted at the source: Authorization reduced to its scheme,
 // secrets masked in every encoding, tokens replaced by fingerprints with decoded claims.
 func (r *recorder) transcript(ex *exchange, req request) reports.Transcript {
+	reqBody, _ := r.storedBody(req.body)
 	t := reports.Transcript{
 		Seq:        ex.seq,
 		Checks:     []string{ex.check},
@@ -320,18 +321,19 @@ func (r *recorder) transcript(ex *exchange, req request) reports.Transcript {
 			Method: ex.method,
 			URL:    r.red.String(ex.url),
 			Header: r.headers(req.header),
-			Body:   r.storedBody(req.body),
+			Body:   reqBody,
 		},
 	}
 	if ex.err != nil {
 		t.Error = r.red.String(ex.errText())
 	}
 	if ex.status != 0 {
+		body, cut := r.storedBody(ex.body)
 		resp := &reports.TranscriptResponse{
 			Status:    ex.status,
 			Header:    r.headers(ex.header),
-			Body:      r.storedBody(ex.body),
-			Truncated: ex.truncated || len(ex.body) > storedBodyLimit,
+			Body:      body,
+			Truncated: ex.truncated || cut,
 		}
 		for _, tok := range tokensIn(ex.obj, ex.body) {
 			resp.Tokens = append(resp.Tokens, redact.Token(tok))
@@ -355,13 +357,13 @@ func (r *recorder) headers(h http.Header) map[string][]string {
 }
 
 // storedBody is a body as a transcript keeps it: redacted whole, then cut, so that a secret or
-// token across the cut leaves nothing readable.
-func (r *recorder) storedBody(b []byte) string {
+// token across the cut leaves nothing readable. cut reports whether it was cut.
+func (r *recorder) storedBody(b []byte) (text string, cut bool) {
 	s := r.red.String(string(b))
 	if len(s) > storedBodyLimit {
-		return cutAt(s, storedBodyLimit) + fmt.Sprintf("… (%d bytes in all)", len(b))
+		return cutAt(s, storedBodyLimit) + fmt.Sprintf("… (%d bytes in all)", len(b)), true
 	}
-	return s
+	return s, false
 }
 
 // exchanges returns every exchange so far, in order.

@@ -49,7 +49,9 @@ func TestTextIsRedactedBeforeItIsCut(t *testing.T) {
 	for _, value := range []string{secret, token} {
 		t.Run("stored body", func(t *testing.T) {
 			r := &recorder{red: red}
-			assertCutAndClean(t, r.storedBody([]byte(straddling(value, storedBodyLimit))), "bytes in all)", halves)
+			got, cut := r.storedBody([]byte(straddling(value, storedBodyLimit)))
+			assert.True(t, cut)
+			assertCutAndClean(t, got, "bytes in all)", halves)
 		})
 		t.Run("error code in describe", func(t *testing.T) {
 			ex := &exchange{status: 400, obj: map[string]any{"error": straddling(value, 60)}, red: red}
@@ -104,4 +106,16 @@ func TestTokensIn(t *testing.T) {
 	assert.Equal(t, []string{"a1"}, tokensIn(obj, []byte("access_token=ignored")), "a JSON object wins")
 	assert.Equal(t, []string{"a+b", "r1"}, tokensIn(nil, []byte("access_token=a%2Bb&bad=%zz&refresh_token=r1")))
 	assert.Empty(t, tokensIn(nil, []byte("<html><body>access_token</body></html>")))
+}
+
+// TestStoredBodyIsCutOnlyWhenTooLongOnceRedacted: a body over the limit that redaction brings
+// under it (long tokens become short fingerprints) is kept whole, and not marked truncated.
+func TestStoredBodyIsCutOnlyWhenTooLongOnceRedacted(t *testing.T) {
+	token := strings.Repeat("t", 2*storedBodyLimit)
+	red := redact.New()
+	red.AddToken(token)
+	r := &recorder{red: red}
+	got, cut := r.storedBody([]byte(`{"access_token":"` + token + `"}`))
+	assert.False(t, cut)
+	assert.Equal(t, `{"access_token":"`+redact.Token(token).String()+`"}`, got)
 }
