@@ -296,8 +296,8 @@ func (lf *loadFlagValues) mockOptions(set map[string]bool) ([]mock.Option, strin
 		}
 	}
 	if lf.mockTTL != 0 {
-		if lf.mockTTL < time.Second || lf.mockTTL%time.Second != 0 {
-			return nil, "", cli.Usagef("--mock-token-ttl %v: whole seconds, at least 1s", lf.mockTTL)
+		if err := mock.ValidateTTL(lf.mockTTL); err != nil {
+			return nil, "", cli.Usagef("--mock-token-ttl: %v", err)
 		}
 		opts = append(opts, mock.WithTokenTTL(lf.mockTTL))
 	}

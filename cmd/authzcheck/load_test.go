@@ -48,6 +48,7 @@ func TestLoadUsageAndSafetyRefusalsExit2(t *testing.T) {
 		{"mock flags against another target", []string{"issuance", "--mock-policy", "cached", "--token-url", "http://127.0.0.1:1/token",
 			"--client-id", "a", "--client-secret", "long-enough-secret"}, "applies only to the embedded mock"},
 		{"bad mock policy", []string{"issuance", "--mock-policy", "sometimes"}, "--mock-policy"},
+		{"mock token lifetime not whole seconds", []string{"cached", "--mock-token-ttl", "1500ms"}, "--mock-token-ttl: token lifetime 1.5s: must be whole seconds"},
 		{"refresh point outside the lifetime", []string{"cached", "--refresh-at", "1.5"}, "--refresh-at 1.5"},
 		{"refresh point inside the jitter", []string{"cached", "--refresh-at", "0.05"}, "--refresh-at 0.05"},
 		{"refresh point of no cache", []string{"issuance", "--refresh-at", "0.9"}, "only to 'load cached'"},
