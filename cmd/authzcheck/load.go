@@ -48,11 +48,6 @@ const loadMemoryLimit = 96 << 20
 // loadGCPercent is the Go runtime's GOGC during a load run (see runLoad).
 const loadGCPercent = 400
 
-// thresholdList is the repeatable --threshold flag.
-type thresholdList []string
-
-func (t *thresholdList) String() string     { return strings.Join(*t, ",") }
-func (t *thresholdList) Set(s string) error { *t = append(*t, s); return nil }
 
 // runLoad is the 'load' subcommand: flags in, load.Run, reports.Finalize, the text report out.
 func runLoad(env *cli.Env) error {
@@ -246,7 +241,7 @@ type loadFlagValues struct {
 	http2, quiet, allowRemote        bool
 	maxRate, abortErrorRate          float64
 	refreshAt                        float64
-	thresholds                       thresholdList
+	thresholds                       multiFlag
 	mockTTL, mockRetryAfter, mockLat time.Duration
 	mockPolicy                       string
 	mockRevoke                       bool

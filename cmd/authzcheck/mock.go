@@ -26,7 +26,7 @@ interrupted, then drains in-flight requests. Flags override the --config file.
 Flags:
 `
 
-// multiFlag is a repeatable string flag.
+// multiFlag is a repeatable string flag (--client, --quirk, --threshold).
 type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
