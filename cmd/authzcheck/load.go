@@ -48,7 +48,6 @@ const loadMemoryLimit = 96 << 20
 // loadGCPercent is the Go runtime's GOGC during a load run (see runLoad).
 const loadGCPercent = 400
 
-
 // runLoad is the 'load' subcommand: flags in, load.Run, reports.Finalize, the text report out.
 func runLoad(env *cli.Env) error {
 	if len(env.Args) == 0 {
