@@ -25,6 +25,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/authzcheck/authzcheck/internal/loopback"
 )
 
 // Demo credentials: the mock's own published test clients. The secrets contain characters that
@@ -220,7 +222,7 @@ func New(opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen address %q: %w", set.addr, err)
 	}
-	if !set.allowRemote && !isLoopbackHost(host) {
+	if !set.allowRemote && !loopback.Host(host) {
 		return nil, fmt.Errorf("listen address %q is %w; allow it explicitly to serve other hosts", set.addr, ErrNotLoopback)
 	}
 	ln, err := net.Listen("tcp", set.addr)
@@ -263,14 +265,6 @@ func DemoClients() []Client {
 		{ID: DefaultClientID, Secret: DefaultClientSecret, Scopes: append([]string(nil), DefaultScopes...), Distributor: DefaultClientID},
 		{ID: DefaultClient2ID, Secret: DefaultClient2Secret, Scopes: append([]string(nil), DefaultScopes...), Distributor: DefaultClient2ID},
 	}
-}
-
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // URL is the server's base URL, "http://127.0.0.1:PORT".

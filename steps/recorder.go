@@ -13,11 +13,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/authzcheck/authzcheck/internal/loopback"
 	"github.com/authzcheck/authzcheck/internal/redact"
 	"github.com/authzcheck/authzcheck/reports"
 )
@@ -196,7 +196,7 @@ func (r *recorder) close() error {
 type guard struct{ next http.RoundTripper }
 
 func (g guard) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.URL.Scheme != "https" && !isLoopbackHost(r.URL.Hostname()) {
+	if r.URL.Scheme != "https" && !loopback.Host(r.URL.Hostname()) {
 		return nil, errPlainHTTP
 	}
 	return g.next.RoundTrip(r)
@@ -207,21 +207,6 @@ func (g guard) CloseIdleConnections() {
 	if c, ok := g.next.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
-}
-
-// isLoopbackHost reports whether host is localhost or a loopback IP, without resolving names.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// isLoopbackURL reports whether raw names a loopback host.
-func isLoopbackURL(raw string) bool {
-	u, err := url.Parse(raw)
-	return err == nil && isLoopbackHost(u.Hostname())
 }
 
 // do sends req for the check and records the exchange. It never returns nil.

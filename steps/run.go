@@ -23,6 +23,7 @@ import (
 
 	"github.com/authzcheck/authzcheck/features"
 	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/internal/loopback"
 	"github.com/authzcheck/authzcheck/internal/redact"
 	"github.com/authzcheck/authzcheck/reports"
 )
@@ -203,14 +204,14 @@ func validate(cfg *Config) (tagExpr, error) {
 // plan decides which checks run and why the others do not.
 func (r *runner) plan(sel tagExpr) []string {
 	var run []string
-	loopback := isLoopbackURL(r.cfg.TokenURL)
+	local := loopback.URL(r.cfg.TokenURL)
 	for _, c := range catalog.All() {
 		info := r.index[c.ID]
 		switch {
 		case !sel.match(info.tags):
 			r.skips[c.ID] = "not selected by --tags " + sel.String()
 		case c.Need(catalog.NeedIntrusive) && !sel.names(catalog.NeedIntrusive, c.ID):
-			if loopback {
+			if local {
 				r.skips[c.ID] = "intrusive: runs only when selected with --tags @intrusive"
 			} else {
 				r.skips[c.ID] = "intrusive: never runs against a remote target unless selected with --tags @intrusive"
@@ -220,7 +221,7 @@ func (r *runner) plan(sel tagExpr) []string {
 		}
 	}
 	// Plain HTTP to a remote host: no credential may be sent, so only SEC-01 runs (and fails).
-	if u, _ := url.Parse(r.cfg.TokenURL); u.Scheme == "http" && !loopback {
+	if u, _ := url.Parse(r.cfg.TokenURL); u.Scheme == "http" && !local {
 		for _, id := range run {
 			if id != "SEC-01" {
 				r.skips[id] = "not run: the token URL is plain HTTP to a host that is not loopback, so no credential was sent (SEC-01)"
@@ -243,7 +244,7 @@ func (r *runner) preflight(ctx context.Context) (string, error) {
 	if u.Port() == "" {
 		host = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
 	}
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+	if u.Scheme == "http" && !loopback.Host(u.Hostname()) {
 		return "", nil // never dialled: plan() already kept only SEC-01
 	}
 	d := &net.Dialer{Timeout: r.cfg.Timeout}
@@ -383,7 +384,7 @@ func (r *runner) unmet(tags []string) string {
 			if c.APIURL == "" {
 				return "needs a Bearer-protected API URL (--api-url / AUTHZ_API_URL)"
 			}
-			if u, _ := url.Parse(c.APIURL); u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+			if u, _ := url.Parse(c.APIURL); u.Scheme == "http" && !loopback.Host(u.Hostname()) {
 				return "the API URL is plain HTTP to a host that is not loopback; no token is sent over it"
 			}
 		case catalog.NeedClient2:

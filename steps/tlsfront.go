@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/authzcheck/authzcheck/internal/loopback"
 )
 
 // TLSFront serves a plain-HTTP loopback server (the embedded mock) over HTTPS with a throwaway
@@ -27,7 +29,7 @@ type TLSFront struct {
 // NewTLSFront starts an HTTPS front for upstream ("http://127.0.0.1:PORT") on 127.0.0.1:0.
 func NewTLSFront(upstream string) (*TLSFront, error) {
 	u, err := url.Parse(upstream)
-	if err != nil || u.Scheme != "http" || !isLoopbackHost(u.Hostname()) {
+	if err != nil || u.Scheme != "http" || !loopback.Host(u.Hostname()) {
 		return nil, fmt.Errorf("tls front: %q is not a plain-HTTP loopback URL", upstream)
 	}
 	tr := &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/internal/loopback"
 	"github.com/authzcheck/authzcheck/internal/redact"
 )
 
@@ -390,7 +391,7 @@ func secHTTPS(ctx context.Context) error {
 		if u.Scheme == "https" {
 			return nil
 		}
-		if isLoopbackHost(u.Hostname()) {
+		if loopback.Host(u.Hostname()) {
 			s.note("plain HTTP, allowed because %s is loopback", u.Hostname())
 			return nil
 		}
@@ -402,7 +403,7 @@ func secNoPlainCredentials(ctx context.Context) error {
 	return judge(ctx, func(s *scenario) error {
 		for _, ex := range s.r.rec.exchanges() {
 			u, err := url.Parse(ex.url)
-			if err != nil || u.Scheme == "https" || isLoopbackHost(u.Hostname()) {
+			if err != nil || u.Scheme == "https" || loopback.Host(u.Hostname()) {
 				continue
 			}
 			if !errors.Is(ex.err, errPlainHTTP) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/internal/loopback"
 	"github.com/authzcheck/authzcheck/load"
 	"github.com/authzcheck/authzcheck/mock"
 	"github.com/authzcheck/authzcheck/reports"
@@ -324,7 +325,7 @@ func checkSafety(t *target, cfg *load.Config, lf *loadFlagValues, set map[string
 	}
 	remote := ""
 	for _, u := range urls {
-		if !isLoopbackURL(u) {
+		if !loopback.URL(u) {
 			remote = u
 		}
 	}

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/authzcheck/authzcheck/load"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/load"
 	"github.com/authzcheck/authzcheck/reports"
 )
 

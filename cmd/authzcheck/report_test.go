@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"github.com/authzcheck/authzcheck/load"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/load"
 	"github.com/authzcheck/authzcheck/reports"
 	"github.com/authzcheck/authzcheck/reports/reportstest"
 )

@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"flag"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -257,21 +256,6 @@ func (t *target) startMock(opts []mock.Option) error {
 	t.ClientID, t.ClientSecret = mock.DefaultClientID, mock.DefaultClientSecret
 	t.Client2ID, t.Client2Secret = mock.DefaultClient2ID, mock.DefaultClient2Secret
 	return nil
-}
-
-// isLoopbackURL reports whether raw names a loopback host (localhost, 127.0.0.0/8, ::1),
-// without resolving any name.
-func isLoopbackURL(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return false
-	}
-	h := u.Hostname()
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // readRSAPublicKey reads an RSA public key from a PEM file: PUBLIC KEY (PKIX), RSA PUBLIC KEY
