@@ -50,3 +50,8 @@ func Get() Info {
 	}
 	return info
 }
+
+// UserAgent is the User-Agent every request of the harness carries, authzcheck/<version>, so
+// an endpoint's operators can tell who called. It reads the build information: call it once
+// per run, not per request.
+func UserAgent() string { return "authzcheck/" + Get().Version }

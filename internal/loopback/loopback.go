@@ -4,6 +4,8 @@
 package loopback
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"strings"
@@ -23,4 +25,21 @@ func Host(host string) bool {
 func URL(raw string) bool {
 	u, err := url.Parse(raw)
 	return err == nil && Host(u.Hostname())
+}
+
+// ErrCleartext is wrapped by Cleartext's error, so callers can tell the refusal apart.
+var ErrCleartext = errors.New("refusing to send credentials in clear")
+
+// Cleartext returns an error when raw is a plain-HTTP URL to a host that is not loopback:
+// credentials (a Basic header, a client secret, a Bearer token) must never travel there, so
+// every subcommand refuses such a URL before it dials. https URLs, loopback URLs and URLs that
+// do not parse as http(s) return nil (other checks judge those).
+func Cleartext(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !strings.EqualFold(u.Scheme, "http") || Host(u.Hostname()) {
+		return nil
+	}
+	safe := *u
+	safe.User = nil
+	return fmt.Errorf("%w to %s: it is plain HTTP to a host that is not loopback; use https", ErrCleartext, safe.String())
 }
