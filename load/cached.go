@@ -35,6 +35,7 @@ type cacheRun struct {
 
 func startCaches(ctx context.Context, cfg *Config, hc *http.Client) (*cacheRun, error) {
 	n := max(cfg.Instances, 1)
+	hc = &http.Client{Transport: userAgent{ua: cfg.UserAgent, next: hc.Transport}, Timeout: hc.Timeout, CheckRedirect: hc.CheckRedirect}
 	cc := clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: cfg.TokenURL,
 		AuthStyle: oauth2.AuthStyleInHeader}
 	tctx := context.WithValue(ctx, oauth2.HTTPClient, hc)
@@ -53,6 +54,21 @@ func startCaches(ctx context.Context, cfg *Config, hc *http.Client) (*cacheRun, 
 		cr.warm = append(cr.warm, c.Stats())
 	}
 	return cr, nil
+}
+
+// userAgent sets the run's User-Agent on a request that has none: golang.org/x/oauth2 builds
+// its token requests itself and sets none.
+type userAgent struct {
+	ua   string
+	next http.RoundTripper
+}
+
+func (u userAgent) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("User-Agent") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("User-Agent", u.ua)
+	}
+	return u.next.RoundTrip(r)
 }
 
 func (cr *cacheRun) onRefresh(ev tokencache.RefreshEvent) {

@@ -201,3 +201,28 @@ func scheduleOf(p vegeta.Pacer, k uint64) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// unsent returns how many hits a constant schedule planned before du (the attack's duration,
+// pauses included) that were never sent, given the hits sent, and how long the schedule ran:
+// du less the pauses that shifted it. ok is false for any other pacer.
+func (b *backoffPacer) unsent(du time.Duration, sent uint64) (n uint64, active time.Duration, ok bool) {
+	cp, isConst := b.inner.(vegeta.ConstantPacer)
+	if !isConst || cp.Freq <= 0 || cp.Per <= 0 {
+		return 0, 0, false
+	}
+	b.mu.Lock()
+	shift := b.paused
+	if b.active {
+		shift += b.until - b.start // a pause still in force shifts every later hit by all of it
+	}
+	b.mu.Unlock()
+	active = du - shift
+	if active <= 0 {
+		return 0, 0, true
+	}
+	planned := uint64(float64(active) * float64(cp.Freq) / float64(cp.Per))
+	if planned > sent {
+		n = planned - sent
+	}
+	return n, active, true
+}

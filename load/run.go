@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -24,57 +23,9 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 	"github.com/tsenart/vegeta/v12/lib/plot"
 
+	"github.com/authzcheck/authzcheck/internal/buildinfo"
 	"github.com/authzcheck/authzcheck/tokencache"
 )
-
-// Modes of a load run.
-const (
-	ModeIssuance = "issuance" // the token endpoint at a constant rate
-	ModeCached   = "cached"   // a Bearer API through tokencache at a constant rate
-	ModeRamp     = "ramp"     // the token endpoint at a linearly rising rate
-)
-
-// Defaults.
-const (
-	DefaultAbortMinRequests = 100
-	DefaultLateAfter        = 10 * time.Millisecond
-	abortWindow             = 200
-	maxErrorKinds           = 20
-	requestGrace            = time.Second // in-flight requests get this long after a stop
-	resultBuffer            = 4096        // results waiting for analysis (bounded: about 1 MB)
-)
-
-// Config is one load run.
-type Config struct {
-	Mode                   string
-	TokenURL, APIURL       string // APIURL: the Bearer API for ModeCached
-	ClientID, ClientSecret string
-	Rate                   vegeta.Rate // issuance and cached
-	Duration               time.Duration
-	From, To               float64 // ramp, per second
-	Steps                  int     // ramp
-	Workers, MaxWorkers    uint64  // MaxWorkers 0: no limit (Vegeta's default)
-	Connections            int     // idle connections kept per host (0: Vegeta's 10000)
-	HTTP2                  bool    // HTTP/2 over TLS; off by default
-	Timeout                time.Duration
-	RootCAs                *x509.CertPool
-	Instances              int // cached: token caches sharing the credentials, as replicas would (default 1)
-	Thresholds             []Threshold
-	// AbortErrorRate stops the run when more than this share of the last 200 results (429s
-	// excluded: they are backed off from) failed, once AbortMinRequests were made. 0 disables.
-	AbortErrorRate   float64
-	AbortMinRequests int
-	Dir              string // where results.bin, summary.json and plot.html go
-	Name             string // the attack's name in results.bin (default: the mode)
-	// Progress, when set, receives a live progress line (a terminal: carriage returns).
-	Progress      io.Writer
-	ProgressEvery time.Duration
-	CacheOptions  []tokencache.Option
-	// ServerCounters, when set, reads the target's own counters for the client at the end
-	// (the embedded mock has them).
-	ServerCounters func(context.Context) (*ServerCounters, error)
-	LateAfter      time.Duration // schedule lag beyond which a request counts as late
-}
 
 // ErrUnreachable is returned (wrapped) when no request got an answer.
 var ErrUnreachable = errors.New("the target could not be reached")
@@ -87,31 +38,6 @@ type PreflightError struct {
 }
 
 func (e *PreflightError) Error() string { return e.Msg }
-
-func (c *Config) validate() error {
-	switch c.Mode {
-	case ModeIssuance, ModeCached:
-		if c.Rate.Freq < 0 || c.Rate.Per < 0 || (c.Rate.Freq == 0 && c.MaxWorkers == 0) {
-			return errors.New("a rate of 0 (as fast as possible) needs a worker limit")
-		}
-	case ModeRamp:
-		if c.From <= 0 || c.To <= 0 || c.Steps <= 0 {
-			return errors.New("a ramp needs positive from, to and steps")
-		}
-	default:
-		return fmt.Errorf("unknown mode %q", c.Mode)
-	}
-	if c.Duration <= 0 {
-		return errors.New("the duration must be positive")
-	}
-	if c.Mode == ModeCached && c.APIURL == "" {
-		return errors.New("cached needs an API URL")
-	}
-	if c.Dir == "" {
-		return errors.New("no output directory")
-	}
-	return nil
-}
 
 // ParseRate reads a rate as Vegeta's command line does: "N" per second, or "N/DURATION"
 // ("50/1s", "1/2s", "10/m"). 0 means as fast as possible.
@@ -149,13 +75,16 @@ func PerSecond(r vegeta.Rate) float64 {
 // newTransport is the HTTP transport of a run: no proxy, the run's roots, HTTP/2 only when asked,
 // and every connection dialled through conns.
 func newTransport(c *Config, conns *connTracker) *http.Transport {
-	d := &net.Dialer{KeepAlive: 30 * time.Second, Timeout: c.Timeout}
+	dial := c.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{KeepAlive: 30 * time.Second, Timeout: c.Timeout}).DialContext
+	}
 	n := c.Connections
 	if n <= 0 {
 		n = vegeta.DefaultConnections
 	}
 	tr := &http.Transport{
-		DialContext:         conns.dialer(d.DialContext),
+		DialContext:         conns.dialer(dial),
 		TLSClientConfig:     &tls.Config{RootCAs: c.RootCAs, MinVersion: tls.VersionTLS12},
 		MaxIdleConnsPerHost: n,
 		IdleConnTimeout:     90 * time.Second,
@@ -239,6 +168,7 @@ func tokenTarget(c *Config) vegeta.Target {
 	h.Set("Authorization", "Basic "+basic)
 	h.Set("Content-Type", "application/x-www-form-urlencoded")
 	h.Set("Accept", "application/json")
+	h.Set("User-Agent", c.UserAgent)
 	return vegeta.Target{Method: http.MethodPost, URL: c.TokenURL, Body: []byte("grant_type=client_credentials"), Header: h}
 }
 
@@ -269,140 +199,47 @@ func preflight(ctx context.Context, hc *http.Client, t vegeta.Target) error {
 // Run performs one load run, writing results.bin, summary.json and plot.html into cfg.Dir,
 // and returns the summary. It stops early, still writing what it measured, when ctx is
 // done (Summary.Stopped "interrupted") or errors pass AbortErrorRate ("aborted"). The error is
-// a *PreflightError when the run did not start, wraps ErrUnreachable when nothing answered,
-// and is anything else when the harness failed (files not written).
+// a *ConfigError when cfg is refused (nothing was dialled), a *PreflightError when the run did
+// not start, wraps ErrUnreachable when nothing answered, and is anything else when the harness
+// failed (files not written).
 func Run(ctx context.Context, cfg Config) (*Summary, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Name == "" {
-		cfg.Name = cfg.Mode
-	}
-	if cfg.AbortMinRequests <= 0 {
-		cfg.AbortMinRequests = DefaultAbortMinRequests
-	}
-	if cfg.LateAfter <= 0 {
-		cfg.LateAfter = DefaultLateAfter
-	}
-	if cfg.Workers == 0 {
-		cfg.Workers = vegeta.DefaultWorkers
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = vegeta.DefaultTimeout
-	}
+	cfg.setDefaults()
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("creating the output directory: %w", err)
 	}
-
-	sum := &Summary{Schema: SummarySchema, Mode: cfg.Mode, Name: cfg.Name, TokenURL: cfg.TokenURL, ClientID: cfg.ClientID,
-		Plan: Plan{DurationMS: msOf(cfg.Duration), Workers: cfg.Workers, MaxWorkers: cfg.MaxWorkers, Connections: cfg.Connections, HTTP2: cfg.HTTP2}}
-	if sum.Plan.Connections <= 0 {
-		sum.Plan.Connections = vegeta.DefaultConnections
-	}
+	sum := newSummary(&cfg)
 
 	conns := newConnTracker()
 	defer conns.closeAll()
 	base := newTransport(&cfg, conns)
 	plain := &http.Client{Transport: base, Timeout: cfg.Timeout, CheckRedirect: noRedirect}
-
-	var (
-		target vegeta.Target
-		inner  vegeta.Pacer
-		cache  *cacheRun
-	)
-	switch cfg.Mode {
-	case ModeIssuance, ModeRamp:
-		target = tokenTarget(&cfg)
-		sum.Target = cfg.TokenURL
-		if err := preflight(ctx, plain, target); err != nil {
-			return nil, err
-		}
-		if cfg.Mode == ModeIssuance {
-			inner = cfg.Rate
-			sum.Plan.Rate = fmt.Sprintf("%d/%s", cfg.Rate.Freq, cfg.Rate.Per)
-		} else {
-			slope := (cfg.To - cfg.From) / cfg.Duration.Seconds()
-			inner = vegeta.LinearPacer{StartAt: vegeta.Rate{Freq: int(cfg.From * 1000), Per: 1000 * time.Second}, Slope: slope}
-			sum.Plan.From, sum.Plan.To, sum.Plan.Steps = cfg.From, cfg.To, cfg.Steps
-		}
-	case ModeCached:
-		target = vegeta.Target{Method: http.MethodGet, URL: cfg.APIURL, Header: http.Header{"Accept": {"application/json"}}}
-		sum.Target, sum.APIURL = cfg.APIURL, cfg.APIURL
-		inner = cfg.Rate
-		sum.Plan.Rate = fmt.Sprintf("%d/%s", cfg.Rate.Freq, cfg.Rate.Per)
-		var err error
-		if cache, err = startCaches(ctx, &cfg, plain); err != nil {
-			return nil, err
-		}
-		defer cache.close()
-		sum.Plan.Instances = len(cache.caches)
+	target, inner, cache, err := prepare(ctx, &cfg, sum, plain)
+	if err != nil {
+		return nil, err
 	}
-
 	var rt http.RoundTripper = base
 	if cache != nil {
+		defer cache.close()
 		rt = cache.transport(base)
 	}
 	client := &http.Client{Transport: rt, Timeout: cfg.Timeout, CheckRedirect: noRedirect}
 
-	resultsPath := filepath.Join(cfg.Dir, ResultsFile)
-	tmp, err := os.CreateTemp(cfg.Dir, "."+ResultsFile+".*")
+	out, err := newResultsFile(cfg.Dir)
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(tmp.Name()) // no-op once renamed
-	bw := bufio.NewWriterSize(tmp, 256<<10)
-
+	defer out.discard()
 	pacer := newBackoffPacer(ctx, inner)
-	opts := []func(*vegeta.Attacker){vegeta.Client(client), vegeta.Workers(cfg.Workers)}
-	if cfg.MaxWorkers > 0 {
-		opts = append(opts, vegeta.MaxWorkers(cfg.MaxWorkers))
-	}
-	atk := vegeta.NewAttacker(opts...) // a new Attacker per run: they cannot be reused
-
-	col := newCollector(&cfg, pacer, vegeta.NewEncoder(bw))
-	var prog *progress
-	if cfg.Progress != nil {
-		prog = startProgress(cfg.Progress, cfg.ProgressEvery, cfg.Duration, col)
-	}
-
+	col := newCollector(&cfg, pacer, vegeta.NewEncoder(out.w))
 	sum.Started = time.Now().UTC()
-	stopAfter := context.AfterFunc(ctx, func() {
-		atk.Stop()
-		time.AfterFunc(requestGrace, conns.closeAll)
-	})
-	results := atk.Attack(vegeta.NewStaticTargeter(target), pacer, cfg.Duration, cfg.Name)
-	// A buffer between Vegeta's workers and the analysis: a worker hands its result over and
-	// goes back to work at once instead of waiting for the one analysing goroutine.
-	buffered := make(chan *vegeta.Result, resultBuffer)
-	go func() {
-		defer close(buffered)
-		for r := range results {
-			buffered <- r
-		}
-	}()
-	for r := range buffered {
-		if col.add(r) && !col.aborted {
-			col.aborted = true
-			atk.Stop()
-			time.AfterFunc(requestGrace, conns.closeAll)
-		}
-	}
-	stopAfter()
+	attack(ctx, &cfg, client, target, pacer, col, conns)
 	sum.Finished = time.Now().UTC()
-	if prog != nil {
-		col.publish()
-		prog.stop()
-	}
 
 	// Files first: what was measured is kept whatever else happens.
-	if err := bw.Flush(); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("writing %s: %w", ResultsFile, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("writing %s: %w", ResultsFile, err)
-	}
-	if err := os.Rename(tmp.Name(), resultsPath); err != nil {
+	if err := out.keep(); err != nil {
 		return nil, err
 	}
 	sum.Files = append(sum.Files, ResultsFile)
@@ -438,6 +275,142 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	return sum, nil
 }
 
+// setDefaults fills the settings left zero with their defaults.
+func (c *Config) setDefaults() {
+	if c.Name == "" {
+		c.Name = string(c.Mode)
+	}
+	if c.AbortMinRequests <= 0 {
+		c.AbortMinRequests = DefaultAbortMinRequests
+	}
+	if c.LateAfter <= 0 {
+		c.LateAfter = DefaultLateAfter
+	}
+	if c.Workers == 0 {
+		c.Workers = vegeta.DefaultWorkers
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = vegeta.DefaultTimeout
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = buildinfo.UserAgent() // once per run: it reads the build information
+	}
+	if c.RefreshAt > 0 {
+		c.CacheOptions = append(c.CacheOptions[:len(c.CacheOptions):len(c.CacheOptions)], tokencache.RefreshAt(c.RefreshAt))
+	}
+}
+
+// newSummary is the summary of a run about to start: what it was asked to do.
+func newSummary(cfg *Config) *Summary {
+	sum := &Summary{Schema: SummarySchema, Mode: string(cfg.Mode), Name: cfg.Name, TokenURL: cfg.TokenURL, ClientID: cfg.ClientID,
+		Plan: Plan{DurationMS: msOf(cfg.Duration), Workers: cfg.Workers, MaxWorkers: cfg.MaxWorkers, Connections: cfg.Connections, HTTP2: cfg.HTTP2}}
+	if sum.Plan.Connections <= 0 {
+		sum.Plan.Connections = vegeta.DefaultConnections
+	}
+	if cfg.Mode.Ramps() {
+		sum.Plan.From, sum.Plan.To, sum.Plan.Steps = cfg.From, cfg.To, cfg.Steps
+	} else {
+		sum.Plan.Rate = fmt.Sprintf("%d/%s", cfg.Rate.Freq, cfg.Rate.Per)
+	}
+	return sum
+}
+
+// prepare checks the target answers (the preflight request, or warming the token caches of a
+// cached run) and returns what the attack sends, at which pace, and the caches.
+func prepare(ctx context.Context, cfg *Config, sum *Summary, plain *http.Client) (vegeta.Target, vegeta.Pacer, *cacheRun, error) {
+	var inner vegeta.Pacer = cfg.Rate
+	if cfg.Mode.Ramps() {
+		slope := (cfg.To - cfg.From) / cfg.Duration.Seconds()
+		inner = vegeta.LinearPacer{StartAt: vegeta.Rate{Freq: int(cfg.From * 1000), Per: 1000 * time.Second}, Slope: slope}
+	}
+	if !cfg.Mode.CallsAPI() {
+		target := tokenTarget(cfg)
+		sum.Target = cfg.TokenURL
+		return target, inner, nil, preflight(ctx, plain, target)
+	}
+	target := vegeta.Target{Method: http.MethodGet, URL: cfg.APIURL,
+		Header: http.Header{"Accept": {"application/json"}, "User-Agent": {cfg.UserAgent}}}
+	sum.Target, sum.APIURL = cfg.APIURL, cfg.APIURL
+	cache, err := startCaches(ctx, cfg, plain)
+	if err != nil {
+		return target, nil, nil, err
+	}
+	sum.Plan.Instances = len(cache.caches)
+	return target, inner, cache, nil
+}
+
+// attack runs Vegeta's attack and hands every result to col, until the duration is over, ctx
+// is done (the attack stops; in-flight requests get requestGrace) or col says to abort.
+func attack(ctx context.Context, cfg *Config, client *http.Client, target vegeta.Target, pacer *backoffPacer, col *collector, conns *connTracker) {
+	opts := []func(*vegeta.Attacker){vegeta.Client(client), vegeta.Workers(cfg.Workers)}
+	if cfg.MaxWorkers > 0 {
+		opts = append(opts, vegeta.MaxWorkers(cfg.MaxWorkers))
+	}
+	atk := vegeta.NewAttacker(opts...) // a new Attacker per run: they cannot be reused
+	var prog *progress
+	if cfg.Progress != nil {
+		prog = startProgress(cfg.Progress, cfg.ProgressEvery, cfg.Duration, col)
+	}
+	stop := func() {
+		atk.Stop()
+		time.AfterFunc(requestGrace, conns.closeAll)
+	}
+	stopAfter := context.AfterFunc(ctx, stop)
+	defer stopAfter()
+	results := atk.Attack(vegeta.NewStaticTargeter(target), pacer, cfg.Duration, cfg.Name)
+	// A buffer between Vegeta's workers and the analysis: a worker hands its result over and
+	// goes back to work at once instead of waiting for the one analysing goroutine.
+	buffered := make(chan *vegeta.Result, resultBuffer)
+	go func() {
+		defer close(buffered)
+		for r := range results {
+			buffered <- r
+		}
+	}()
+	for r := range buffered {
+		if col.add(r) && !col.aborted {
+			col.aborted = true
+			stop()
+		}
+	}
+	if prog != nil {
+		col.publish()
+		prog.stop()
+	}
+}
+
+// resultsFile is results.bin being written: a temporary file renamed into place by keep, so a
+// run that fails leaves no half-written results.bin.
+type resultsFile struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+func newResultsFile(dir string) (*resultsFile, error) {
+	f, err := os.CreateTemp(dir, "."+ResultsFile+".*")
+	if err != nil {
+		return nil, err
+	}
+	return &resultsFile{f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
+}
+
+// keep flushes and renames the file into place as results.bin.
+func (r *resultsFile) keep() error {
+	if err := r.w.Flush(); err != nil {
+		return fmt.Errorf("writing %s: %w", ResultsFile, err)
+	}
+	if err := r.f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", ResultsFile, err)
+	}
+	return os.Rename(r.f.Name(), filepath.Join(filepath.Dir(r.f.Name()), ResultsFile))
+}
+
+// discard removes the temporary file (nothing once kept).
+func (r *resultsFile) discard() {
+	r.f.Close()
+	os.Remove(r.f.Name())
+}
+
 func firstError(s *Summary) string {
 	if len(s.Errors) > 0 {
 		return s.Errors[0].Error
@@ -445,10 +418,11 @@ func firstError(s *Summary) string {
 	return "no error recorded"
 }
 
-// decide evaluates the thresholds and sets Result and Reason.
+// decide evaluates the thresholds, and whether the generator kept up, and sets Result and
+// Reason.
 func decide(sum *Summary, cfg *Config, col *collector) {
 	var failed []string
-	if cfg.Mode == ModeRamp {
+	if cfg.Mode.Ramps() {
 		sum.Steps, sum.HighestRate = col.rampSteps(cfg)
 		if sum.HighestRate == nil || *sum.HighestRate == 0 {
 			failed = append(failed, "no ramp step held its thresholds")
@@ -459,6 +433,14 @@ func decide(sum *Summary, cfg *Config, col *collector) {
 			sum.Thresholds = append(sum.Thresholds, c)
 			if !c.Held {
 				failed = append(failed, fmt.Sprintf("threshold %s failed: measured %s", c.Expr, c.Measured))
+			}
+		}
+		if sum.Stopped == "" { // a stopped run fails anyway, for its own reason
+			if unsent, active, ok := col.pacer.unsent(cfg.Duration, sum.Requests); ok {
+				p := pace{asked: PerSecond(cfg.Rate), active: active, sent: sum.Requests, unsent: unsent, lag: sum.ScheduleLag}
+				if why := p.shortfall(cfg.Thresholds); why != "" {
+					failed = append(failed, why)
+				}
 			}
 		}
 	}
@@ -534,11 +516,11 @@ type stepStats struct {
 
 func newCollector(cfg *Config, p *backoffPacer, enc vegeta.Encoder) *collector {
 	c := &collector{cfg: cfg, pacer: p, enc: enc,
-		plot: plot.New(plot.Title("authzcheck load "+cfg.Mode), plot.Downsample(4000))}
-	if cfg.Mode != ModeCached {
+		plot: plot.New(plot.Title("authzcheck load "+string(cfg.Mode)), plot.Downsample(4000))}
+	if !cfg.Mode.CallsAPI() {
 		c.tokens = newTokenStats()
 	}
-	if cfg.Mode == ModeRamp {
+	if cfg.Mode.Ramps() {
 		c.steps = make([]*stepStats, cfg.Steps)
 		for i := range c.steps {
 			c.steps[i] = &stepStats{}
@@ -698,7 +680,7 @@ func (c *collector) rampSteps(cfg *Config) ([]Step, *float64) {
 		hi := cfg.From + slope*stepDur.Seconds()*float64(i+1)
 		s := Step{Index: i, FromRate: lo, ToRate: hi, Requests: st.m.Requests, Success: st.m.Success, LatencyMS: latenciesOf(&st.m)}
 		s.AchievedRate = float64(st.m.Requests) / stepDur.Seconds()
-		view := &Summary{LatencyMS: s.LatencyMS, Success: st.m.Success, Throughput: st.m.Throughput}
+		view := &Summary{LatencyMS: s.LatencyMS, Success: st.m.Success, Throughput: st.m.Throughput, Rate: s.AchievedRate}
 		if st.m.Requests > 0 {
 			view.RateLimited.Ratio = float64(st.m.StatusCodes[code429]) / float64(st.m.Requests)
 		}

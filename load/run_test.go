@@ -28,7 +28,7 @@ func startMock(t *testing.T, opts ...mock.Option) *mock.Server {
 	return s
 }
 
-func baseConfig(t *testing.T, s *mock.Server, mode string) Config {
+func baseConfig(t *testing.T, s *mock.Server, mode Mode) Config {
 	return Config{Mode: mode, TokenURL: s.TokenURL(), APIURL: s.APIURL(), ClientID: mock.DefaultClientID,
 		ClientSecret: mock.DefaultClientSecret, Rate: vegeta.Rate{Freq: 100, Per: time.Second},
 		Duration: time.Second, Timeout: 5 * time.Second, Dir: filepath.Join(t.TempDir(), "load")}

@@ -26,23 +26,103 @@ const (
 	kindNumber                     // a plain number
 )
 
-// thresholdMetrics are the metrics a threshold may name, with the modes they apply to
-// ("" = every mode).
-var thresholdMetrics = map[string]struct {
-	kind  metricKind
-	modes string
-}{
-	"p50": {kindDuration, ""}, "p90": {kindDuration, ""}, "p95": {kindDuration, ""},
-	"p99": {kindDuration, ""}, "p99.9": {kindDuration, ""}, "mean": {kindDuration, ""},
-	"max": {kindDuration, ""}, "min": {kindDuration, ""},
-	"success": {kindRatio, ""}, "429_rate": {kindRatio, ""},
-	"throughput": {kindNumber, ""}, "lag_p99": {kindDuration, ""},
-	"fetches_per_call": {kindNumber, "cached"}, "stalls": {kindNumber, "cached"},
-	"retries_401": {kindNumber, "cached"}, "fetches_per_lifetime": {kindNumber, "cached"},
+// metric is one metric a threshold may name: how it is written, the mode it applies to (""
+// every mode) and how it is read from a summary (false: the run did not measure it).
+type metric struct {
+	name    string
+	aliases []string
+	kind    metricKind
+	mode    Mode
+	measure func(*Summary) (float64, bool)
 }
 
-// ThresholdMetrics lists the metric names a threshold may use.
-const ThresholdMetrics = "p50 p90 p95 p99 p99.9 mean min max (durations), success 429_rate (ratios), throughput, lag_p99, and for cached fetches_per_call fetches_per_lifetime stalls retries_401"
+// metrics is every metric a threshold may name, in the order the help lists them: the one
+// table that parsing, the help text and evaluation read.
+var metrics = []metric{
+	{name: "p50", kind: kindDuration, measure: func(s *Summary) (float64, bool) { return s.LatencyMS.P50, true }},
+	{name: "p90", kind: kindDuration, measure: func(s *Summary) (float64, bool) { return s.LatencyMS.P90, true }},
+	{name: "p95", kind: kindDuration, measure: func(s *Summary) (float64, bool) { return s.LatencyMS.P95, true }},
+	{name: "p99", kind: kindDuration, measure: func(s *Summary) (float64, bool) { return s.LatencyMS.P99, true }},
+	{name: "p99.9", aliases: []string{"p999", "p99_9"}, kind: kindDuration, measure: func(s *Summary) (float64, bool) { return s.LatencyMS.P999, true }},
+	{name: "mean", kind: kindDuration, measure: func(s *Summary) (float64, bool) { return s.LatencyMS.Mean, true }},
+	{name: "min", kind: kindDuration, measure: func(s *Summary) (float64, bool) { return s.LatencyMS.Min, true }},
+	{name: "max", kind: kindDuration, measure: func(s *Summary) (float64, bool) { return s.LatencyMS.Max, true }},
+	{name: "lag_p99", kind: kindDuration, measure: func(s *Summary) (float64, bool) {
+		if s.ScheduleLag == nil {
+			return 0, false
+		}
+		return s.ScheduleLag.P99MS, true
+	}},
+	{name: "success", kind: kindRatio, measure: func(s *Summary) (float64, bool) { return s.Success, true }},
+	{name: "429_rate", aliases: []string{"rate_429", "429-rate", "ratelimited"}, kind: kindRatio,
+		measure: func(s *Summary) (float64, bool) { return s.RateLimited.Ratio, true }},
+	{name: "throughput", kind: kindNumber, measure: func(s *Summary) (float64, bool) { return s.Throughput, true }},
+	{name: "rate", kind: kindNumber, measure: func(s *Summary) (float64, bool) { return s.Rate, true }},
+	{name: "fetches_per_call", kind: kindNumber, mode: ModeCached, measure: func(s *Summary) (float64, bool) {
+		return cacheFigure(s, func(c *CacheFigures) float64 { return c.FetchesPerCall })
+	}},
+	{name: "fetches_per_lifetime", kind: kindNumber, mode: ModeCached, measure: func(s *Summary) (float64, bool) {
+		if s.Cache == nil || s.Cache.Lifetimes <= 0 {
+			return 0, false // no token expiry, no lifetimes
+		}
+		return s.Cache.FetchesPerLifetime, true
+	}},
+	{name: "stalls", kind: kindNumber, mode: ModeCached, measure: func(s *Summary) (float64, bool) {
+		return cacheFigure(s, func(c *CacheFigures) float64 { return float64(c.Stalls) })
+	}},
+	{name: "retries_401", kind: kindNumber, mode: ModeCached, measure: func(s *Summary) (float64, bool) {
+		return cacheFigure(s, func(c *CacheFigures) float64 { return float64(c.Retries401) })
+	}},
+}
+
+func cacheFigure(s *Summary, f func(*CacheFigures) float64) (float64, bool) {
+	if s.Cache == nil {
+		return 0, false
+	}
+	return f(s.Cache), true
+}
+
+// metricNamed finds a metric by its name or an alias.
+func metricNamed(name string) (*metric, bool) {
+	for i := range metrics {
+		m := &metrics[i]
+		if m.name == name {
+			return m, true
+		}
+		for _, a := range m.aliases {
+			if a == name {
+				return m, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// ThresholdMetrics lists the metric names a threshold may use, for help texts.
+var ThresholdMetrics = describeMetrics()
+
+func describeMetrics() string {
+	var parts []string
+	for _, g := range []struct {
+		kind metricKind
+		mode Mode
+		what string
+	}{
+		{kindDuration, "", "durations with a unit, e.g. 250ms"},
+		{kindRatio, "", "ratios, e.g. 0.999 or 99.9%"},
+		{kindNumber, "", "per second"},
+		{kindNumber, ModeCached, "for cached"},
+	} {
+		var names []string
+		for _, m := range metrics {
+			if m.kind == g.kind && m.mode == g.mode {
+				names = append(names, m.name)
+			}
+		}
+		parts = append(parts, strings.Join(names, " ")+" ("+g.what+")")
+	}
+	return strings.Join(parts, ", ")
+}
 
 // ParseThreshold reads one threshold expression.
 func ParseThreshold(s string) (Threshold, error) {
@@ -51,23 +131,18 @@ func ParseThreshold(s string) (Threshold, error) {
 	if i <= 0 {
 		return Threshold{}, fmt.Errorf("threshold %q: want METRIC OP VALUE, e.g. 'p99<250ms' or 'success>=0.999'", s)
 	}
-	metric := strings.ToLower(strings.TrimSpace(expr[:i]))
-	switch metric {
-	case "p999", "p99_9":
-		metric = "p99.9"
-	case "rate_429", "429-rate", "ratelimited":
-		metric = "429_rate"
-	}
+	name := strings.ToLower(strings.TrimSpace(expr[:i]))
 	op := expr[i : i+1]
 	rest := expr[i+1:]
 	if strings.HasPrefix(rest, "=") {
 		op += "="
 		rest = rest[1:]
 	}
-	m, ok := thresholdMetrics[metric]
+	m, ok := metricNamed(name)
 	if !ok {
-		return Threshold{}, fmt.Errorf("threshold %q: unknown metric %q; use one of %s", s, metric, ThresholdMetrics)
+		return Threshold{}, fmt.Errorf("threshold %q: unknown metric %q; use one of %s", s, name, ThresholdMetrics)
 	}
+	metric := m.name
 	raw := strings.TrimSpace(rest)
 	if raw == "" {
 		return Threshold{}, fmt.Errorf("threshold %q: missing the value after %s", s, op)
@@ -103,26 +178,43 @@ func ParseThreshold(s string) (Threshold, error) {
 	return Threshold{Metric: metric, Op: op, Value: v, Expr: expr}, nil
 }
 
-// ParseThresholds parses every expression, for mode ("issuance", "cached" or "ramp"): a metric
-// that does not apply to the mode is an error.
-func ParseThresholds(exprs []string, mode string) ([]Threshold, error) {
+// ParseThresholds parses every expression, for mode: a metric that does not apply to the
+// mode is an error.
+func ParseThresholds(exprs []string, mode Mode) ([]Threshold, error) {
 	out := make([]Threshold, 0, len(exprs))
 	for _, e := range exprs {
 		t, err := ParseThreshold(e)
 		if err != nil {
 			return nil, err
 		}
-		if m := thresholdMetrics[t.Metric]; m.modes != "" && m.modes != mode {
-			return nil, fmt.Errorf("threshold %q: %s is measured only by 'load %s'", e, t.Metric, m.modes)
+		if err := t.appliesTo(mode); err != nil {
+			return nil, err
 		}
 		out = append(out, t)
 	}
 	return out, nil
 }
 
+// appliesTo refuses a threshold whose metric the mode does not measure.
+func (t Threshold) appliesTo(mode Mode) error {
+	if m, ok := metricNamed(t.Metric); ok && m.mode != "" && m.mode != mode {
+		return fmt.Errorf("threshold %q: %s is measured only by 'load %s'", t.Expr, t.Metric, m.mode)
+	}
+	return nil
+}
+
+// kind is how the threshold's metric is written (a duration for an unknown one: never, as
+// ParseThreshold refuses those).
+func (t Threshold) kind() metricKind {
+	if m, ok := metricNamed(t.Metric); ok {
+		return m.kind
+	}
+	return kindDuration
+}
+
 // String writes the threshold in its canonical form.
 func (t Threshold) String() string {
-	switch thresholdMetrics[t.Metric].kind {
+	switch t.kind() {
 	case kindDuration:
 		return t.Metric + t.Op + time.Duration(t.Value*float64(time.Millisecond)).String()
 	default:
@@ -132,50 +224,11 @@ func (t Threshold) String() string {
 
 // measure reads the threshold's metric from a summary (or a ramp step's view of one).
 func (t Threshold) measure(s *Summary) (float64, bool) {
-	l := s.LatencyMS
-	switch t.Metric {
-	case "p50":
-		return l.P50, true
-	case "p90":
-		return l.P90, true
-	case "p95":
-		return l.P95, true
-	case "p99":
-		return l.P99, true
-	case "p99.9":
-		return l.P999, true
-	case "mean":
-		return l.Mean, true
-	case "min":
-		return l.Min, true
-	case "max":
-		return l.Max, true
-	case "success":
-		return s.Success, true
-	case "429_rate":
-		return s.RateLimited.Ratio, true
-	case "throughput":
-		return s.Throughput, true
-	case "lag_p99":
-		if s.ScheduleLag == nil {
-			return 0, false
-		}
-		return s.ScheduleLag.P99MS, true
-	}
-	if s.Cache == nil {
+	m, ok := metricNamed(t.Metric)
+	if !ok {
 		return 0, false
 	}
-	switch t.Metric {
-	case "fetches_per_call":
-		return s.Cache.FetchesPerCall, true
-	case "stalls":
-		return float64(s.Cache.Stalls), true
-	case "retries_401":
-		return float64(s.Cache.Retries401), true
-	case "fetches_per_lifetime":
-		return s.Cache.FetchesPerLifetime, s.Cache.Lifetimes > 0
-	}
-	return 0, false
+	return m.measure(s)
 }
 
 // Evaluate measures the threshold against s.
@@ -186,7 +239,7 @@ func (t Threshold) Evaluate(s *Summary) ThresholdCheck {
 		c.Measured = "not measured"
 		return c
 	}
-	switch thresholdMetrics[t.Metric].kind {
+	switch t.kind() {
 	case kindDuration:
 		c.Measured = fmtMS(v)
 	case kindRatio:

@@ -83,12 +83,24 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
-func TestConformancePlainHTTPToARemoteHostExits1(t *testing.T) {
-	vars := map[string]string{"AUTHZ_TOKEN_URL": "http://authz.example.invalid/token", "AUTHZ_CLIENT_ID": "c", "AUTHZ_CLIENT_SECRET": "s3cret-value"}
-	code, out, errOut := runCmd(t, vars, "conformance", "--out", filepath.Join(t.TempDir(), "ev"))
-	assert.Equal(t, cli.ExitFailed, code, errOut)
-	assert.Contains(t, out, "SEC-01")
-	assert.NotContains(t, out+errOut, "s3cret-value")
+// Plain HTTP to a host that is not loopback is refused before anything starts (issue 10): exit
+// 2, one line naming the URL and https, the secret nowhere, no evidence directory.
+func TestConformancePlainHTTPToARemoteHostIsRefusedWithExit2(t *testing.T) {
+	for name, vars := range map[string]map[string]string{
+		"token URL": {"AUTHZ_TOKEN_URL": "http://192.0.2.1/token", "AUTHZ_CLIENT_ID": "c", "AUTHZ_CLIENT_SECRET": "s3cret-value"},
+		"API URL beside the mock": {"AUTHZ_API_URL": "http://192.0.2.1/products"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "ev")
+			code, out, errOut := runCmd(t, vars, "conformance", "--out", dir)
+			assert.Equal(t, cli.ExitUsage, code, errOut)
+			assert.Contains(t, errOut, "http://192.0.2.1/")
+			assert.Contains(t, errOut, "use https")
+			assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
+			assert.NotContains(t, out+errOut, "s3cret-value")
+			assert.NoDirExists(t, dir, "nothing written")
+		})
+	}
 }
 
 func TestConformanceUnreachableTargetExits3(t *testing.T) {

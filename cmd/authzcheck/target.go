@@ -17,6 +17,7 @@ import (
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
 	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/internal/loopback"
 	"github.com/authzcheck/authzcheck/mock"
 )
 
@@ -178,6 +179,9 @@ func (f *targetFlags) resolve(env *cli.Env, mockOpts ...mock.Option) (*target, e
 	t.Client2ID = pick(f.client2ID, "AUTHZ_CLIENT2_ID")
 	t.Client2Secret = pick(f.client2Secret, "AUTHZ_CLIENT2_SECRET")
 	t.APIURL = pick(f.apiURL, "AUTHZ_API_URL")
+	if err := refuseCleartext(tokenURL, t.APIURL, t.JWKSURL); err != nil {
+		return nil, err
+	}
 
 	if tokenURL == "" || tokenURL == "mock" {
 		if err := t.startMock(mockOpts); err != nil {
@@ -210,6 +214,18 @@ func (f *targetFlags) resolve(env *cli.Env, mockOpts ...mock.Option) (*target, e
 		}
 	}
 	return t, nil
+}
+
+// refuseCleartext refuses, for every subcommand and before anything is started or dialled, a
+// plain-HTTP URL to a host that is not loopback: a Basic credential, a client secret or a Bearer
+// token would travel there in clear (loopback.Cleartext, the project's one rule).
+func refuseCleartext(tokenURL, apiURL, jwksURL string) error {
+	for _, u := range []struct{ flag, url string }{{"--token-url", tokenURL}, {"--api-url", apiURL}, {"--jwks-url", jwksURL}} {
+		if err := loopback.Cleartext(u.url); err != nil {
+			return cli.Usagef("%s: %v", u.flag, err)
+		}
+	}
+	return nil
 }
 
 // minSecretLength is the shortest client secret accepted. Redaction finds a secret by its text
