@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"errors"
 	"crypto/x509"
 	"fmt"
 	"io"
@@ -109,16 +110,20 @@ type Config struct {
 // fields as {Field} placeholders, so that a caller can render them in its own terms (the
 // command line renders {Rate} as --rate); Error renders them as the field names.
 type ConfigError struct {
-	Field string
-	msg   string
+	Field  string
+	format string // placeholders and fmt verbs; the values are args, never read for placeholders
+	args   []any
 }
 
 func (e *ConfigError) Error() string { return e.Render(func(f string) string { return f }) }
 
+// Unwrap is the error the refusal wraps (loopback.ErrCleartext for plain HTTP), if any.
+func (e *ConfigError) Unwrap() error { return errors.Unwrap(fmt.Errorf(e.format, e.args...)) }
+
 // Render writes the message with each {Field} placeholder replaced by name(Field).
 func (e *ConfigError) Render(name func(field string) string) string {
 	var b strings.Builder
-	s := e.msg
+	s := e.format
 	for {
 		i := strings.IndexByte(s, '{')
 		if i < 0 {
@@ -129,16 +134,16 @@ func (e *ConfigError) Render(name func(field string) string) string {
 			break
 		}
 		b.WriteString(s[:i])
-		b.WriteString(name(s[i+1 : i+j]))
+		b.WriteString(strings.ReplaceAll(name(s[i+1:i+j]), "%", "%%"))
 		s = s[i+j+1:]
 	}
 	b.WriteString(s)
-	return b.String()
+	return fmt.Errorf(b.String(), e.args...).Error()
 }
 
 // refuse is a ConfigError about field; format names fields as {Field}.
 func refuse(field, format string, args ...any) *ConfigError {
-	return &ConfigError{Field: field, msg: fmt.Sprintf(format, args...)}
+	return &ConfigError{Field: field, format: format, args: args}
 }
 
 // Validate says whether c can run, before anything is dialled: a *ConfigError naming the
@@ -194,7 +199,7 @@ func (c *Config) checkOptions() *ConfigError {
 	}
 	for _, t := range c.Thresholds {
 		if err := t.appliesTo(c.Mode); err != nil {
-			return refuse("Thresholds", "%v", err)
+			return refuse("Thresholds", "%w", err)
 		}
 	}
 	if c.Dir == "" {
@@ -213,7 +218,7 @@ func (c *Config) checkTarget() *ConfigError {
 	}
 	for _, u := range []struct{ field, url string }{{"TokenURL", c.TokenURL}, {"APIURL", c.APIURL}} {
 		if err := loopback.Cleartext(u.url); err != nil {
-			return refuse(u.field, "{%s}: %v", u.field, err)
+			return refuse(u.field, "{"+u.field+"}: %w", err)
 		}
 	}
 	return nil

@@ -74,23 +74,31 @@ func TestResolveTarget(t *testing.T) {
 	assert.NotNil(t, tg.PublicKey)
 	assert.NotEmpty(t, tg.APIURL)
 
+	tg, err = resolveWith(t, uat, "--token-url", "http://127.0.0.1:1/token", "--api-url", "http://localhost:1/products", "--jwks-url", "http://[::1]:1/jwks")
+	require.NoError(t, err, "plain HTTP to loopback is allowed")
+	assert.Equal(t, "http://127.0.0.1:1/token", tg.TokenURL)
+
 	for name, c := range map[string]struct {
 		vars map[string]string
 		args []string
 	}{
-		"secret twice":      {uat, []string{"--client-secret", "a", "--client-secret-file", secretFile}},
-		"half a client2":    {uat, []string{"--client2-id", "x"}},
-		"missing file":      {uat, []string{"--client-secret-file", filepath.Join(t.TempDir(), "none")}},
-		"bad timeout":       {uat, []string{"--timeout", "0s"}},
-		"bad api URL":       {uat, []string{"--api-url", "products"}},
-		"bad CA file":       {uat, []string{"--ca-file", secretFile}},
-		"two targets":       {nil, []string{"--token-url", "https://a.invalid/t", "--target", "mock"}},
-		"unknown profile":   {nil, []string{"--profile", "x"}},
-		"no client secret":  {map[string]string{"AUTHZ_TOKEN_URL": "https://uat.example.invalid/token", "AUTHZ_CLIENT_ID": "x"}, nil},
-		"short secret":      {uat, []string{"--client-secret", "secret"}},
-		"user in token URL": {uat, []string{"--token-url", "https://id:pass-word-1@uat.example.invalid/token"}},
-		"user in API URL":   {uat, []string{"--api-url", "https://id:pass-word-1@uat.example.invalid/products"}},
-		"short secret 2":    {uat, []string{"--client2-id", "b", "--client2-secret", "1234567"}},
+		"secret twice":                          {uat, []string{"--client-secret", "a", "--client-secret-file", secretFile}},
+		"half a client2":                        {uat, []string{"--client2-id", "x"}},
+		"missing file":                          {uat, []string{"--client-secret-file", filepath.Join(t.TempDir(), "none")}},
+		"bad timeout":                           {uat, []string{"--timeout", "0s"}},
+		"bad api URL":                           {uat, []string{"--api-url", "products"}},
+		"bad CA file":                           {uat, []string{"--ca-file", secretFile}},
+		"two targets":                           {nil, []string{"--token-url", "https://a.invalid/t", "--target", "mock"}},
+		"unknown profile":                       {nil, []string{"--profile", "x"}},
+		"no client secret":                      {map[string]string{"AUTHZ_TOKEN_URL": "https://uat.example.invalid/token", "AUTHZ_CLIENT_ID": "x"}, nil},
+		"short secret":                          {uat, []string{"--client-secret", "secret"}},
+		"user in token URL":                     {uat, []string{"--token-url", "https://id:pass-word-1@uat.example.invalid/token"}},
+		"user in API URL":                       {uat, []string{"--api-url", "https://id:pass-word-1@uat.example.invalid/products"}},
+		"short secret 2":                        {uat, []string{"--client2-id", "b", "--client2-secret", "1234567"}},
+		"plain HTTP token URL to a remote host": {uat, []string{"--token-url", "http://192.0.2.1/token"}},
+		"plain HTTP API URL to a remote host":   {uat, []string{"--api-url", "http://192.0.2.1/products"}},
+		"plain HTTP JWKS URL to a remote host":  {uat, []string{"--jwks-url", "http://192.0.2.1/jwks"}},
+		"plain HTTP API URL beside the mock":    {nil, []string{"--api-url", "http://192.0.2.1/products"}},
 	} {
 		_, err := resolveWith(t, c.vars, c.args...)
 		assert.Equal(t, cli.ExitUsage, cli.CodeOf(err), "%s: %v", name, err)
