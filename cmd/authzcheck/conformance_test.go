@@ -87,7 +87,7 @@ func contains(xs []string, x string) bool {
 // 2, one line naming the URL and https, the secret nowhere, no evidence directory.
 func TestConformancePlainHTTPToARemoteHostIsRefusedWithExit2(t *testing.T) {
 	for name, vars := range map[string]map[string]string{
-		"token URL": {"AUTHZ_TOKEN_URL": "http://192.0.2.1/token", "AUTHZ_CLIENT_ID": "c", "AUTHZ_CLIENT_SECRET": "s3cret-value"},
+		"token URL":               {"AUTHZ_TOKEN_URL": "http://192.0.2.1/token", "AUTHZ_CLIENT_ID": "c", "AUTHZ_CLIENT_SECRET": "s3cret-value"},
 		"API URL beside the mock": {"AUTHZ_API_URL": "http://192.0.2.1/products"},
 	} {
 		t.Run(name, func(t *testing.T) {
