@@ -104,14 +104,14 @@ var ThresholdMetrics = describeMetrics()
 func describeMetrics() string {
 	var parts []string
 	for _, g := range []struct {
-		kind metricKind
-		mode Mode
-		what string
+		kind         metricKind
+		mode         Mode
+		before, what string
 	}{
-		{kindDuration, "", "durations with a unit, e.g. 250ms"},
-		{kindRatio, "", "ratios, e.g. 0.999 or 99.9%"},
-		{kindNumber, "", "per second"},
-		{kindNumber, ModeCached, "for cached"},
+		{kindDuration, "", "", " (durations, e.g. 250ms)"},
+		{kindRatio, "", "", " (ratios, e.g. 0.999 or 99.9%)"},
+		{kindNumber, "", "", " (per second)"},
+		{kindNumber, ModeCached, "for cached: ", ""},
 	} {
 		var names []string
 		for _, m := range metrics {
@@ -119,9 +119,9 @@ func describeMetrics() string {
 				names = append(names, m.name)
 			}
 		}
-		parts = append(parts, strings.Join(names, " ")+" ("+g.what+")")
+		parts = append(parts, g.before+strings.Join(names, " ")+g.what)
 	}
-	return strings.Join(parts, ", ")
+	return strings.Join(parts, "; ")
 }
 
 // ParseThreshold reads one threshold expression.

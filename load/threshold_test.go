@@ -154,3 +154,31 @@ func FuzzParseRate(f *testing.F) {
 		}
 	})
 }
+
+// Every metric of the table parses, is listed in the help, applies to the modes it says, and
+// is measured from the summary field it names.
+func TestEveryMetricParsesIsListedAndMeasured(t *testing.T) {
+	s := &Summary{LatencyMS: Latencies{Min: 1, Mean: 2, P50: 3, P90: 4, P95: 5, P99: 6, P999: 7, Max: 8},
+		Success: 0.9, Throughput: 90, Rate: 100, RateLimited: RateLimited{Ratio: 0.1}, ScheduleLag: &ScheduleLag{P99MS: 9},
+		Cache: &CacheFigures{FetchesPerCall: 0.25, FetchesPerLifetime: 1.25, Lifetimes: 4, Stalls: 3, Retries401: 2}}
+	want := map[string]float64{"p50": 3, "p90": 4, "p95": 5, "p99": 6, "p99.9": 7, "mean": 2, "min": 1, "max": 8,
+		"lag_p99": 9, "success": 0.9, "429_rate": 0.1, "throughput": 90, "rate": 100,
+		"fetches_per_call": 0.25, "fetches_per_lifetime": 1.25, "stalls": 3, "retries_401": 2}
+	require.Len(t, metrics, len(want), "a metric added to the table is added here")
+	for _, m := range metrics {
+		assert.Contains(t, ThresholdMetrics, m.name)
+		value := "1"
+		if m.kind == kindDuration {
+			value = "1s"
+		}
+		th, err := ParseThreshold(m.name + "<" + value)
+		require.NoError(t, err, m.name)
+		got, ok := th.measure(s)
+		assert.True(t, ok, m.name)
+		assert.Equal(t, want[m.name], got, m.name)
+		for _, mode := range Modes {
+			_, err := ParseThresholds([]string{th.Expr}, mode)
+			assert.Equal(t, m.mode == "" || m.mode == mode, err == nil, "%s in %s: %v", m.name, mode, err)
+		}
+	}
+}
