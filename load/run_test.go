@@ -80,7 +80,7 @@ func TestIssuanceWritesVegetaResultsAndSummary(t *testing.T) {
 			onDisk, err := ReadSummary(filepath.Join(cfg.Dir, SummaryFile))
 			require.NoError(t, err)
 			assert.Equal(t, sum.Requests, onDisk.Requests)
-			assert.Equal(t, "passed", onDisk.Result)
+			assert.Equal(t, "passed", onDisk.Result, onDisk.Reason)
 			assert.Equal(t, 1.0, onDisk.Success)
 			assert.Equal(t, len(results), onDisk.StatusCodes["200"])
 			l := onDisk.LatencyMS
