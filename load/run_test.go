@@ -61,6 +61,9 @@ func TestIssuanceWritesVegetaResultsAndSummary(t *testing.T) {
 		t.Run(string(tc.policy), func(t *testing.T) {
 			s := startMock(t, mock.WithPolicy(tc.policy))
 			cfg := baseConfig(t, s, ModeIssuance)
+			// 50/s: the reissuing mock signs every token in this process, and under -race on a
+			// busy machine 100/s left the generator behind (the run then rightly fails).
+			cfg.Rate = vegeta.Rate{Freq: 50, Per: time.Second}
 			th, err := ParseThresholds([]string{"success>=0.99", "p99<5s"}, ModeIssuance)
 			require.NoError(t, err)
 			cfg.Thresholds = th
@@ -75,7 +78,7 @@ func TestIssuanceWritesVegetaResultsAndSummary(t *testing.T) {
 				assert.Nil(t, r.Headers)
 				assert.Equal(t, "issuance", r.Attack)
 			}
-			assert.InDelta(t, 100, len(results), 15, "about rate x duration requests")
+			assert.InDelta(t, 50, len(results), 8, "about rate x duration requests")
 
 			onDisk, err := ReadSummary(filepath.Join(cfg.Dir, SummaryFile))
 			require.NoError(t, err)
