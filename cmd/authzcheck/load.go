@@ -241,6 +241,16 @@ func (lf *loadFlagValues) config() (load.Config, error) {
 	if cfg.Thresholds, err = load.ParseThresholds(lf.thresholds, lf.mode); err != nil {
 		return cfg, cli.Usagef("--threshold: %v", err)
 	}
+	// load.Config takes 0 for "the default" in these fields; given as 0 on the command line they
+	// would silently mean the default, so 0 is refused, as the flags' ranges start above it.
+	for _, f := range []struct {
+		name string
+		zero bool
+	}{{"instances", lf.instances == 0}, {"refresh-at", lf.refreshAt == 0}, {"max-rate", lf.maxRate == 0}} {
+		if lf.set[f.name] && f.zero {
+			return cfg, cli.Usagef("--%s 0: must be positive", f.name)
+		}
+	}
 	if lf.set["refresh-at"] {
 		cfg.RefreshAt = lf.refreshAt
 	}

@@ -66,6 +66,9 @@ func TestLoadUsageAndSafetyRefusalsExit2(t *testing.T) {
 		{"as fast as possible without a worker cap", []string{"cached", "--rate", "0"}, "--rate 0 (as fast as possible) needs --max-workers"},
 		{"abort share above 1", []string{"issuance", "--abort-error-rate", "2"}, "--abort-error-rate 2"},
 		{"negative instances", []string{"cached", "--instances", "-1"}, "--instances -1: at least 1"},
+		{"no instances", []string{"cached", "--instances", "0"}, "--instances 0: must be positive"},
+		{"refresh at 0", []string{"cached", "--refresh-at", "0"}, "--refresh-at 0: must be positive"},
+		{"a cap of 0", []string{"issuance", "--max-rate", "0"}, "--max-rate 0: must be positive"},
 		{"plain HTTP API URL beside the mock", []string{"cached", "--api-url", "http://192.0.2.1/products"}, "--api-url: refusing to send credentials in clear to http://192.0.2.1/products"},
 		{"unknown flag names the mode's help", []string{"ramp", "--fast"}, "run 'authzcheck load ramp -h'"},
 	}
