@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/authzcheck/authzcheck/evidence"
 	"github.com/authzcheck/authzcheck/internal/buildinfo"
 	"github.com/authzcheck/authzcheck/internal/redact"
 )
@@ -24,8 +25,8 @@ const ManifestSchema = "authzcheck.manifest/v1"
 
 // Run kinds.
 const (
-	KindConformance = "conformance"
-	KindLoad        = "load"
+	KindConformance = evidence.KindConformance
+	KindLoad        = evidence.KindLoad
 )
 
 // Manifest is manifest.json: what the bundle is (the runs that wrote into it, the harness that
@@ -220,15 +221,15 @@ func Finalize(dir string, run RunInfo, opts FinalizeOptions) error {
 	if err := scanBytes(mj, forms); err != nil {
 		return fmt.Errorf("finalize: %w", scanError(ManifestFile, err))
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ReportFile), html, 0o644); err != nil {
+	if err := evidence.WriteFileAtomic(filepath.Join(dir, ReportFile), html, 0o644); err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ManifestFile), mj, 0o644); err != nil {
+	if err := evidence.WriteFileAtomic(filepath.Join(dir, ManifestFile), mj, 0o644); err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
 	entries := append(append([]FileEntry(nil), m.Files...), entryOf(ManifestFile, mj))
 	sums := FormatSums(entries)
-	if err := writeFileAtomic(filepath.Join(dir, SumsFile), sums, 0o644); err != nil {
+	if err := evidence.WriteFileAtomic(filepath.Join(dir, SumsFile), sums, 0o644); err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
 	sigPath := filepath.Join(dir, SignatureFile)
@@ -242,7 +243,7 @@ func Finalize(dir string, run RunInfo, opts FinalizeOptions) error {
 	if len(opts.SignKey) != ed25519.PrivateKeySize {
 		return fmt.Errorf("finalize: signing key has %d bytes; want an ed25519 private key", len(opts.SignKey))
 	}
-	if err := writeFileAtomic(sigPath, ed25519.Sign(opts.SignKey, sums), 0o644); err != nil {
+	if err := evidence.WriteFileAtomic(sigPath, ed25519.Sign(opts.SignKey, sums), 0o644); err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
 	return nil

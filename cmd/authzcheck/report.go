@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/authzcheck/authzcheck/evidence"
 	"github.com/authzcheck/authzcheck/internal/cli"
 	"github.com/authzcheck/authzcheck/load"
 	"github.com/authzcheck/authzcheck/reports"
@@ -139,7 +140,7 @@ func reportHTML(env *cli.Env, args []string) error {
 				"write it elsewhere with --out FILE so the bundle still verifies", target)
 		}
 	}
-	if err := writeFileAtomically(target, page); err != nil {
+	if err := evidence.WriteFileAtomic(target, page, 0o644); err != nil {
 		return cli.Unreachablef("%v", err)
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s (%d bytes)\n", target, len(page))
@@ -162,27 +163,6 @@ func sealedReport(dir string) ([]byte, error) {
 		}
 	}
 	return nil, nil
-}
-
-// writeFileAtomically writes through a temporary file and a rename.
-func writeFileAtomically(name string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
 }
 
 func reportVerify(env *cli.Env, args []string) error {
