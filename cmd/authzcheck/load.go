@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -128,9 +127,12 @@ func runLoad(env *cli.Env) error {
 		dir = filepath.Join("evidence", time.Now().UTC().Format("20060102T150405Z"))
 	}
 	loadDir := filepath.Join(dir, "load")
-	if entries, err := os.ReadDir(loadDir); err == nil && len(entries) > 0 {
-		return cli.Usagef("--out %s already holds load results; give a new directory so no evidence is mixed", dir)
+	// Checked (a sealed bundle verified) before anything is sent; the run writes beside it.
+	stage, err := openBundle(dir, reports.KindLoad)
+	if err != nil {
+		return err
 	}
+	defer stage.Close()
 
 	t, err := lf.target.resolve(env, mockOpts...)
 	if err != nil {
@@ -147,7 +149,7 @@ func runLoad(env *cli.Env) error {
 		fmt.Fprintf(env.Stderr, "authzcheck load: warning: %s\n", w)
 	}
 	cfg.TokenURL, cfg.APIURL, cfg.ClientID, cfg.ClientSecret = t.TokenURL, t.APIURL, t.ClientID, t.ClientSecret
-	cfg.Timeout, cfg.RootCAs, cfg.Dir = t.Timeout, t.RootCAs, loadDir
+	cfg.Timeout, cfg.RootCAs, cfg.Dir = t.Timeout, t.RootCAs, filepath.Join(stage.Dir(), "load")
 	if t.IsMock() {
 		ctl, id := t.Mock.Control(), t.ClientID
 		cfg.ServerCounters = func(ctx context.Context) (*load.ServerCounters, error) {
@@ -207,7 +209,7 @@ func runLoad(env *cli.Env) error {
 	if mode == load.ModeCached {
 		run.APIURL = t.APIURL
 	}
-	finErr := reports.Finalize(dir, run, reports.FinalizeOptions{SignKey: key,
+	finErr := stage.Seal(run, reports.FinalizeOptions{SignKey: key,
 		Credentials: []reports.Credential{{ID: t.ClientID, Secret: t.ClientSecret}, {ID: t.Client2ID, Secret: t.Client2Secret}}})
 
 	if !lf.quiet {

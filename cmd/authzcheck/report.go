@@ -109,12 +109,18 @@ func reportHTML(env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *out != "" && within(dir, *out) {
+		return cli.Usagef("--out %s is inside the bundle %s: the seal would not list it; write the report outside the bundle", *out, dir)
+	}
 	b, err := reports.ReadBundle(dir)
 	if err != nil {
 		return cli.Usagef("%v", err)
 	}
 	if b.Summary == nil && b.Load == nil {
 		return cli.Usagef("%s holds neither summary.json nor load/: not a bundle", dir)
+	}
+	if err := checkSeal(env, dir, *out == ""); err != nil {
+		return err
 	}
 	page, err := reports.RenderHTML(b)
 	if err != nil {
@@ -145,6 +151,48 @@ func reportHTML(env *cli.Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s (%d bytes)\n", target, len(page))
 	return nil
+}
+
+// checkSeal verifies the bundle before its report is rendered. Writing into the bundle (inPlace)
+// needs a sealed bundle that verifies: a refusal names each file that changed, and nothing is
+// written. A report written elsewhere may show any bundle, with a warning when it does not verify.
+func checkSeal(env *cli.Env, dir string, inPlace bool) error {
+	v, err := reports.Verify(dir, nil)
+	if err != nil {
+		return cli.Usagef("%v", err)
+	}
+	unsealed := !v.OK() && v.Problems[0].Path == reports.SumsFile && v.Problems[0].Kind == "missing"
+	switch {
+	case v.OK():
+		return nil
+	case inPlace && unsealed:
+		return cli.Usagef("%s is not a sealed bundle: report html writes only into a sealed one; write this report elsewhere with --out FILE", dir)
+	case inPlace:
+		return cli.Usagef("%s changed since it was sealed (%s): nothing was written; see 'authzcheck report verify %s'", dir, problemNames(v.Problems), dir)
+	case !unsealed:
+		fmt.Fprintf(env.Stderr, "authzcheck report: warning: %s fails verification (%s): the report shows the bundle as it is now\n", dir, problemNames(v.Problems))
+	}
+	return nil
+}
+
+// problemNames lists each problem as "kind: file".
+func problemNames(ps []reports.Problem) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.Kind + ": " + p.Path
+	}
+	return strings.Join(parts, ", ")
+}
+
+// within reports whether path is dir or lies under it.
+func within(dir, path string) bool {
+	d, err1 := filepath.Abs(dir)
+	p, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // sealedReport returns the bundle's report.html when SHA256SUMS lists it, else nil.
