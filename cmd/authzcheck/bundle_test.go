@@ -168,3 +168,34 @@ func TestReportHTMLWritesOnlyIntoABundleThatVerifies(t *testing.T) {
 		})
 	}
 }
+
+func TestConformanceRefusesAWaiverGivenTwice(t *testing.T) {
+	waivers := filepath.Join(t.TempDir(), "waivers.txt")
+	require.NoError(t, os.WriteFile(waivers, []byte("TOK-09 accepted by the partner\nAUTH-16 2030-01-01 fix planned\nTOK-09 2030-01-01 again\n"), 0o600))
+	dir := filepath.Join(t.TempDir(), "ev")
+	code, _, errOut := runCmd(t, nil, "conformance", "--waivers", waivers, "--out", dir)
+	assert.Equal(t, cli.ExitUsage, code, errOut)
+	assert.Contains(t, errOut, "line 3: TOK-09 is waived twice (first on line 1)")
+	assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
+	assert.NoDirExists(t, dir, "nothing written")
+}
+
+// An expired waiver is not applied, and is listed as expired: on the console, in manifest.json
+// and in the report.
+func TestConformanceListsAnExpiredWaiverAsExpired(t *testing.T) {
+	waivers := filepath.Join(t.TempDir(), "waivers.txt")
+	require.NoError(t, os.WriteFile(waivers, []byte("TOK-01 2020-01-01 accepted until 2020\n"), 0o600))
+	dir := filepath.Join(t.TempDir(), "ev")
+	code, out, errOut := runCmd(t, nil, "conformance", "--tags", "@TOK-01", "--quiet", "--waivers", waivers, "--out", dir)
+	require.Equal(t, cli.ExitOK, code, "%s\n%s", out, errOut)
+	assert.Contains(t, errOut, "the waiver for TOK-01 expired on 2020-01-01: it is not applied")
+	b, err := reports.ReadBundle(dir)
+	require.NoError(t, err)
+	require.NotNil(t, b.Manifest)
+	require.Len(t, b.Manifest.Waivers, 1)
+	assert.True(t, b.Manifest.Waivers[0].Expired)
+	page, err := os.ReadFile(filepath.Join(dir, reports.ReportFile))
+	require.NoError(t, err)
+	assert.Contains(t, string(page), "expired</span> not applied")
+	assert.Contains(t, string(page), "accepted until 2020")
+}
