@@ -37,22 +37,22 @@ const maxInlineTranscripts = 12
 const maxBodyShown = 4096
 
 type reportView struct {
-	Result       string // "passed", "failed" or "" (unknown)
-	Profile      string
-	Target       string
-	APIURL       string
-	ClientID     string
-	RunID        string
-	Started      string
-	Finished     string
-	Duration     string
-	Harness      *buildinfo.Info
-	Runs         []runView
-	Counts       *Counts
-	Tags         string
-	Strict       bool
-	Seed         int64
-	Waivers      []waiverView
+	Result   string // "passed", "failed" or "" (unknown)
+	Profile  string
+	Target   string
+	APIURL   string
+	ClientID string
+	RunID    string
+	Started  string
+	Finished string
+	Duration string
+	Harness  *buildinfo.Info
+	Runs     []runView
+	Counts   *Counts
+	Tags     string
+	Strict   bool
+	Seed     int64
+	Waivers  []waiverView
 	// Origins are where the exchanges of the transcripts actually went (scheme://host:port),
 	// which may differ from Target (the embedded mock's TLS front, a redirect).
 	Origins      []string

@@ -62,23 +62,9 @@ func runConformance(env *cli.Env) error {
 	}
 
 	// Everything that can be wrong with the configuration is found before anything starts.
-	var ws []reports.Waiver
-	if *waivers != "" {
-		b, err := os.ReadFile(*waivers)
-		if err != nil {
-			return cli.Usagef("--waivers: %v", err)
-		}
-		if ws, err = steps.ParseWaivers(b); err != nil {
-			return cli.Usagef("--waivers %s: %v", *waivers, err)
-		}
-	}
-	var key ed25519.PrivateKey
-	if *signKey != "" {
-		k, err := reports.ReadPrivateKeyFile(*signKey)
-		if err != nil {
-			return cli.Usagef("--sign-key: %v", err)
-		}
-		key = k
+	ws, key, err := conformanceInputs(*waivers, *signKey)
+	if err != nil {
+		return err
 	}
 	dir := *out
 	if dir == "" {
@@ -139,6 +125,34 @@ func runConformance(env *cli.Env) error {
 		shown = "" // nothing was put in place
 	}
 	printResults(env.Stdout, sum, shown, *quiet)
+	return conformanceOutcome(sum, runErr, finErr, dir)
+}
+
+// conformanceInputs reads the --waivers and --sign-key files: a bad one is a usage error before
+// anything starts, not a run thrown away at the end.
+func conformanceInputs(waivers, signKey string) ([]reports.Waiver, ed25519.PrivateKey, error) {
+	var ws []reports.Waiver
+	if waivers != "" {
+		b, err := os.ReadFile(waivers)
+		if err != nil {
+			return nil, nil, cli.Usagef("--waivers: %v", err)
+		}
+		if ws, err = steps.ParseWaivers(b); err != nil {
+			return nil, nil, cli.Usagef("--waivers %s: %v", waivers, err)
+		}
+	}
+	if signKey == "" {
+		return ws, nil, nil
+	}
+	key, err := reports.ReadPrivateKeyFile(signKey)
+	if err != nil {
+		return nil, nil, cli.Usagef("--sign-key: %v", err)
+	}
+	return ws, key, nil
+}
+
+// conformanceOutcome turns the run's and the seal's outcome into the exit code's error.
+func conformanceOutcome(sum *reports.Summary, runErr, finErr error, dir string) error {
 	switch {
 	case runErr != nil:
 		var ue *steps.UnreachableError
@@ -150,9 +164,9 @@ func runConformance(env *cli.Env) error {
 		return cli.Unreachablef("sealing the evidence: %v", finErr)
 	case sum.Result != evidence.Passed:
 		if sum.Counts.FailedMust > 0 {
-			return cli.Failedf("%d MUST check(s) failed; see %s", sum.Counts.FailedMust, filepath.Join(dir, "summary.json"))
+			return cli.Failedf("%d MUST check(s) failed; see %s", sum.Counts.FailedMust, filepath.Join(dir, reports.SummaryFile))
 		}
-		return cli.Failedf("%d SHOULD check(s) failed under --strict; see %s", sum.Counts.FailedShould, filepath.Join(dir, "summary.json"))
+		return cli.Failedf("%d SHOULD check(s) failed under --strict; see %s", sum.Counts.FailedShould, filepath.Join(dir, reports.SummaryFile))
 	}
 	return nil
 }
