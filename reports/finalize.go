@@ -272,7 +272,7 @@ func mergeManifest(old *Manifest, rec ManifestRun, build buildinfo.Info) *Manife
 	m.RunID = primary.RunID
 	m.Profile, m.Tags, m.Seed, m.Strict, m.Waivers = primary.Profile, primary.Tags, primary.Seed, primary.Strict, primary.Waivers
 	m.TargetURL, m.APIURL, m.ClientID = primary.TargetURL, primary.APIURL, primary.ClientID
-	m.Result = "passed"
+	m.Result = evidence.Passed
 	for _, r := range m.Runs {
 		if m.Started.IsZero() || (!r.Started.IsZero() && r.Started.Before(m.Started)) {
 			m.Started = r.Started
@@ -280,8 +280,8 @@ func mergeManifest(old *Manifest, rec ManifestRun, build buildinfo.Info) *Manife
 		if r.Finished.After(m.Finished) {
 			m.Finished = r.Finished
 		}
-		if r.Result == "failed" {
-			m.Result = "failed"
+		if r.Result == evidence.Failed {
+			m.Result = evidence.Failed
 		}
 		if r.Kind == KindConformance && r.Counts != nil {
 			m.Counts = r.Counts
@@ -300,14 +300,14 @@ func loadResult(summary any) string {
 	if !ok {
 		return ""
 	}
-	if r, ok := m["result"].(string); ok && (r == "passed" || r == "failed") {
+	if r, ok := m["result"].(string); ok && (r == evidence.Passed || r == evidence.Failed) {
 		return r
 	}
 	if p, ok := m["passed"].(bool); ok {
 		if p {
-			return "passed"
+			return evidence.Passed
 		}
-		return "failed"
+		return evidence.Failed
 	}
 	return ""
 }

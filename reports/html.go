@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/authzcheck/authzcheck/evidence"
 	"github.com/authzcheck/authzcheck/internal/buildinfo"
 	"github.com/authzcheck/authzcheck/internal/catalog"
 )
@@ -167,7 +168,7 @@ func buildView(b *Bundle) *reportView {
 				Finished: fmtTime(r.Finished), Duration: fmtDuration(r.Started, r.Finished), Result: r.Result})
 			if r.Kind == KindLoad {
 				v.TotalLoadRun++
-				if r.Result == "failed" {
+				if r.Result == evidence.Failed {
 					v.FailedRuns = append(v.FailedRuns, r.Kind)
 				}
 			}

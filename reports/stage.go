@@ -26,7 +26,8 @@ var ErrRefused = errors.New("refused")
 // untouched (and `report verify` still passes on it). Close removes what Seal did not put in
 // place. A Stage is used by one goroutine.
 type Stage struct {
-	final   string // the bundle directory the run was given
+	name    string // the bundle directory as the run was given it, for messages
+	final   string // the same, absolute: "." has a parent to stage beside
 	dir     string // the staging directory
 	existed bool   // final existed when opened (an empty directory or a sealed bundle)
 	sealed  []byte // SHA256SUMS of the bundle when opened; nil for a new bundle
@@ -50,7 +51,11 @@ func Open(dir, kind string) (*Stage, error) {
 	if kind != KindConformance && kind != KindLoad {
 		return nil, fmt.Errorf("open %s: run kind %q; want %q or %q", dir, kind, KindConformance, KindLoad)
 	}
-	s := &Stage{final: filepath.Clean(dir)}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--out %s: %w", dir, err)
+	}
+	s := &Stage{name: filepath.Clean(dir), final: abs}
 	if err := s.check(kind); err != nil {
 		return nil, err
 	}
@@ -63,8 +68,8 @@ func Open(dir, kind string) (*Stage, error) {
 
 // check decides whether the run may write into s.final, and reads its seal.
 func (s *Stage) check(kind string) error {
-	dir := s.final
-	fi, err := os.Stat(dir)
+	dir := s.name
+	fi, err := os.Stat(s.final)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -75,14 +80,14 @@ func (s *Stage) check(kind string) error {
 		return fmt.Errorf("--out %s is a file, not a directory; give a new directory for the evidence: %w", dir, ErrRefused)
 	}
 	s.existed = true
-	entries, err := os.ReadDir(dir)
+	entries, err := os.ReadDir(s.final)
 	if err != nil {
 		return fmt.Errorf("--out %s: %w", dir, err)
 	}
 	if len(entries) == 0 {
 		return nil
 	}
-	sums, err := os.ReadFile(filepath.Join(dir, SumsFile))
+	sums, err := os.ReadFile(filepath.Join(s.final, SumsFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("--out %s holds files but is not a sealed authzcheck bundle (no %s): give a new or empty directory, so no foreign file is sealed in: %w",
 			dir, SumsFile, ErrRefused)
@@ -90,7 +95,7 @@ func (s *Stage) check(kind string) error {
 	if err != nil {
 		return fmt.Errorf("--out %s: %w", dir, err)
 	}
-	v, err := Verify(dir, nil)
+	v, err := Verify(s.final, nil)
 	if err != nil {
 		return fmt.Errorf("--out %s: %w", dir, err)
 	}
@@ -216,7 +221,7 @@ func copyFile(src, dst string) error {
 func (s *Stage) Dir() string { return s.dir }
 
 // Final is the bundle directory the run was given: where the sealed bundle will be.
-func (s *Stage) Final() string { return s.final }
+func (s *Stage) Final() string { return s.name }
 
 // Seal seals the staging directory (Finalize) and puts it in place of the bundle. When sealing
 // fails the bundle is as it was. When the bundle changed during the run, the newly sealed one is

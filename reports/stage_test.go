@@ -253,3 +253,20 @@ func TestSealLeavesTheNewBundleAsideWhenTheOldOneChangedDuringTheRun(t *testing.
 	require.NoError(t, st.Close())
 	assert.DirExists(t, st.Dir(), "the new sealed bundle stays for the user")
 }
+
+// "--out ." stages beside the current directory, never inside it.
+func TestOpenTheCurrentDirectoryStagesBesideIt(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "ev")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	t.Chdir(dir)
+	st, err := reports.Open(".", reports.KindConformance)
+	require.NoError(t, err)
+	defer st.Close()
+	assert.Equal(t, root, filepath.Dir(st.Dir()))
+	_, err = reportstest.WriteConformance(st.Dir())
+	require.NoError(t, err)
+	require.NoError(t, st.Seal(reportstest.ConformanceRun(), reportstest.Options(nil)))
+	requireVerifies(t, dir)
+	assert.Equal(t, []string{"ev"}, names(t, root))
+}
