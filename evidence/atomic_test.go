@@ -2,6 +2,7 @@ package evidence_test
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -66,4 +67,23 @@ func TestTranscriptRequestOrigin(t *testing.T) {
 	for in, want := range cases {
 		assert.Equal(t, want, evidence.TranscriptRequest{URL: in}.Origin(), in)
 	}
+}
+
+// A stream that fails part-way leaves the previous file as it was, and no temporary file.
+func TestWriteAtomicKeepsTheOldFileWhenTheStreamFails(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "plot.html")
+	require.NoError(t, os.WriteFile(p, []byte("old"), 0o644))
+	err := evidence.WriteAtomic(p, 0o644, func(w io.Writer) error {
+		_, _ = io.WriteString(w, "half a plo")
+		return errors.New("disk on fire")
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "disk on fire")
+	got, err := os.ReadFile(p)
+	require.NoError(t, err)
+	assert.Equal(t, "old", string(got))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "no temporary file left")
 }

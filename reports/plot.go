@@ -1,7 +1,7 @@
 package reports
 
 import (
-	"bytes"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -24,11 +24,13 @@ func WritePlot(path, title string, files []string) error {
 		}
 	}
 	p.Close()
-	var buf bytes.Buffer
-	if _, err := p.WriteTo(&buf); err != nil {
-		return fmt.Errorf("plot: %w", err)
-	}
-	return evidence.WriteFileAtomic(path, buf.Bytes(), 0o644)
+	return evidence.WriteAtomic(path, 0o644, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		if _, err := p.WriteTo(bw); err != nil {
+			return fmt.Errorf("plot: %w", err)
+		}
+		return bw.Flush()
+	})
 }
 
 func addToPlot(p *plot.Plot, name string) error {
