@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/mock"
 	"github.com/authzcheck/authzcheck/reports"
 	"github.com/authzcheck/authzcheck/reports/reportstest"
 )
@@ -198,4 +199,24 @@ func TestConformanceListsAnExpiredWaiverAsExpired(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(page), "expired</span> not applied")
 	assert.Contains(t, string(page), "accepted until 2020")
+}
+
+// A load run whose seal is refused (here: the client secret given as the attack's --name, which
+// sealing finds in results.bin and summary.json) fails part-way: the bundle it was to add to is
+// as it was, and still verifies.
+func TestALoadRunFailingPartWayLeavesTheBundleAsItWas(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "ev")
+	code, out, errOut := runCmd(t, nil, "conformance", "--quiet", "--tags", "@TOK-01", "--out", dir)
+	require.Equal(t, cli.ExitOK, code, "%s\n%s", out, errOut)
+	before := dirFiles(t, root)
+
+	code, out, errOut = runCmd(t, nil, "load", "issuance", "--rate", "20", "--duration", "200ms", "--quiet",
+		"--name", mock.DefaultClientSecret, "--out", dir)
+	assert.Equal(t, cli.ExitUnreachable, code, "%s\n%s", out, errOut)
+	assert.Contains(t, errOut, "sealing the evidence")
+	assert.NotContains(t, out+errOut, mock.DefaultClientSecret)
+	assert.Equal(t, before, dirFiles(t, root), "the bundle is as it was, and nothing is left beside it")
+	code, out, errOut = runCmd(t, nil, "report", "verify", dir)
+	assert.Equal(t, cli.ExitOK, code, "%s\n%s", out, errOut)
 }
