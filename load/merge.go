@@ -92,7 +92,7 @@ func Merge(files []string) (*Summary, error) {
 	}
 	m.Close()
 	sum.Started, sum.Finished = m.Earliest.UTC(), m.End.UTC()
-	sum.fillFromMetrics(&m)
+	fillFromMetrics(sum, &m)
 	sum.Errors = errs.counts()
 	if allCache && cache != nil {
 		cache.APICalls = int64(sum.Requests)

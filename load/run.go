@@ -648,7 +648,7 @@ func (c *collector) finish(sum *Summary) {
 	c.m.Close()
 	pauses, paused := c.pacer.stats()
 	sum.RateLimited = RateLimited{Pauses: pauses, PausedMS: msOf(paused)}
-	sum.fillFromMetrics(&c.m)
+	fillFromMetrics(sum, &c.m)
 	sum.Errors = c.errs.counts()
 	if c.lagN > 0 {
 		sum.ScheduleLag = &ScheduleLag{P50MS: msOf(c.lag.Quantile(0.5)), P99MS: msOf(c.lag.Quantile(0.99)), MaxMS: msOf(c.lag.Max),

@@ -9,10 +9,12 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/authzcheck/authzcheck/evidence"
 )
 
 // TranscriptsDir is where a conformance run keeps its exchanges.
-const TranscriptsDir = "transcripts"
+const TranscriptsDir = evidence.TranscriptsDir
 
 // Bundle is an evidence bundle read back from its directory: what the report is rendered from.
 // Any part may be missing (nil): a load-only bundle has no Summary, an unsealed one no Manifest.

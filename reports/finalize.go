@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/authzcheck/authzcheck/evidence"
 	"github.com/authzcheck/authzcheck/internal/buildinfo"
 	"github.com/authzcheck/authzcheck/internal/redact"
 )
@@ -24,8 +25,8 @@ const ManifestSchema = "authzcheck.manifest/v1"
 
 // Run kinds.
 const (
-	KindConformance = "conformance"
-	KindLoad        = "load"
+	KindConformance = evidence.KindConformance
+	KindLoad        = evidence.KindLoad
 )
 
 // Manifest is manifest.json: what the bundle is (the runs that wrote into it, the harness that
@@ -126,6 +127,9 @@ func Finalize(dir string, run RunInfo, opts FinalizeOptions) error {
 	if run.Kind != KindConformance && run.Kind != KindLoad {
 		return fmt.Errorf("finalize: run kind %q; want %q or %q", run.Kind, KindConformance, KindLoad)
 	}
+	if opts.SignKey != nil && len(opts.SignKey) != ed25519.PrivateKeySize {
+		return fmt.Errorf("finalize: signing key has %d bytes; want an ed25519 private key", len(opts.SignKey))
+	}
 	if run.RunID == "" {
 		run.RunID = NewRunID()
 	}
@@ -139,66 +143,19 @@ func Finalize(dir string, run RunInfo, opts FinalizeOptions) error {
 	if err != nil {
 		return fmt.Errorf("finalize: %w; use a new --out directory", err)
 	}
-	inputs, err := listFiles(dir, ManifestFile, ReportFile, SumsFile, SignatureFile)
+	forms := secretForms(finalizeCredentials(run, opts))
+	files, prevSums, err := scanForSeal(dir, run.Kind, forms)
 	if err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
-	creds := append([]redact.Credential(nil), opts.Credentials...)
-	for _, s := range opts.Secrets {
-		creds = append(creds, redact.Credential{ID: run.ClientID, Secret: s})
-	}
-	forms := secretForms(creds)
-	// One read of every file: scanned and hashed together.
-	files, err := scanBundle(dir, inputs, forms)
-	if err != nil {
-		return fmt.Errorf("finalize: %w", err)
-	}
-	known := make(map[string]FileEntry, len(files))
-	for _, f := range files {
-		known[f.Path] = f
-	}
-	prevSums := ""
-	if data, err := os.ReadFile(filepath.Join(dir, SumsFile)); err == nil {
-		h := sha256.Sum256(data)
-		prevSums = hex.EncodeToString(h[:])
-		v, err := verify(dir, nil, known)
-		if err != nil {
-			return fmt.Errorf("finalize: %w", err)
-		}
-		for _, p := range v.Problems {
-			if p.Kind == "added" || ownedBy(run.Kind, p.Path) {
-				continue // this run's own files, new or rewritten
-			}
-			return fmt.Errorf("finalize: the bundle in %s changed since it was sealed (%s); use a new --out directory", dir, p)
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("finalize: %w", err)
-	}
-
 	b, err := readBundle(dir, files)
 	if err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
-	rec := ManifestRun{RunInfo: run, Harness: build, PreviousSums: prevSums}
-	switch run.Kind {
-	case KindConformance:
-		if b.Summary == nil {
-			return fmt.Errorf("finalize: %s has no %s; a conformance run writes it before sealing", dir, SummaryFile)
-		}
-		c := b.Summary.Counts
-		rec.Counts = &c
-		if rec.Result == "" {
-			rec.Result = b.Summary.Result
-		}
-	case KindLoad:
-		if b.Load != nil {
-			rec.Load = b.Load.Figures
-			if rec.Result == "" {
-				rec.Result = loadResult(b.Load.Summary)
-			}
-		}
+	rec, err := runRecord(dir, b, run, build, prevSums)
+	if err != nil {
+		return fmt.Errorf("finalize: %w", err)
 	}
-
 	m := mergeManifest(old, rec, build)
 	b.Manifest = m
 	html, err := RenderHTML(b)
@@ -220,32 +177,105 @@ func Finalize(dir string, run RunInfo, opts FinalizeOptions) error {
 	if err := scanBytes(mj, forms); err != nil {
 		return fmt.Errorf("finalize: %w", scanError(ManifestFile, err))
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ReportFile), html, 0o644); err != nil {
-		return fmt.Errorf("finalize: %w", err)
-	}
-	if err := writeFileAtomic(filepath.Join(dir, ManifestFile), mj, 0o644); err != nil {
-		return fmt.Errorf("finalize: %w", err)
-	}
-	entries := append(append([]FileEntry(nil), m.Files...), entryOf(ManifestFile, mj))
-	sums := FormatSums(entries)
-	if err := writeFileAtomic(filepath.Join(dir, SumsFile), sums, 0o644); err != nil {
-		return fmt.Errorf("finalize: %w", err)
-	}
-	sigPath := filepath.Join(dir, SignatureFile)
-	if opts.SignKey == nil {
-		// A signature over an earlier SHA256SUMS no longer holds; leaving it would only mislead.
-		if err := os.Remove(sigPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("finalize: %w", err)
-		}
-		return nil
-	}
-	if len(opts.SignKey) != ed25519.PrivateKeySize {
-		return fmt.Errorf("finalize: signing key has %d bytes; want an ed25519 private key", len(opts.SignKey))
-	}
-	if err := writeFileAtomic(sigPath, ed25519.Sign(opts.SignKey, sums), 0o644); err != nil {
+	if err := writeSeal(dir, html, mj, m.Files, opts.SignKey); err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
 	return nil
+}
+
+// finalizeCredentials are the clients whose secrets must not appear: opts.Credentials, and each
+// of opts.Secrets with the run's client ID.
+func finalizeCredentials(run RunInfo, opts FinalizeOptions) []redact.Credential {
+	creds := append([]redact.Credential(nil), opts.Credentials...)
+	for _, s := range opts.Secrets {
+		creds = append(creds, redact.Credential{ID: run.ClientID, Secret: s})
+	}
+	return creds
+}
+
+// scanForSeal reads every file of dir once, scanning it for forms and hashing it, and, when dir
+// was sealed before, checks that the files a run of kind does not own are as that seal left them.
+// It returns the files and the SHA-256 of the previous SHA256SUMS ("" when there was none).
+func scanForSeal(dir, kind string, forms [][]byte) ([]FileEntry, string, error) {
+	inputs, err := listFiles(dir, ManifestFile, ReportFile, SumsFile, SignatureFile)
+	if err != nil {
+		return nil, "", err
+	}
+	files, err := scanBundle(dir, inputs, forms)
+	if err != nil {
+		return nil, "", err
+	}
+	data, err := os.ReadFile(filepath.Join(dir, SumsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return files, "", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	known := make(map[string]FileEntry, len(files))
+	for _, f := range files {
+		known[f.Path] = f
+	}
+	v, err := verify(dir, nil, known)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, p := range v.Problems {
+		if p.Kind == "added" || ownedBy(kind, p.Path) {
+			continue // this run's own files, new or rewritten
+		}
+		return nil, "", fmt.Errorf("the bundle in %s changed since it was sealed (%s); use a new --out directory", dir, p)
+	}
+	h := sha256.Sum256(data)
+	return files, hex.EncodeToString(h[:]), nil
+}
+
+// runRecord is the manifest's record of run, with the counts or figures it wrote into b.
+func runRecord(dir string, b *Bundle, run RunInfo, build buildinfo.Info, prevSums string) (ManifestRun, error) {
+	rec := ManifestRun{RunInfo: run, Harness: build, PreviousSums: prevSums}
+	switch run.Kind {
+	case KindConformance:
+		if b.Summary == nil {
+			return rec, fmt.Errorf("%s has no %s; a conformance run writes it before sealing", dir, SummaryFile)
+		}
+		c := b.Summary.Counts
+		rec.Counts = &c
+		if rec.Result == "" {
+			rec.Result = b.Summary.Result
+		}
+	case KindLoad:
+		if b.Load != nil {
+			rec.Load = b.Load.Figures
+			if rec.Result == "" {
+				rec.Result = loadResult(b.Load.Summary)
+			}
+		}
+	}
+	return rec, nil
+}
+
+// writeSeal writes report.html, manifest.json, SHA256SUMS over files and both, and with key
+// SHA256SUMS.sig, each atomically. Without a key it removes a signature over an earlier
+// SHA256SUMS, which no longer holds: leaving it would only mislead.
+func writeSeal(dir string, html, manifest []byte, files []FileEntry, key ed25519.PrivateKey) error {
+	if err := evidence.WriteFileAtomic(filepath.Join(dir, ReportFile), html, 0o644); err != nil {
+		return err
+	}
+	if err := evidence.WriteFileAtomic(filepath.Join(dir, ManifestFile), manifest, 0o644); err != nil {
+		return err
+	}
+	sums := FormatSums(append(append([]FileEntry(nil), files...), entryOf(ManifestFile, manifest)))
+	if err := evidence.WriteFileAtomic(filepath.Join(dir, SumsFile), sums, 0o644); err != nil {
+		return err
+	}
+	sigPath := filepath.Join(dir, SignatureFile)
+	if key == nil {
+		if err := os.Remove(sigPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	return evidence.WriteFileAtomic(sigPath, ed25519.Sign(key, sums), 0o644)
 }
 
 // mergeManifest adds rec to old (replacing a run with the same ID) and recomputes the bundle's
@@ -271,7 +301,7 @@ func mergeManifest(old *Manifest, rec ManifestRun, build buildinfo.Info) *Manife
 	m.RunID = primary.RunID
 	m.Profile, m.Tags, m.Seed, m.Strict, m.Waivers = primary.Profile, primary.Tags, primary.Seed, primary.Strict, primary.Waivers
 	m.TargetURL, m.APIURL, m.ClientID = primary.TargetURL, primary.APIURL, primary.ClientID
-	m.Result = "passed"
+	m.Result = evidence.Passed
 	for _, r := range m.Runs {
 		if m.Started.IsZero() || (!r.Started.IsZero() && r.Started.Before(m.Started)) {
 			m.Started = r.Started
@@ -279,8 +309,8 @@ func mergeManifest(old *Manifest, rec ManifestRun, build buildinfo.Info) *Manife
 		if r.Finished.After(m.Finished) {
 			m.Finished = r.Finished
 		}
-		if r.Result == "failed" {
-			m.Result = "failed"
+		if r.Result == evidence.Failed {
+			m.Result = evidence.Failed
 		}
 		if r.Kind == KindConformance && r.Counts != nil {
 			m.Counts = r.Counts
@@ -299,14 +329,14 @@ func loadResult(summary any) string {
 	if !ok {
 		return ""
 	}
-	if r, ok := m["result"].(string); ok && (r == "passed" || r == "failed") {
+	if r, ok := m["result"].(string); ok && (r == evidence.Passed || r == evidence.Failed) {
 		return r
 	}
 	if p, ok := m["passed"].(bool); ok {
 		if p {
-			return "passed"
+			return evidence.Passed
 		}
-		return "failed"
+		return evidence.Failed
 	}
 	return ""
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/authzcheck/authzcheck/evidence"
 	"github.com/authzcheck/authzcheck/internal/buildinfo"
 	"github.com/authzcheck/authzcheck/internal/catalog"
 )
@@ -37,22 +38,25 @@ const maxInlineTranscripts = 12
 const maxBodyShown = 4096
 
 type reportView struct {
-	Result       string // "passed", "failed" or "" (unknown)
-	Profile      string
-	Target       string
-	APIURL       string
-	ClientID     string
-	RunID        string
-	Started      string
-	Finished     string
-	Duration     string
-	Harness      *buildinfo.Info
-	Runs         []runView
-	Counts       *Counts
-	Tags         string
-	Strict       bool
-	Seed         int64
-	Waivers      []Waiver
+	Result   string // "passed", "failed" or "" (unknown)
+	Profile  string
+	Target   string
+	APIURL   string
+	ClientID string
+	RunID    string
+	Started  string
+	Finished string
+	Duration string
+	Harness  *buildinfo.Info
+	Runs     []runView
+	Counts   *Counts
+	Tags     string
+	Strict   bool
+	Seed     int64
+	Waivers  []waiverView
+	// Origins are where the exchanges of the transcripts actually went (scheme://host:port),
+	// which may differ from Target (the embedded mock's TLS front, a redirect).
+	Origins      []string
 	Areas        []areaView
 	Load         *loadView
 	Problems     []string
@@ -62,6 +66,11 @@ type reportView struct {
 	Files        []FileEntry
 	FailedMust   []string // IDs of the failed MUST checks, for the banner
 	FailedRuns   []string // kinds of the runs that failed, other than by a check (load thresholds)
+}
+
+type waiverView struct {
+	ID, Reason, Expires string
+	Expired             bool // listed, and not applied: its expiry had come when the run started
 }
 
 type runView struct {
@@ -149,7 +158,8 @@ func buildView(b *Bundle) *reportView {
 	v := &reportView{Problems: append([]string(nil), b.Problems...), Files: b.Files}
 	if m := b.Manifest; m != nil {
 		v.Result, v.Profile, v.Target, v.APIURL, v.ClientID = m.Result, m.Profile, m.TargetURL, m.APIURL, m.ClientID
-		v.RunID, v.Tags, v.Strict, v.Seed, v.Waivers = m.RunID, m.Tags, m.Strict, m.Seed, m.Waivers
+		v.RunID, v.Tags, v.Strict, v.Seed = m.RunID, m.Tags, m.Strict, m.Seed
+		v.Waivers = waiverViews(m)
 		v.Started, v.Finished, v.Duration = fmtTime(m.Started), fmtTime(m.Finished), fmtDuration(m.Started, m.Finished)
 		h := m.Harness
 		v.Harness = &h
@@ -158,7 +168,7 @@ func buildView(b *Bundle) *reportView {
 				Finished: fmtTime(r.Finished), Duration: fmtDuration(r.Started, r.Finished), Result: r.Result})
 			if r.Kind == KindLoad {
 				v.TotalLoadRun++
-				if r.Result == "failed" {
+				if r.Result == evidence.Failed {
 					v.FailedRuns = append(v.FailedRuns, r.Kind)
 				}
 			}
@@ -192,7 +202,42 @@ func buildView(b *Bundle) *reportView {
 	if b.Load != nil {
 		v.Load = buildLoadView(b.Load)
 	}
+	v.Origins = origins(b.Transcripts)
 	return v
+}
+
+// waiverViews are the manifest's waivers, each marked expired when the manifest says so or, for
+// a bundle sealed before it did, when its expiry had come by the start of the conformance run.
+func waiverViews(m *Manifest) []waiverView {
+	started := m.Started
+	for _, r := range m.Runs {
+		if r.Kind == KindConformance && r.RunID == m.RunID {
+			started = r.Started
+		}
+	}
+	var out []waiverView
+	for _, w := range m.Waivers {
+		out = append(out, waiverView{ID: w.ID, Reason: w.Reason, Expires: w.Expires,
+			Expired: w.Expired || (!started.IsZero() && w.ExpiredAt(started))})
+	}
+	return out
+}
+
+// origins are the distinct origins the transcripts' requests went to, sorted.
+func origins(ts map[string]*Transcript) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range ts {
+		if t == nil {
+			continue
+		}
+		if o := t.Request.Origin(); o != "" && !seen[o] {
+			seen[o] = true
+			out = append(out, o)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // groupChecks orders the checks of summary.json by catalogue area; checks the catalogue does not

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/authzcheck/authzcheck/evidence"
 )
 
 // Names of the key pair `authzcheck report keygen` writes.
@@ -46,13 +48,13 @@ func GenerateKeyPair(dir string) (keyPath, pubPath string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("keygen: %w", err)
 	}
-	if err := writeFileExclusive(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	if err := evidence.WriteFileExclusive(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return "", "", fmt.Errorf("%s: %w; move it away or choose another --out", keyPath, ErrKeyExists)
 		}
 		return "", "", err
 	}
-	if err := writeFileExclusive(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644); err != nil {
+	if err := evidence.WriteFileExclusive(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644); err != nil {
 		os.Remove(keyPath) // never leave half a pair
 		if errors.Is(err, os.ErrExist) {
 			return "", "", fmt.Errorf("%s: %w; move it away or choose another --out", pubPath, ErrKeyExists)

@@ -17,28 +17,21 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/authzcheck/authzcheck/load"
+	"github.com/authzcheck/authzcheck/evidence"
 )
 
 // Paths of a load run's files inside a bundle.
 const (
-	LoadResultsFile = "load/results.bin"
-	LoadSummaryFile = "load/summary.json"
-	LoadPlotFile    = "load/plot.html"
+	LoadResultsFile = evidence.LoadResultsFile
+	LoadSummaryFile = evidence.LoadSummaryFile
+	LoadPlotFile    = evidence.LoadPlotFile
 )
 
 // maxSeriesPoints bounds the latency-over-time series: longer runs use wider buckets.
 const maxSeriesPoints = 600
 
-// Percentiles are latencies in milliseconds.
-type Percentiles struct {
-	P50  float64 `json:"p50"`
-	P90  float64 `json:"p90"`
-	P95  float64 `json:"p95"`
-	P99  float64 `json:"p99"`
-	P999 float64 `json:"p99_9"`
-	Max  float64 `json:"max"`
-}
+// Percentiles are latencies in milliseconds: the one type of load/summary.json's latencies.
+type Percentiles = evidence.Latencies
 
 // LoadFigures summarise a load run for the manifest and the report. They are the figures of
 // load/summary.json, the ones its thresholds were judged on (Vegeta's metrics: t-digest
@@ -163,7 +156,12 @@ func ReadResults(r io.Reader) (*LoadFigures, []SeriesPoint, float64, error) {
 	}
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	q := func(p float64) float64 { return float64(sorted[rank(len(sorted), p)]) / 1000 }
-	f.LatencyMS = Percentiles{P50: q(0.50), P90: q(0.90), P95: q(0.95), P99: q(0.99), P999: q(0.999), Max: q(1)}
+	var total float64
+	for _, l := range sorted {
+		total += float64(l)
+	}
+	f.LatencyMS = Percentiles{Min: float64(sorted[0]) / 1000, Mean: total / float64(len(sorted)) / 1000,
+		P50: q(0.50), P90: q(0.90), P95: q(0.95), P99: q(0.99), P999: q(0.999), Max: q(1)}
 	f.Success = float64(success) / float64(len(samples))
 	span := lastEnd.Sub(first)
 	f.DurationMS = ms(span)
@@ -265,7 +263,7 @@ func readLoad(dir string) (*LoadData, error) {
 			ld.Problems = append(ld.Problems, LoadSummaryFile+": "+err.Error())
 		} else {
 			ld.Summary = v
-			if s, err := load.ReadSummary(summaryPath); err == nil {
+			if s, err := evidence.ReadLoadSummary(summaryPath); err == nil {
 				ld.Figures, ld.FiguresFrom = figuresOf(s), LoadSummaryFile
 			} else {
 				ld.Problems = append(ld.Problems, LoadSummaryFile+": "+err.Error())
@@ -288,11 +286,9 @@ func readLoad(dir string) (*LoadData, error) {
 }
 
 // figuresOf are the LoadFigures of a load/summary.json.
-func figuresOf(s *load.Summary) *LoadFigures {
-	l := s.LatencyMS
+func figuresOf(s *evidence.LoadSummary) *LoadFigures {
 	f := &LoadFigures{Requests: int64(s.Requests), Success: s.Success, Rate: s.Rate, Throughput: s.Throughput,
-		DurationMS: s.DurationMS, Status: s.StatusCodes,
-		LatencyMS: Percentiles{P50: l.P50, P90: l.P90, P95: l.P95, P99: l.P99, P999: l.P999, Max: l.Max}}
+		DurationMS: s.DurationMS, Status: s.StatusCodes, LatencyMS: s.LatencyMS}
 	if f.Status == nil {
 		f.Status = map[string]int{}
 	}

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/authzcheck/authzcheck/evidence"
 	"github.com/authzcheck/authzcheck/internal/catalog"
 	"github.com/authzcheck/authzcheck/internal/cli"
 	"github.com/authzcheck/authzcheck/mock"
@@ -61,31 +62,21 @@ func runConformance(env *cli.Env) error {
 	}
 
 	// Everything that can be wrong with the configuration is found before anything starts.
-	var ws []reports.Waiver
-	if *waivers != "" {
-		b, err := os.ReadFile(*waivers)
-		if err != nil {
-			return cli.Usagef("--waivers: %v", err)
-		}
-		if ws, err = steps.ParseWaivers(b); err != nil {
-			return cli.Usagef("--waivers %s: %v", *waivers, err)
-		}
-	}
-	var key ed25519.PrivateKey
-	if *signKey != "" {
-		k, err := reports.ReadPrivateKeyFile(*signKey)
-		if err != nil {
-			return cli.Usagef("--sign-key: %v", err)
-		}
-		key = k
+	ws, key, err := conformanceInputs(*waivers, *signKey)
+	if err != nil {
+		return err
 	}
 	dir := *out
 	if dir == "" {
 		dir = filepath.Join("evidence", time.Now().UTC().Format("20060102T150405Z"))
 	}
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return cli.Usagef("--out %s already holds files; give a new directory so no evidence is mixed", dir)
+	// The bundle is checked (and a sealed one verified) before any request is sent; the run
+	// writes beside it and Seal puts it in place, so a run failing part-way changes nothing.
+	stage, err := openBundle(dir, reports.KindConformance)
+	if err != nil {
+		return err
 	}
+	defer stage.Close()
 
 	t, err := tf.resolve(env)
 	if err != nil {
@@ -100,10 +91,7 @@ func runConformance(env *cli.Env) error {
 		return err
 	}
 	defer cleanup()
-	cfg.Tags, cfg.Strict, cfg.Waivers, cfg.OutDir = *tags, *strict, ws, dir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return cli.Usagef("--out %s: %v", dir, err)
-	}
+	cfg.Tags, cfg.Strict, cfg.Waivers, cfg.OutDir = *tags, *strict, ws, stage.Dir()
 	if !*quiet {
 		fmt.Fprintf(env.Stdout, "authzcheck conformance: %s, profile %s\n", t, t.Profile)
 		cfg.Progress = env.Stdout
@@ -114,6 +102,8 @@ func runConformance(env *cli.Env) error {
 		ctx = context.Background()
 	}
 	started := time.Now()
+	ws = evidence.MarkExpired(ws, started)
+	warnExpired(env.Stderr, ws)
 	sum, runErr := steps.Run(ctx, cfg)
 	finished := time.Now()
 	var ce *steps.ConfigError
@@ -124,13 +114,45 @@ func runConformance(env *cli.Env) error {
 		return cli.Unreachablef("%v", runErr)
 	}
 
-	run := reports.RunInfo{RunID: reports.NewRunID(), Kind: "conformance", Started: started, Finished: finished,
+	run := reports.RunInfo{RunID: reports.NewRunID(), Kind: reports.KindConformance, Started: started, Finished: finished,
 		Profile: t.Profile, Tags: *tags, Strict: *strict, Waivers: ws, TargetURL: t.TokenURL, APIURL: t.APIURL,
 		ClientID: t.ClientID, Result: sum.Result}
 	creds := []reports.Credential{{ID: t.ClientID, Secret: t.ClientSecret}, {ID: t.Client2ID, Secret: t.Client2Secret}}
-	finErr := reports.Finalize(dir, run, reports.FinalizeOptions{SignKey: key, Credentials: creds})
+	finErr := stage.Seal(run, reports.FinalizeOptions{SignKey: key, Credentials: creds})
 
-	printResults(env.Stdout, sum, dir, *quiet)
+	shown := dir
+	if finErr != nil {
+		shown = "" // nothing was put in place
+	}
+	printResults(env.Stdout, sum, shown, *quiet)
+	return conformanceOutcome(sum, runErr, finErr, dir)
+}
+
+// conformanceInputs reads the --waivers and --sign-key files: a bad one is a usage error before
+// anything starts, not a run thrown away at the end.
+func conformanceInputs(waivers, signKey string) ([]reports.Waiver, ed25519.PrivateKey, error) {
+	var ws []reports.Waiver
+	if waivers != "" {
+		b, err := os.ReadFile(waivers)
+		if err != nil {
+			return nil, nil, cli.Usagef("--waivers: %v", err)
+		}
+		if ws, err = steps.ParseWaivers(b); err != nil {
+			return nil, nil, cli.Usagef("--waivers %s: %v", waivers, err)
+		}
+	}
+	if signKey == "" {
+		return ws, nil, nil
+	}
+	key, err := reports.ReadPrivateKeyFile(signKey)
+	if err != nil {
+		return nil, nil, cli.Usagef("--sign-key: %v", err)
+	}
+	return ws, key, nil
+}
+
+// conformanceOutcome turns the run's and the seal's outcome into the exit code's error.
+func conformanceOutcome(sum *reports.Summary, runErr, finErr error, dir string) error {
 	switch {
 	case runErr != nil:
 		var ue *steps.UnreachableError
@@ -140,11 +162,11 @@ func runConformance(env *cli.Env) error {
 		return cli.Unreachablef("%v", runErr)
 	case finErr != nil:
 		return cli.Unreachablef("sealing the evidence: %v", finErr)
-	case sum.Result != "passed":
+	case sum.Result != evidence.Passed:
 		if sum.Counts.FailedMust > 0 {
-			return cli.Failedf("%d MUST check(s) failed; see %s", sum.Counts.FailedMust, filepath.Join(dir, "summary.json"))
+			return cli.Failedf("%d MUST check(s) failed; see %s", sum.Counts.FailedMust, filepath.Join(dir, reports.SummaryFile))
 		}
-		return cli.Failedf("%d SHOULD check(s) failed under --strict; see %s", sum.Counts.FailedShould, filepath.Join(dir, "summary.json"))
+		return cli.Failedf("%d SHOULD check(s) failed under --strict; see %s", sum.Counts.FailedShould, filepath.Join(dir, reports.SummaryFile))
 	}
 	return nil
 }
@@ -206,7 +228,34 @@ func printResults(w io.Writer, sum *reports.Summary, dir string, quiet bool) {
 	n := sum.Counts
 	fmt.Fprintf(w, "%s: %d checks: %d passed, %d failed (%d MUST, %d SHOULD), %d skipped, %d waived\n",
 		strings.ToUpper(sum.Result), n.Total, n.Passed, n.Failed, n.FailedMust, n.FailedShould, n.Skipped, n.Waived)
+	if dir == "" {
+		fmt.Fprintln(w, "evidence: not written (see the error below)")
+		return
+	}
 	fmt.Fprintf(w, "evidence: %s (report.html, summary.json, junit.xml)\n", dir)
+}
+
+// openBundle opens the --out directory of a run of kind (reports.Open): a refused directory is a
+// usage error (exit 2), anything else a harness failure (exit 3).
+func openBundle(dir, kind string) (*reports.Stage, error) {
+	stage, err := reports.Open(dir, kind)
+	switch {
+	case errors.Is(err, reports.ErrRefused):
+		return nil, cli.Usagef("%s", strings.TrimSuffix(err.Error(), ": "+reports.ErrRefused.Error()))
+	case err != nil:
+		return nil, cli.Unreachablef("%v", err)
+	}
+	return stage, nil
+}
+
+// warnExpired names each waiver whose expiry has come: it is listed in the evidence as expired,
+// and not applied.
+func warnExpired(w io.Writer, ws []reports.Waiver) {
+	for _, x := range ws {
+		if x.Expired {
+			fmt.Fprintf(w, "authzcheck conformance: warning: the waiver for %s expired on %s: it is not applied (listed as expired in the report)\n", x.ID, x.Expires)
+		}
+	}
 }
 
 func clip(s string, n int) string {

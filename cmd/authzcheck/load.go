@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
@@ -135,12 +134,14 @@ func runLoad(env *cli.Env) error {
 			return cli.Usagef("--sign-key: %v", err)
 		}
 	}
-	// The output directory is chosen and checked here, once, before anything is started.
-	dir, err := loadOutput(lf.out)
+	// The output directory is chosen and checked here, once, before anything is started: a
+	// sealed bundle is verified, and the run writes beside it (reports.Open).
+	stage, err := loadOutput(lf.out)
 	if err != nil {
 		return err
 	}
-	cfg.Dir = filepath.Join(dir, "load")
+	defer stage.Close()
+	cfg.Dir = filepath.Join(stage.Dir(), "load")
 
 	t, err := lf.target.resolve(env, mockOpts...)
 	if err != nil {
@@ -174,14 +175,15 @@ func runLoad(env *cli.Env) error {
 	if cfg.Mode.CallsAPI() {
 		run.APIURL = t.APIURL
 	}
-	finErr := reports.Finalize(dir, run, reports.FinalizeOptions{SignKey: key,
+	finErr := stage.Seal(run, reports.FinalizeOptions{SignKey: key,
 		Credentials: []reports.Credential{{ID: t.ClientID, Secret: t.ClientSecret}, {ID: t.Client2ID, Secret: t.Client2Secret}}})
 	if !lf.quiet {
 		fmt.Fprintln(env.Stdout)
 		_ = sum.WriteText(env.Stdout)
 	}
-	fmt.Fprintf(env.Stdout, "%s: %s load, %d requests; evidence: %s\n", strings.ToUpper(sum.Result), cfg.Mode, sum.Requests, cfg.Dir)
-	return loadOutcome(sum, runErr, finErr, cfg.Dir)
+	loadDir := filepath.Join(stage.Final(), "load")
+	fmt.Fprintf(env.Stdout, "%s: %s load, %d requests; evidence: %s\n", strings.ToUpper(sum.Result), cfg.Mode, sum.Requests, loadDir)
+	return loadOutcome(sum, runErr, finErr, loadDir)
 }
 
 // parseLoad reads the mode and the flags; it prints the help and returns nil, nil when asked.
@@ -260,27 +262,15 @@ func (lf *loadFlagValues) config() (load.Config, error) {
 	return cfg, nil
 }
 
-// loadOutput is the evidence directory of the run (--out, or a new one under evidence/): new,
-// empty, or a directory without load results. Anything else is a usage error, before anything
-// is started.
-func loadOutput(out string) (string, error) {
+// loadOutput opens the evidence bundle of the run (--out, or a new one under evidence/): new,
+// empty, or a sealed bundle that verifies and holds no load run yet (reports.Open). Anything
+// else is a usage error, before anything is started.
+func loadOutput(out string) (*reports.Stage, error) {
 	dir := out
 	if dir == "" {
 		dir = filepath.Join("evidence", time.Now().UTC().Format("20060102T150405Z"))
 	}
-	fi, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return dir, nil
-	case err != nil:
-		return "", cli.Usagef("--out %s: %v; give a new directory", dir, errors.Unwrap(err))
-	case !fi.IsDir():
-		return "", cli.Usagef("--out %s is a file, not a directory; give a new directory", dir)
-	}
-	if entries, err := os.ReadDir(filepath.Join(dir, "load")); err == nil && len(entries) > 0 {
-		return "", cli.Usagef("--out %s already holds load results; give a new directory so no evidence is mixed", dir)
-	}
-	return dir, nil
+	return openBundle(dir, reports.KindLoad)
 }
 
 // wireTarget points cfg at the resolved target, and at the embedded mock's own counters.

@@ -22,7 +22,7 @@ Usage:
   authzcheck load issuance|cached|ramp  measure token issuance and token caching under load
   authzcheck mock [flags]               serve the reference AuthZ mock and sample Ticket API
   authzcheck report html|verify|merge|keygen ...
-  authzcheck version                    print harness, Go, godog and Vegeta versions
+  authzcheck version                    print harness, Go, godog and Vegeta versions (also --version)
 
 Run 'authzcheck COMMAND -h' for a command's flags.
 Exit codes: 0 all required checks held; 1 a MUST check or threshold failed;
@@ -53,6 +53,9 @@ func run(env *cli.Env, args []string) int {
 			return cli.ExitUsage
 		}
 		return cli.ExitOK
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = append([]string{"version"}, args[1:]...)
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {

@@ -3,14 +3,19 @@ package main
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/authzcheck/authzcheck/evidence"
 	"github.com/authzcheck/authzcheck/internal/cli"
 	"github.com/authzcheck/authzcheck/load"
 	"github.com/authzcheck/authzcheck/reports"
@@ -20,11 +25,64 @@ const reportUsage = `Usage:
   authzcheck report html DIR [--out FILE]           re-render DIR/report.html from the bundle's JSON
   authzcheck report verify DIR [--public-key FILE]  check every hash (and the signature, with a key)
   authzcheck report keygen --out DIR                write an ed25519 pair: DIR/evidence.key, DIR/evidence.pub
-  authzcheck report merge DIR...                    combine the load results of several bundles
+  authzcheck report merge DIR... [--out DIR]        combine the load results of several generators
 
+Run 'authzcheck report COMMAND -h' for a command's flags.
 Exit codes: 0 intact / done; 1 verification failed (each problem names its file);
-2 bad usage (missing DIR, unreadable key, a key that already exists).
+2 bad usage (missing DIR, unreadable key, a key that already exists, a bundle changed since
+it was sealed, runs that cannot be merged honestly).
 `
+
+// reportUsages are the usage texts of each report command, printed by 'report COMMAND -h'
+// before its flags.
+var reportUsages = map[string]string{
+	"html": `Usage: authzcheck report html DIR [--out FILE]
+
+Re-renders the report of the bundle in DIR from its JSON. Without --out it writes DIR/report.html,
+only into a sealed bundle that verifies and only when the page is the sealed one (so the seal
+still holds); a changed bundle is refused, naming each file. With --out FILE (outside DIR) it
+renders any bundle, and warns when the bundle does not verify.
+
+Example: authzcheck report html evidence/20260301T101500Z --out /tmp/report.html
+Exit codes: 0 written; 1 the page would hold a secret or a signed token; 2 bad usage, not a
+bundle, or a bundle changed since it was sealed.
+
+Flags:
+`,
+	"verify": `Usage: authzcheck report verify DIR [--public-key FILE]
+
+Checks every file of the bundle in DIR against SHA256SUMS (and manifest.json), that no file was
+added or removed, and with --public-key that SHA256SUMS.sig is its signature by that key.
+
+Example: authzcheck report verify evidence/20260301T101500Z --public-key keys/evidence.pub
+Exit codes: 0 intact; 1 a problem, each naming its file; 2 bad usage or an unreadable key.
+
+Flags:
+`,
+	"keygen": `Usage: authzcheck report keygen --out DIR
+
+Writes an ed25519 key pair to sign bundles with: DIR/evidence.key (mode 0600, for --sign-key)
+and DIR/evidence.pub (for 'report verify --public-key'). It never overwrites a key.
+
+Example: authzcheck report keygen --out keys
+Exit codes: 0 written; 2 bad usage or a key that already exists; 3 the files could not be written.
+
+Flags:
+`,
+	"merge": `Usage: authzcheck report merge DIR... [--out DIR|FILE.json] [--force]
+
+Combines the load results of several generators of one test (each DIR a bundle with
+load/results.bin) into one summary recomputed from every result. It refuses the same run twice
+(by run ID or identical results), runs of different modes and runs against different targets,
+unless --force, which merges and prints each difference. --out DIR writes DIR/summary.json and
+DIR/plot.html; --out FILE.json writes FILE.json and FILE.plot.html; never inside a bundle.
+
+Example: authzcheck report merge gen-1 gen-2 gen-3 --out merged
+Exit codes: 0 merged; 2 bad usage, or runs that cannot be merged honestly; 3 a write failed.
+
+Flags:
+`,
+}
 
 // runReport is the 'report' subcommand: it dispatches to html, verify, keygen and merge.
 func runReport(env *cli.Env) error {
@@ -77,9 +135,7 @@ func newReportFlags(name string) *flag.FlagSet {
 
 func reportFlagError(env *cli.Env, name string, fs *flag.FlagSet, err error) error {
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(env.Stdout, reportUsage)
-		fs.SetOutput(env.Stdout)
-		fs.PrintDefaults()
+		printFlags(env.Stdout, reportUsages[name], fs)
 		return nil
 	}
 	return cli.Usagef("%v; run 'authzcheck report %s -h' for the flags", err, name)
@@ -108,12 +164,18 @@ func reportHTML(env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *out != "" && within(dir, *out) {
+		return cli.Usagef("--out %s is inside the bundle %s: the seal would not list it; write the report outside the bundle", *out, dir)
+	}
 	b, err := reports.ReadBundle(dir)
 	if err != nil {
 		return cli.Usagef("%v", err)
 	}
 	if b.Summary == nil && b.Load == nil {
 		return cli.Usagef("%s holds neither summary.json nor load/: not a bundle", dir)
+	}
+	if err := checkSeal(env, dir, *out == ""); err != nil {
+		return err
 	}
 	page, err := reports.RenderHTML(b)
 	if err != nil {
@@ -139,11 +201,53 @@ func reportHTML(env *cli.Env, args []string) error {
 				"write it elsewhere with --out FILE so the bundle still verifies", target)
 		}
 	}
-	if err := writeFileAtomically(target, page); err != nil {
+	if err := evidence.WriteFileAtomic(target, page, 0o644); err != nil {
 		return cli.Unreachablef("%v", err)
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s (%d bytes)\n", target, len(page))
 	return nil
+}
+
+// checkSeal verifies the bundle before its report is rendered. Writing into the bundle (inPlace)
+// needs a sealed bundle that verifies: a refusal names each file that changed, and nothing is
+// written. A report written elsewhere may show any bundle, with a warning when it does not verify.
+func checkSeal(env *cli.Env, dir string, inPlace bool) error {
+	v, err := reports.Verify(dir, nil)
+	if err != nil {
+		return cli.Usagef("%v", err)
+	}
+	unsealed := !v.OK() && v.Problems[0].Path == reports.SumsFile && v.Problems[0].Kind == "missing"
+	switch {
+	case v.OK():
+		return nil
+	case inPlace && unsealed:
+		return cli.Usagef("%s is not a sealed bundle: report html writes only into a sealed one; write this report elsewhere with --out FILE", dir)
+	case inPlace:
+		return cli.Usagef("%s changed since it was sealed (%s): nothing was written; see 'authzcheck report verify %s'", dir, problemNames(v.Problems), dir)
+	case !unsealed:
+		fmt.Fprintf(env.Stderr, "authzcheck report: warning: %s fails verification (%s): the report shows the bundle as it is now\n", dir, problemNames(v.Problems))
+	}
+	return nil
+}
+
+// problemNames lists each problem as "kind: file".
+func problemNames(ps []reports.Problem) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.Kind + ": " + p.Path
+	}
+	return strings.Join(parts, ", ")
+}
+
+// within reports whether path is dir or lies under it.
+func within(dir, path string) bool {
+	d, err1 := filepath.Abs(dir)
+	p, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // sealedReport returns the bundle's report.html when SHA256SUMS lists it, else nil.
@@ -162,27 +266,6 @@ func sealedReport(dir string) ([]byte, error) {
 		}
 	}
 	return nil, nil
-}
-
-// writeFileAtomically writes through a temporary file and a rename.
-func writeFileAtomically(name string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
 }
 
 func reportVerify(env *cli.Env, args []string) error {
@@ -254,43 +337,174 @@ func reportKeygen(env *cli.Env, args []string) error {
 
 func reportMerge(env *cli.Env, args []string) error {
 	fs := newReportFlags("merge")
-	out := fs.String("out", "", "also write the merged summary as JSON to this file")
+	out := fs.String("out", "", "write the merged summary and its plot: DIR/summary.json and DIR/plot.html, or FILE.json and FILE.plot.html beside it")
+	force := fs.Bool("force", false, "merge even the same run twice, different modes or different targets (the differences are printed)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return reportFlagError(env, "merge", fs, err)
 	}
 	if len(pos) == 0 {
-		return cli.Usagef("want one or more bundle directories with load results; usage: authzcheck report merge DIR...")
+		return cli.Usagef("want one or more bundle directories with load results; usage: authzcheck report merge DIR... [--out DIR] [--force]")
 	}
-	files := make([]string, 0, len(pos))
+	srcs := make([]mergeSource, 0, len(pos))
 	for _, d := range pos {
-		f := filepath.Join(d, filepath.FromSlash(reports.LoadResultsFile))
-		if _, err := os.Stat(f); err != nil {
-			return cli.Usagef("%s has no %s: merge combines the results of load runs", d, reports.LoadResultsFile)
+		src, err := readMergeSource(d)
+		if err != nil {
+			return err
 		}
-		files = append(files, f)
+		srcs = append(srcs, src)
 	}
-	return mergeLoadResults(env, files, *out)
+	paths, err := mergeOutputs(*out, pos) // checked only: nothing is written before the merge
+	if err != nil {
+		return err
+	}
+	if diffs := mergeConflicts(srcs); len(diffs) > 0 {
+		if !*force {
+			return cli.Usagef("cannot merge honestly: %s; pass --force to merge anyway", strings.Join(diffs, "; "))
+		}
+		for _, d := range diffs {
+			fmt.Fprintf(env.Stderr, "authzcheck report merge: warning: --force: %s\n", d)
+		}
+	}
+	return mergeLoadResults(env, srcs, paths)
+}
+
+// mergeSource is one bundle given to merge: its results file, its load summary (nil when the
+// bundle has none) and the ID of its load run (from manifest.json; "" when unsealed).
+type mergeSource struct {
+	dir, results, resultsSHA, runID string
+	summary                         *evidence.LoadSummary
+}
+
+func readMergeSource(dir string) (mergeSource, error) {
+	src := mergeSource{dir: dir, results: filepath.Join(dir, filepath.FromSlash(reports.LoadResultsFile))}
+	data, err := os.ReadFile(src.results)
+	if err != nil {
+		return src, cli.Usagef("%s has no %s: merge combines the results of load runs", dir, reports.LoadResultsFile)
+	}
+	h := sha256.Sum256(data)
+	src.resultsSHA = hex.EncodeToString(h[:])
+	if s, err := evidence.ReadLoadSummary(filepath.Join(dir, filepath.FromSlash(reports.LoadSummaryFile))); err == nil {
+		src.summary = s
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, reports.ManifestFile)); err == nil {
+		var m reports.Manifest
+		if json.Unmarshal(b, &m) == nil {
+			for _, r := range m.Runs {
+				if r.Kind == reports.KindLoad {
+					src.runID = r.RunID
+				}
+			}
+		}
+	}
+	return src, nil
+}
+
+// mergeConflicts says what makes the sources unfit to merge: a run given twice (same run ID, or
+// the same results), runs of different modes, or of different targets.
+func mergeConflicts(srcs []mergeSource) []string {
+	var diffs []string
+	for i, a := range srcs {
+		for _, b := range srcs[:i] {
+			switch {
+			case a.runID != "" && a.runID == b.runID:
+				diffs = append(diffs, fmt.Sprintf("%s and %s are the same run (run ID %s)", b.dir, a.dir, a.runID))
+			case a.resultsSHA == b.resultsSHA:
+				diffs = append(diffs, fmt.Sprintf("%s and %s hold the same results", b.dir, a.dir))
+			}
+		}
+	}
+	for _, field := range []struct {
+		name string
+		of   func(*evidence.LoadSummary) string
+	}{
+		{"modes", func(s *evidence.LoadSummary) string { return s.Mode }},
+		{"targets", func(s *evidence.LoadSummary) string { return s.Target }},
+	} {
+		if d := differing(srcs, field.of); d != "" {
+			diffs = append(diffs, "different "+field.name+": "+d)
+		}
+	}
+	return diffs
+}
+
+// differing lists "dir value" for every source when of gives more than one value, else "".
+func differing(srcs []mergeSource, of func(*evidence.LoadSummary) string) string {
+	seen := map[string]bool{}
+	var parts []string
+	for _, s := range srcs {
+		if s.summary == nil {
+			continue
+		}
+		v := of(s.summary)
+		seen[v] = true
+		parts = append(parts, s.dir+" "+v)
+	}
+	if len(seen) < 2 {
+		return ""
+	}
+	return strings.Join(parts, ", ")
+}
+
+// mergePaths are where merge writes: the summary and the plot ("" each: console only).
+type mergePaths struct{ summary, plot string }
+
+// mergeOutputs resolves --out: FILE.json writes the summary there and the plot beside it
+// (FILE.plot.html); anything else is a directory, new or holding only a previous merge's
+// summary.json and plot.html. Never inside one of the merged bundles: its seal would break.
+func mergeOutputs(out string, dirs []string) (mergePaths, error) {
+	if out == "" {
+		return mergePaths{}, nil
+	}
+	for _, d := range dirs {
+		if within(d, out) {
+			return mergePaths{}, cli.Usagef("--out %s is inside the bundle %s: its seal would not list the merge; write it elsewhere", out, d)
+		}
+	}
+	if strings.HasSuffix(out, ".json") {
+		return mergePaths{summary: out, plot: strings.TrimSuffix(out, ".json") + ".plot.html"}, nil
+	}
+	entries, err := os.ReadDir(out)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return mergePaths{}, cli.Usagef("--out %s: not a directory (give DIR, or FILE.json): %v", out, err)
+	}
+	for _, e := range entries {
+		if n := e.Name(); n != evidence.LoadSummaryName && n != evidence.PlotFile {
+			return mergePaths{}, cli.Usagef("--out %s holds %s: give a new directory for the merge", out, n)
+		}
+	}
+	return mergePaths{summary: filepath.Join(out, evidence.LoadSummaryName), plot: filepath.Join(out, evidence.PlotFile)}, nil
 }
 
 // mergeLoadResults combines the load results of several runs (several generators of one test)
 // into one summary, recomputed from every result: percentiles of the merged data, not averages
-// of percentiles.
-func mergeLoadResults(env *cli.Env, files []string, out string) error {
+// of percentiles. It writes the summary and a plot of every result to out, and the text report
+// to the console.
+func mergeLoadResults(env *cli.Env, srcs []mergeSource, out mergePaths) error {
+	files := make([]string, len(srcs))
+	for i, s := range srcs {
+		files[i] = s.results
+	}
 	sum, err := load.Merge(files)
 	if err != nil {
 		return cli.Usagef("merge: %v", err)
 	}
-	if out != "" {
-		if err := sum.WriteJSON(out); err != nil {
-			return cli.Unreachablef("merge: writing %s: %v", out, err)
+	if out.summary != "" {
+		if err := os.MkdirAll(filepath.Dir(out.summary), 0o755); err != nil {
+			return cli.Usagef("--out: %v", err)
+		}
+		if err := sum.WriteJSON(out.summary); err != nil {
+			return cli.Unreachablef("merge: writing %s: %v", out.summary, err)
+		}
+		if err := reports.WritePlot(out.plot, "authzcheck load merged", files); err != nil {
+			return cli.Unreachablef("merge: writing %s: %v", out.plot, err)
 		}
 	}
 	if err := sum.WriteText(env.Stdout); err != nil {
 		return cli.Unreachablef("merge: %v", err)
 	}
-	if out != "" {
-		fmt.Fprintf(env.Stdout, "merged summary: %s\n", out)
+	if out.summary != "" {
+		fmt.Fprintf(env.Stdout, "merged summary: %s\nmerged plot: %s\n", out.summary, out.plot)
 	}
 	return nil
 }

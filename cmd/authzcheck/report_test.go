@@ -15,6 +15,7 @@ import (
 
 	"github.com/authzcheck/authzcheck/internal/cli"
 	"github.com/authzcheck/authzcheck/load"
+	"github.com/authzcheck/authzcheck/mock"
 	"github.com/authzcheck/authzcheck/reports"
 	"github.com/authzcheck/authzcheck/reports/reportstest"
 )
@@ -205,21 +206,143 @@ func resealWithoutSigning(t *testing.T, dir string) {
 	_ = os.Remove(filepath.Join(dir, reports.SignatureFile))
 }
 
+// Two generators of one test, against one target: merge writes the summary recomputed from
+// every result and a plot of them to --out.
 func TestReportMergeCombinesGenerators(t *testing.T) {
-	a, b := t.TempDir(), t.TempDir()
-	require.NoError(t, reportstest.WriteLoad(a))
-	require.NoError(t, reportstest.WriteLoad(b))
-	out := filepath.Join(t.TempDir(), "merged.json")
-	code, stdout, stderr := runReportCmd(t, "report", "merge", "--out", out, a, b)
-	require.Equal(t, cli.ExitOK, code, stderr)
-	merged, err := load.ReadSummary(out)
+	s, err := mock.New()
 	require.NoError(t, err)
-	assert.Equal(t, 2*reportstest.LoadRequests, int(merged.Requests), "every result of both generators counts")
-	assert.Contains(t, stdout, "merged summary: "+out)
+	t.Cleanup(s.Close)
+	vars := map[string]string{"AUTHZ_TOKEN_URL": s.TokenURL(), "AUTHZ_CLIENT_ID": mock.DefaultClientID, "AUTHZ_CLIENT_SECRET": mock.DefaultClientSecret}
+	var dirs []string
+	var requests uint64
+	for _, name := range []string{"gen-1", "gen-2"} {
+		dir := filepath.Join(t.TempDir(), name)
+		code, out, errOut := runCmd(t, vars, "load", "issuance", "--rate", "20", "--duration", "300ms", "--name", name, "--quiet", "--out", dir)
+		require.Equal(t, cli.ExitOK, code, "%s\n%s", out, errOut)
+		sum, err := load.ReadSummary(filepath.Join(dir, "load", load.SummaryFile))
+		require.NoError(t, err)
+		requests += sum.Requests
+		dirs = append(dirs, dir)
+	}
+	for _, tc := range []struct{ name, out, summary, plot string }{
+		{"into a directory", "merged", "merged/summary.json", "merged/plot.html"},
+		{"into a JSON file", "merged.json", "merged.json", "merged.plot.html"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			code, stdout, stderr := runReportCmd(t, append([]string{"report", "merge", "--out", filepath.Join(root, tc.out)}, dirs...)...)
+			require.Equal(t, cli.ExitOK, code, stderr)
+			assert.Empty(t, stderr)
+			merged, err := load.ReadSummary(filepath.Join(root, tc.summary))
+			require.NoError(t, err)
+			assert.Equal(t, requests, merged.Requests, "every result of both generators counts")
+			assert.Equal(t, "merged", merged.Mode)
+			plot, err := os.ReadFile(filepath.Join(root, tc.plot))
+			require.NoError(t, err)
+			assert.Contains(t, string(plot), "authzcheck load merged")
+			assert.Contains(t, stdout, "merged summary: "+filepath.Join(root, tc.summary))
+		})
+	}
+}
+
+// merge refuses what it cannot honestly merge, with exit 2 and nothing written, unless --force,
+// which merges and prints each difference.
+func TestReportMergeRefusesWhatItCannotHonestlyMerge(t *testing.T) {
+	base := t.TempDir()
+	a := filepath.Join(base, "a")
+	require.NoError(t, os.Mkdir(a, 0o755))
+	require.NoError(t, reportstest.WriteBundle(a, true, nil))
+	copyOf := func(t *testing.T, edit func(*load.Summary)) string {
+		dir := filepath.Join(t.TempDir(), "b")
+		require.NoError(t, os.CopyFS(dir, os.DirFS(a)))
+		if edit != nil {
+			p := filepath.Join(dir, "load", load.SummaryFile)
+			sum, err := load.ReadSummary(p)
+			require.NoError(t, err)
+			edit(sum)
+			require.NoError(t, sum.WriteJSON(p))
+		}
+		return dir
+	}
+	cases := []struct {
+		name string
+		dirs func(t *testing.T) []string
+		want string
+	}{
+		{"the same directory twice", func(t *testing.T) []string { return []string{a, a} }, "are the same run (run ID " + reportstest.LoadRun().RunID},
+		{"a copy of one run", func(t *testing.T) []string { return []string{a, copyOf(t, nil)} }, "the same run"},
+		{"different modes", func(t *testing.T) []string {
+			return []string{a, copyOf(t, func(s *load.Summary) { s.Mode = "cached" })}
+		}, "different modes: " + a + " issuance, "},
+		{"different targets", func(t *testing.T) []string {
+			return []string{a, copyOf(t, func(s *load.Summary) { s.Target = "http://127.0.0.2:8080/token" })}
+		}, "http://127.0.0.2:8080/token"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dirs := tc.dirs(t)
+			out := filepath.Join(t.TempDir(), "merged")
+			code, _, stderr := runReportCmd(t, append([]string{"report", "merge", "--out", out}, dirs...)...)
+			assert.Equal(t, cli.ExitUsage, code, stderr)
+			assert.Contains(t, stderr, tc.want)
+			assert.Contains(t, stderr, "--force")
+			assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+			assert.NoDirExists(t, out, "nothing written")
+
+			code, _, stderr = runReportCmd(t, append([]string{"report", "merge", "--force", "--out", out}, dirs...)...)
+			assert.Equal(t, cli.ExitOK, code, stderr)
+			assert.Contains(t, stderr, "warning: --force: ")
+			assert.Contains(t, stderr, tc.want, "the difference is printed")
+			assert.FileExists(t, filepath.Join(out, load.SummaryFile))
+		})
+	}
+}
+
+func TestReportMergeNeverWritesIntoABundle(t *testing.T) {
+	a := t.TempDir()
+	require.NoError(t, reportstest.WriteBundle(a, true, nil))
+	for _, out := range []string{a, filepath.Join(a, "merged.json")} {
+		code, _, stderr := runReportCmd(t, "report", "merge", "--force", "--out", out, a)
+		assert.Equal(t, cli.ExitUsage, code, stderr)
+		assert.Contains(t, stderr, "inside the bundle")
+	}
+	code, stdout, stderr := runReportCmd(t, "report", "verify", a)
+	assert.Equal(t, cli.ExitOK, code, "%s%s", stdout, stderr)
 }
 
 func TestReportMergeRefusesADirectoryWithoutLoadResults(t *testing.T) {
 	code, _, stderr := runReportCmd(t, "report", "merge", t.TempDir())
 	assert.Equal(t, cli.ExitUsage, code)
 	assert.Contains(t, stderr, "has no")
+}
+
+// Every report command, and version, has its own help (exit 0); --version works.
+func TestHelpAndVersion(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+		not  string // another command's usage, which must not be printed
+	}{
+		{"version -h", []string{"version", "-h"}, "Usage: authzcheck version", "report"},
+		{"--version", []string{"--version"}, "commit  ", "Usage"},
+		{"version", []string{"version"}, "vegeta  ", "Usage"},
+		{"report html -h", []string{"report", "html", "-h"}, "Usage: authzcheck report html DIR", "report merge"},
+		{"report verify -h", []string{"report", "verify", "-h"}, "Usage: authzcheck report verify DIR", "report html"},
+		{"report merge -h", []string{"report", "merge", "-h"}, "Usage: authzcheck report merge DIR...", "report keygen"},
+		{"report keygen -h", []string{"report", "keygen", "--help"}, "Usage: authzcheck report keygen --out DIR", "report merge"},
+		{"report -h", []string{"report", "-h"}, "authzcheck report merge DIR...", "Flags:"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runReportCmd(t, tc.args...)
+			assert.Equal(t, cli.ExitOK, code, errOut)
+			assert.Contains(t, out, tc.want)
+			assert.NotContains(t, out, tc.not)
+			assert.Empty(t, errOut)
+		})
+	}
+	code, _, errOut := runReportCmd(t, "version", "now")
+	assert.Equal(t, cli.ExitUsage, code)
+	assert.Contains(t, errOut, `unexpected argument "now"`)
 }

@@ -22,23 +22,16 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/authzcheck/authzcheck/evidence"
 )
 
 // Mask is what a secret is replaced with.
 const Mask = "***"
 
-// TokenInfo is what the evidence keeps of an access token.
-type TokenInfo struct {
-	Fingerprint string         `json:"fingerprint"` // "sha256:" + first 12 hex digits
-	Length      int            `json:"length"`
-	Header      map[string]any `json:"header,omitempty"` // decoded JOSE header, when a JWT
-	Claims      map[string]any `json:"claims,omitempty"` // decoded claims, when a JWT
-}
-
-// String is the short form used in text: "[token sha256:0123456789ab len=812]".
-func (t TokenInfo) String() string {
-	return "[token " + t.Fingerprint + " len=" + strconv.Itoa(t.Length) + "]"
-}
+// TokenInfo is what the evidence keeps of an access token; the type lives in package evidence
+// (the bundle's schema), which imports nothing of the module.
+type TokenInfo = evidence.TokenInfo
 
 // Fingerprint returns "sha256:" and the first 12 hex digits of the token's SHA-256.
 func Fingerprint(token string) string {

@@ -15,6 +15,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/authzcheck/authzcheck/evidence"
 	"github.com/authzcheck/authzcheck/internal/buildinfo"
 	"github.com/authzcheck/authzcheck/internal/catalog"
 	"github.com/authzcheck/authzcheck/internal/redact"
@@ -49,7 +50,7 @@ func ConformanceRun() reports.RunInfo {
 func LoadRun() reports.RunInfo {
 	return reports.RunInfo{RunID: "7c9e6679-7425-40de-944b-e07fc1f90ae7", Kind: reports.KindLoad,
 		Started: Start.Add(time.Minute), Finished: Start.Add(time.Minute + 30*time.Second), Seed: 42,
-		TargetURL: TargetURL, ClientID: ClientID, Result: "passed"}
+		TargetURL: TargetURL, ClientID: ClientID, Result: evidence.Passed}
 }
 
 // SampleJWT is a token-shaped value used only to compute a fingerprint: the fixture never
@@ -154,9 +155,9 @@ func WriteConformance(dir string) (*reports.Summary, error) {
 			s.Counts.Waived++
 		}
 	}
-	s.Result = "passed"
+	s.Result = evidence.Passed
 	if s.Counts.FailedMust > 0 {
-		s.Result = "failed"
+		s.Result = evidence.Failed
 	}
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
