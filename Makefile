@@ -73,8 +73,7 @@ fuzz:
 
 # evidence/ is also the schema package: remove only the run outputs under it (evidence/<run>/).
 clean:
-	rm -rf bin
-	find evidence -mindepth 1 -maxdepth 1 -type d ! -name testdata -exec rm -rf {} +
+	rm -rf bin evidence
 
 # The evidence report in a real browser: headless Chromium (Debian's `chromium`) renders a fixture
 # bundle's report.html; the test checks the rendered DOM, that the page fetches nothing, that it

@@ -10,7 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/authzcheck/authzcheck/evidence"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 )
 
 // Names of the key pair `authzcheck report keygen` writes.

@@ -6,7 +6,7 @@
 // Everything it writes has already been redacted at the source (internal/redact).
 package reports
 
-import "github.com/authzcheck/authzcheck/evidence"
+import "github.com/authzcheck/authzcheck/internal/evidence"
 
 // The schema of the bundle lives in package evidence; these aliases keep the names of reports
 // for its callers while they move to evidence.

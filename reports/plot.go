@@ -10,7 +10,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 	"github.com/tsenart/vegeta/v12/lib/plot"
 
-	"github.com/authzcheck/authzcheck/evidence"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 )
 
 // WritePlot renders Vegeta's latency plot of the results files (any of Vegeta's encodings) to

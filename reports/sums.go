@@ -14,7 +14,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/authzcheck/authzcheck/evidence"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 )
 
 // Names of the files that seal a bundle. SHA256SUMS covers every other file; manifest.json lists

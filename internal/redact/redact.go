@@ -23,7 +23,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/authzcheck/authzcheck/evidence"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 )
 
 // Mask is what a secret is replaced with.
