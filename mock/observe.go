@@ -38,7 +38,7 @@ const maxObservedBody = 64 << 10
 
 // WithObserver reports every request the mock serves, after its answer is written, to fn
 // (called from the serving goroutine; fn must be safe for concurrent use and quick).
-func WithObserver(fn func(Exchange)) Option { return func(s *settings) { s.observer = fn } }
+func WithObserver(fn func(Exchange)) Option { return func(c *Config) { c.Observer = fn } }
 
 // observedWriter is the ResponseWriter of a request served with an observer: it records the
 // status, and the handlers record what only they know (client, token, error code) in ex through
@@ -122,7 +122,7 @@ func (s *Server) serveObserved(w http.ResponseWriter, r *http.Request, next http
 		case ex.BearerToken != "":
 			ex.TokenExpiry = s.tokenExpiry(ex.BearerToken)
 		}
-		s.set.observer(*ex)
+		s.cfg.Observer(*ex)
 	}()
 	next.ServeHTTP(ow, r)
 }

@@ -18,7 +18,7 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(ep.path, s.apiHandler(ep))
 	}
 	mux.Handle(ControlPath, s.controlHandler())
-	if s.set.observer == nil {
+	if s.cfg.Observer == nil {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.inFlight.Add(1)
 			defer s.inFlight.Add(-1)

@@ -16,7 +16,7 @@ import (
 
 // WithTLS makes the mock serve HTTPS itself (TLS 1.2+), with a certificate for 127.0.0.1, ::1 and
 // localhost signed by a CA generated for this server. URL(), TokenURL(), APIURL() are https.
-func WithTLS() Option { return func(s *settings) { s.tls = true } }
+func WithTLS() Option { return func(c *Config) { c.TLS = true } }
 
 // serverTLS is the mock's own throwaway PKI: a CA and the serving certificate it signed.
 type serverTLS struct {

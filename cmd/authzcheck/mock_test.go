@@ -30,6 +30,10 @@ func TestMockCommandRejectsBadConfiguration(t *testing.T) {
 	dir := t.TempDir()
 	badCfg := filepath.Join(dir, "bad.json")
 	require.NoError(t, os.WriteFile(badCfg, []byte(`{"polcy":"cached"}`), 0o600))
+	shortTTL := filepath.Join(dir, "short.json")
+	require.NoError(t, os.WriteFile(shortTTL, []byte(`{"token_ttl":"1500ms"}`), 0o600))
+	cached := filepath.Join(dir, "cached.json")
+	require.NoError(t, os.WriteFile(cached, []byte(`{"policy":"cached","faults":{"error_rate":0.5}}`), 0o600))
 	notKey := filepath.Join(dir, "key.pem")
 	require.NoError(t, os.WriteFile(notKey, []byte("not a key"), 0o600))
 	tests := []struct {
@@ -38,6 +42,12 @@ func TestMockCommandRejectsBadConfiguration(t *testing.T) {
 		want string // the flag the one-line message must name
 	}{
 		{"non-loopback address", []string{"--addr", "0.0.0.0:0"}, "--addr"},
+		{"port out of range", []string{"--addr", "127.0.0.1:99999"}, "--addr"},
+		{"address without a port", []string{"--addr", "localhost"}, "--addr"},
+		{"bad value in the config file", []string{"--config", shortTTL}, "--config " + shortTTL + ": token_ttl"},
+		{"bad flag over a good file", []string{"--config", cached, "--policy", "sometimes"}, "--policy"},
+		{"bad fault flag over a file", []string{"--config", cached, "--reset-rate", "2"}, "--reset-rate"},
+		{"key file that does not exist", []string{"--key", filepath.Join(dir, "none.pem")}, "--key"},
 		{"client without a secret", []string{"--client", "ACME"}, "--client"},
 		{"unknown quirk", []string{"--quirk", "nope"}, "--quirk"},
 		{"error rate over 1", []string{"--error-rate", "1.5"}, "--error-rate"},
@@ -58,6 +68,7 @@ func TestMockCommandRejectsBadConfiguration(t *testing.T) {
 			assert.Equal(t, cli.ExitUsage, cli.CodeOf(err))
 			assert.Contains(t, err.Error(), tt.want)
 			assert.NotContains(t, cli.OneLine(err), "\n")
+			assert.NotContains(t, err.Error(), "mock:", "no doubled prefix: main adds 'authzcheck mock: '")
 		})
 	}
 }
