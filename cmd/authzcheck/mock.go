@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/authzcheck/authzcheck/internal/cli"
 	"github.com/authzcheck/authzcheck/mock"
@@ -185,6 +186,16 @@ func mockConfigError(err error, v *mockFlagValues, set map[string]bool) error {
 	return cli.Usagef("%v", fe)
 }
 
+// warnShortSecrets warns, one line per client, of a secret the harness would refuse to run
+// with (minSecretLength). The mock still serves it: a partner's own tests may want one.
+func warnShortSecrets(w io.Writer, clients []mock.Client) {
+	for _, c := range clients {
+		if n := utf8.RuneCountInString(c.Secret); n < minSecretLength {
+			fmt.Fprintf(w, "authzcheck mock: warning: client %q has a %d-character secret; served, but 'authzcheck conformance' and 'load' refuse secrets under %d characters\n", c.ID, n, minSecretLength)
+		}
+	}
+}
+
 // runMock is the 'mock' subcommand.
 func runMock(env *cli.Env) error {
 	fs := flag.NewFlagSet("mock", flag.ContinueOnError)
@@ -213,6 +224,7 @@ func runMock(env *cli.Env) error {
 	if v.verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(env.Stderr, nil))
 	}
+	warnShortSecrets(env.Stderr, cfg.Clients)
 	if env.Getenv("GOGC") == "" {
 		// RSA signing allocates ~10 KB per token while the live heap stays a few MB: the default
 		// GOGC=100 would collect several times a second under load. 400 quarters that.

@@ -116,6 +116,22 @@ func TestMockCommandServesUntilCancelled(t *testing.T) {
 	assert.NoError(t, <-done)
 }
 
+// TestMockCommandWarnsOfAShortSecret: a secret the harness would refuse is served, with one
+// warning line naming the client (never the secret).
+func TestMockCommandWarnsOfAShortSecret(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // serve, then stop at once
+	var out bytes.Buffer
+	env, stderr := mockEnv(ctx, []string{"--addr", "127.0.0.1:0", "--client", "ACME:shrt", "--client", "LONG:long-enough-secret"}, &out)
+	require.NoError(t, runMock(env))
+	assert.Contains(t, out.String(), "listening on", "it still serves")
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	require.Len(t, lines, 1, "one warning, for ACME only: %q", stderr.String())
+	assert.Contains(t, lines[0], `client "ACME" has a 4-character secret`)
+	assert.Contains(t, lines[0], "8")
+	assert.NotContains(t, stderr.String()+out.String(), "shrt")
+}
+
 func TestMockCommandListsQuirks(t *testing.T) {
 	var out bytes.Buffer
 	env, _ := mockEnv(context.Background(), []string{"--list-quirks"}, &out)
