@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -223,6 +224,8 @@ func (c *Config) Merge(o Config) {
 	setIf(&c.Observer, o.Observer, o.Observer != nil)
 }
 
+func ptr[T any](v T) *T { return &v }
+
 func setIf[T any](dst *T, v T, ok bool) {
 	if ok {
 		*dst = v
@@ -263,6 +266,9 @@ func (c Config) withDefaults() (Config, error) {
 	setIf(&c.Policy, &pol, c.Policy == nil)
 	setIf(&c.RevokePrevious, &revoke, c.RevokePrevious == nil)
 	setIf(&c.Faults, &Faults{}, c.Faults == nil)
+	// The server keeps c (Reset returns to it): copy what the caller could still change.
+	c.TokenTTL, c.Policy, c.RevokePrevious, c.Faults = ptr(*c.TokenTTL), ptr(*c.Policy), ptr(*c.RevokePrevious), ptr(*c.Faults)
+	c.Clients, c.Quirks = slices.Clone(c.Clients), slices.Clone(c.Quirks)
 	setIf(&c.Logger, slog.New(slog.DiscardHandler), c.Logger == nil)
 	setIf(&c.Now, time.Now, c.Now == nil)
 	if c.Key == nil && c.KeyFile != "" {
