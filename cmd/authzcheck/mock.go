@@ -36,11 +36,11 @@ func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
 // mockFlagValues are the parsed flags of 'authzcheck mock'.
 type mockFlagValues struct {
-	addr, configFile, keyFile, policy        string
-	allowRemote, revoke, listQuirks, verbose bool
-	ttl                                      time.Duration
-	clients, quirks                          multiFlag
-	faults                                   mock.Faults
+	addr, configFile, keyFile, policy             string
+	allowRemote, tls, revoke, listQuirks, verbose bool
+	ttl                                           time.Duration
+	clients, quirks                               multiFlag
+	faults                                        mock.Faults
 }
 
 // addMockFlags registers the flags of 'authzcheck mock' on fs.
@@ -48,6 +48,7 @@ func addMockFlags(fs *flag.FlagSet) *mockFlagValues {
 	v := &mockFlagValues{}
 	fs.StringVar(&v.addr, "addr", defaultMockAddr, "listen address (loopback unless --allow-remote)")
 	fs.BoolVar(&v.allowRemote, "allow-remote", false, "allow a non-loopback --addr (the control API stays loopback-only)")
+	fs.BoolVar(&v.tls, "tls", false, "serve HTTPS with a certificate from a CA generated at start (printed, for --ca-file)")
 	fs.StringVar(&v.configFile, "config", "", "JSON configuration file (see README, \"Mock\")")
 	fs.DurationVar(&v.ttl, "token-ttl", mock.DefaultTokenTTL, "token lifetime, whole seconds (expires_in)")
 	fs.StringVar(&v.keyFile, "key", "", "RS256 signing key, PEM (PKCS#1 or PKCS#8, >= 2048 bits); default: generated")
@@ -81,6 +82,7 @@ var mockFlagFields = []struct {
 }{
 	{"addr", "addr", func(c *mock.Config, v *mockFlagValues) error { c.Addr = v.addr; return nil }},
 	{"allow-remote", "allow_non_loopback", func(c *mock.Config, v *mockFlagValues) error { c.AllowNonLoopback = v.allowRemote; return nil }},
+	{"tls", "tls", func(c *mock.Config, v *mockFlagValues) error { c.TLS = v.tls; return nil }},
 	{"token-ttl", "token_ttl", func(c *mock.Config, v *mockFlagValues) error { c.TokenTTL = &v.ttl; return nil }},
 	{"key", "key_file", func(c *mock.Config, v *mockFlagValues) error { c.KeyFile = v.keyFile; return nil }},
 	{"policy", "policy", func(c *mock.Config, v *mockFlagValues) error { p := mock.Policy(v.policy); c.Policy = &p; return nil }},
@@ -279,6 +281,9 @@ func printBanner(w io.Writer, srv *mock.Server, cfg mock.Config) {
 		fmt.Fprintf(w, "  quirks       %s\n", strings.Join(quirks, ", "))
 	}
 	fmt.Fprintf(w, "  control      %s/_control/ with %s: %s\n", srv.URL(), mock.ControlTokenHeader, srv.ControlToken())
+	if ca := srv.CACertPEM(); ca != nil {
+		fmt.Fprintf(w, "  TLS CA       the certificate below; save it to trust the mock (authzcheck --ca-file)\n%s", ca)
+	}
 }
 
 func printQuirks(w io.Writer) {

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,6 +133,50 @@ func TestMockCommandWarnsOfAShortSecret(t *testing.T) {
 	assert.Contains(t, lines[0], `client "ACME" has a 4-character secret`)
 	assert.Contains(t, lines[0], "8")
 	assert.NotContains(t, stderr.String()+out.String(), "shrt")
+}
+
+// TestMockCommandServesTLS: --tls serves HTTPS and prints the CA that a client must trust.
+func TestMockCommandServesTLS(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	env, _ := mockEnv(ctx, []string{"--addr", "127.0.0.1:0", "--tls"}, pw)
+	done := make(chan error, 1)
+	go func() { done <- runMock(env); pw.Close() }()
+
+	sc := bufio.NewScanner(pr)
+	var tokenURL, pemText string
+	inPEM := false
+	for sc.Scan() {
+		line := sc.Text()
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "token" {
+			tokenURL = f[2]
+		}
+		inPEM = inPEM || strings.HasPrefix(line, "-----BEGIN CERTIFICATE")
+		if inPEM {
+			pemText += line + "\n"
+		}
+		if strings.HasPrefix(line, "-----END CERTIFICATE") {
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	require.True(t, strings.HasPrefix(tokenURL, "https://127.0.0.1:"), tokenURL)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM([]byte(pemText)), "the banner prints the CA: %q", pemText)
+
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest(http.MethodPost, tokenURL, strings.NewReader("grant_type=client_credentials"))
+	req.SetBasicAuth(mock.DefaultClientID, url.QueryEscape(mock.DefaultClientSecret))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+
+	cancel()
+	assert.NoError(t, <-done)
 }
 
 func TestMockCommandListsQuirks(t *testing.T) {
