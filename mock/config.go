@@ -126,6 +126,9 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	}
 	n := Config{Addr: j.Addr, AllowNonLoopback: j.AllowNonLoopback, TLS: j.TLS, Clients: j.Clients,
 		KeyFile: j.KeyFile, Policy: j.Policy, RevokePrevious: j.RevokePrevious, Faults: j.Faults, Quirks: j.Quirks}
+	if len(n.Clients) == 0 {
+		n.Clients = nil // "clients": [] means the demo clients, as an absent list does
+	}
 	if j.TokenTTL != nil {
 		d, err := time.ParseDuration(*j.TokenTTL)
 		if err != nil {

@@ -51,6 +51,16 @@ func TestReadConfig(t *testing.T) {
 	}
 }
 
+// TestConfigEmptyClientListMeansTheDemoClients: a file's "clients": [] is no list at all.
+func TestConfigEmptyClientListMeansTheDemoClients(t *testing.T) {
+	c, err := mock.ReadConfig(strings.NewReader(`{"clients":[]}`))
+	require.NoError(t, err)
+	h := newHarness(t, mock.WithConfig(*c))
+	h.token("")
+	_, err = mock.New(mock.WithClients())
+	assert.ErrorContains(t, err, "clients", "from Go, an empty client list is a mistake")
+}
+
 // TestConfigValidateNamesTheField: Validate's error is a FieldError with the JSON name.
 func TestConfigValidateNamesTheField(t *testing.T) {
 	bad, short, pol := 1500*time.Millisecond, 0*time.Second, mock.Policy("sometimes")
