@@ -1,6 +1,8 @@
 package mock_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -19,28 +21,102 @@ func TestReadConfig(t *testing.T) {
 	  "faults": {"latency": "20ms", "error_rate": 0.5, "retry_after": "3s"},
 	  "quirks": ["no-pragma"]}`))
 	require.NoError(t, err)
-	ttl, err := c.TTL()
-	require.NoError(t, err)
-	assert.Equal(t, 2*time.Second, ttl)
-	assert.Equal(t, mock.PolicyCached, c.Policy)
+	require.NotNil(t, c.TokenTTL)
+	assert.Equal(t, 2*time.Second, *c.TokenTTL)
+	require.NotNil(t, c.Policy)
+	assert.Equal(t, mock.PolicyCached, *c.Policy)
+	require.NotNil(t, c.RevokePrevious)
+	assert.True(t, *c.RevokePrevious)
 	assert.Equal(t, &mock.Faults{Latency: 20 * time.Millisecond, ErrorRate: 0.5, RetryAfter: 3 * time.Second}, c.Faults)
 	assert.Equal(t, []mock.Client{{ID: "ACME", Secret: "s3cret", Scopes: []string{"product.all"}, Distributor: "ACME-D"}}, c.Clients)
 
-	for name, doc := range map[string]string{
-		"unknown field":         `{"polcy":"cached"}`,
-		"bad lifetime":          `{"token_ttl":"soon"}`,
-		"sub-second lifetime":   `{"token_ttl":"500ms"}`,
-		"unknown policy":        `{"policy":"sometimes"}`,
-		"client ID with colon":  `{"clients":[{"id":"a:b","secret":"x"}]}`,
-		"client without secret": `{"clients":[{"id":"a"}]}`,
-		"fault rate over 1":     `{"faults":{"reset_rate":2}}`,
-		"fault duration":        `{"faults":{"latency":"fast"}}`,
-		"unknown quirk":         `{"quirks":["nope"]}`,
-		"trailing data":         `{} {}`,
+	for _, tc := range []struct{ name, doc, field string }{
+		{"unknown field", `{"polcy":"cached"}`, "polcy"},
+		{"bad lifetime", `{"token_ttl":"soon"}`, "token_ttl"},
+		{"sub-second lifetime", `{"token_ttl":"500ms"}`, "token_ttl"},
+		{"unknown policy", `{"policy":"sometimes"}`, "policy"},
+		{"client ID with colon", `{"clients":[{"id":"a:b","secret":"x"}]}`, "clients"},
+		{"client without secret", `{"clients":[{"id":"a"}]}`, "clients"},
+		{"fault rate over 1", `{"faults":{"reset_rate":2}}`, "faults"},
+		{"fault duration", `{"faults":{"latency":"fast"}}`, "latency"},
+		{"unknown quirk", `{"quirks":["nope"]}`, "quirks"},
+		{"port out of range", `{"addr":"127.0.0.1:99999"}`, "addr"},
+		{"address without port", `{"addr":"127.0.0.1"}`, "addr"},
+		{"trailing data", `{} {}`, "trailing"},
 	} {
-		_, err := mock.ReadConfig(strings.NewReader(doc))
-		assert.Error(t, err, name)
+		_, err := mock.ReadConfig(strings.NewReader(tc.doc))
+		if assert.Error(t, err, tc.name) {
+			assert.Contains(t, err.Error(), tc.field, tc.name)
+		}
 	}
+}
+
+// TestConfigEmptyClientListMeansTheDemoClients: a file's "clients": [] is no list at all.
+func TestConfigEmptyClientListMeansTheDemoClients(t *testing.T) {
+	c, err := mock.ReadConfig(strings.NewReader(`{"clients":[]}`))
+	require.NoError(t, err)
+	h := newHarness(t, mock.WithConfig(*c))
+	h.token("")
+	_, err = mock.New(mock.WithClients())
+	assert.ErrorContains(t, err, "clients", "from Go, an empty client list is a mistake")
+}
+
+// TestConfigValidateNamesTheField: Validate's error is a FieldError with the JSON name.
+func TestConfigValidateNamesTheField(t *testing.T) {
+	bad, short, pol := 1500*time.Millisecond, 0*time.Second, mock.Policy("sometimes")
+	tests := []struct {
+		name  string
+		cfg   mock.Config
+		field string
+	}{
+		{"fractional lifetime", mock.Config{TokenTTL: &bad}, "token_ttl"},
+		{"zero lifetime", mock.Config{TokenTTL: &short}, "token_ttl"},
+		{"unknown policy", mock.Config{Policy: &pol}, "policy"},
+		{"negative latency", mock.Config{Faults: &mock.Faults{Latency: -time.Second}}, "faults"},
+		{"bad port", mock.Config{Addr: "127.0.0.1:99999"}, "addr"},
+		{"unknown quirk", mock.Config{Quirks: []string{"nope"}}, "quirks"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			var fe *mock.FieldError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, tc.field, fe.Field)
+			_, err = mock.New(mock.WithConfig(tc.cfg))
+			require.ErrorAs(t, err, &fe, "New refuses it too")
+			assert.Equal(t, tc.field, fe.Field)
+		})
+	}
+	assert.NoError(t, (&mock.Config{}).Validate(), "an empty Config is all defaults")
+}
+
+// TestConfigRoundTrips: a Config written as JSON reads back the same.
+func TestConfigRoundTrips(t *testing.T) {
+	ttl, pol, on := 90*time.Second, mock.PolicyCached, true
+	in := mock.Config{Addr: "127.0.0.1:0", TLS: true, Clients: []mock.Client{{ID: "ACME", Secret: "s3cret-value"}},
+		TokenTTL: &ttl, Policy: &pol, RevokePrevious: &on, Faults: &mock.Faults{ErrorRate: 0.25}, Quirks: []string{"no-pragma"}}
+	b, err := json.Marshal(in)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"token_ttl":"1m30s"`)
+	out, err := mock.ReadConfig(bytes.NewReader(b))
+	require.NoError(t, err)
+	assert.Equal(t, in, *out)
+}
+
+// TestWithConfigAndOptionsSetOneConfig: options and WithConfig set the same settings; the later
+// wins, and flags merged over a file (Merge) replace only what they set.
+func TestWithConfigAndOptionsSetOneConfig(t *testing.T) {
+	ttl := 90 * time.Second
+	h := newHarness(t, mock.WithTokenTTL(time.Hour), mock.WithConfig(mock.Config{TokenTTL: &ttl}))
+	_, m := h.token("")
+	assert.Equal(t, float64(90), m["expires_in"])
+
+	pol, flagTTL := mock.PolicyCached, 60*time.Second
+	file := mock.Config{TokenTTL: &ttl, Policy: &pol, Quirks: []string{"no-pragma"}}
+	file.Merge(mock.Config{TokenTTL: &flagTTL})
+	assert.Equal(t, flagTTL, *file.TokenTTL)
+	assert.Equal(t, mock.PolicyCached, *file.Policy, "unset in the overlay: kept")
+	assert.Equal(t, []string{"no-pragma"}, file.Quirks)
 }
 
 func TestParseClient(t *testing.T) {

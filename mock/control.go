@@ -22,7 +22,8 @@ import (
 //	                                issued tokens and clock offset cleared
 //	PUT  /_control/quirks           {"quirks":["no-pragma",...]} (replaces the set)
 //	PUT  /_control/faults           Faults as JSON (durations as strings: "150ms")
-//	PATCH /_control/config          {"token_ttl":"2s","policy":"cached","revoke_previous":true}
+//	PATCH /_control/config          a Config with the fields to change: token_ttl, policy,
+//	                                revoke_previous, quirks, faults ({"token_ttl":"2s"})
 //	POST /_control/clients          {"id","secret","scopes","distributor"} (adds or replaces)
 //	POST /_control/clock/advance    {"by":"1h"}
 //	POST /_control/keys/rotate      a new signing key; the old one stays in the JWKS and valid
@@ -30,46 +31,6 @@ import (
 //	GET  /_control/counters         {"CLIENT":{"token_requests":..},...}
 //	GET  /_control/tokens           {"tokens":[...]} (the last 10,000 issued)
 //	GET  /_control/quirks           {"active":[...],"available":[QuirkInfo...]}
-
-// ConfigPatch changes the issuance configuration; nil fields are left as they are.
-type ConfigPatch struct {
-	TokenTTL       *time.Duration
-	Policy         *Policy
-	RevokePrevious *bool
-}
-
-type configPatchJSON struct {
-	TokenTTL       *string `json:"token_ttl,omitempty"`
-	Policy         *Policy `json:"policy,omitempty"`
-	RevokePrevious *bool   `json:"revoke_previous,omitempty"`
-}
-
-// MarshalJSON writes TokenTTL as a duration string.
-func (p ConfigPatch) MarshalJSON() ([]byte, error) {
-	j := configPatchJSON{Policy: p.Policy, RevokePrevious: p.RevokePrevious}
-	if p.TokenTTL != nil {
-		s := p.TokenTTL.String()
-		j.TokenTTL = &s
-	}
-	return json.Marshal(j)
-}
-
-// UnmarshalJSON reads TokenTTL as a duration string.
-func (p *ConfigPatch) UnmarshalJSON(b []byte) error {
-	var j configPatchJSON
-	if err := decodeStrict(b, &j); err != nil {
-		return err
-	}
-	*p = ConfigPatch{Policy: j.Policy, RevokePrevious: j.RevokePrevious}
-	if j.TokenTTL != nil {
-		d, err := time.ParseDuration(*j.TokenTTL)
-		if err != nil {
-			return fmt.Errorf("token_ttl: %q is not a duration like 2s or 8h", *j.TokenTTL)
-		}
-		p.TokenTTL = &d
-	}
-	return nil
-}
 
 // MintRequest asks the control API for a token the token endpoint would not issue.
 type MintRequest struct {
@@ -283,7 +244,7 @@ func (s *Server) controlHandler() http.Handler {
 		ctlErr(w, s.update(func(st *state) error { st.faults = f; return nil }))
 	})
 	mux.HandleFunc("PATCH /_control/config", func(w http.ResponseWriter, r *http.Request) {
-		var p ConfigPatch
+		var p Config
 		if !ctlRead(w, r, &p) {
 			return
 		}
@@ -354,7 +315,7 @@ func (s *Server) controlHandler() http.Handler {
 			return
 		}
 		got := r.Header.Get(ControlTokenHeader)
-		if subtle.ConstantTimeCompare([]byte(got), []byte(s.set.controlToken)) != 1 {
+		if subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.ControlToken)) != 1 {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusUnauthorized)
 			_, _ = io.WriteString(w, `{"error":"missing or wrong X-Control-Token"}`)
@@ -394,7 +355,7 @@ func ctlErr(w http.ResponseWriter, err error) {
 
 // reset returns the server to the configuration New was given.
 func (s *Server) reset() error {
-	st, err := newState(s.set.clients, s.set.ttl, s.set.policy, s.set.revokePrevious, s.set.quirks, s.set.faults)
+	st, err := newState(s.cfg)
 	if err != nil {
 		return err
 	}
@@ -412,33 +373,36 @@ func (s *Server) reset() error {
 	return nil
 }
 
-func (s *Server) applyConfig(p ConfigPatch) error {
-	if p.TokenTTL != nil {
-		if err := ValidateTTL(*p.TokenTTL); err != nil {
-			return err
-		}
+// applyConfig changes the fields p sets; fields that need a new server are refused.
+func (s *Server) applyConfig(p Config) error {
+	if f := p.fixedFieldSet(); f != "" {
+		return fieldErr(f, errors.New("cannot change while the mock runs (token_ttl, policy, revoke_previous, quirks and faults can)"))
 	}
-	if p.Policy != nil {
-		if _, err := ParsePolicy(string(*p.Policy)); err != nil {
-			return err
-		}
+	if err := p.Validate(); err != nil {
+		return err
 	}
+	qs, _ := parseQuirks(p.Quirks) // Validate checked them
 	err := s.update(func(st *state) error {
-		if p.TokenTTL != nil {
-			st.ttl = *p.TokenTTL
-		}
-		if p.Policy != nil {
-			st.policy = *p.Policy
-		}
-		if p.RevokePrevious != nil {
-			st.revokePrevious = *p.RevokePrevious
-		}
+		setIf(&st.ttl, deref(p.TokenTTL), p.TokenTTL != nil)
+		setIf(&st.policy, deref(p.Policy), p.Policy != nil)
+		setIf(&st.revokePrevious, deref(p.RevokePrevious), p.RevokePrevious != nil)
+		setIf(&st.faults, deref(p.Faults), p.Faults != nil)
+		setIf(&st.quirks, qs, p.Quirks != nil)
 		return nil
 	})
 	if err == nil && (p.TokenTTL != nil || p.Policy != nil) {
 		s.cache.reset()
 	}
 	return err
+}
+
+// deref is *p, or the zero value for nil.
+func deref[T any](p *T) T {
+	var v T
+	if p != nil {
+		v = *p
+	}
+	return v
 }
 
 // rotateKey makes a fresh 2048-bit key the signing key, keeping the old ones for verification.

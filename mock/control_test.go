@@ -110,6 +110,26 @@ func TestControlAPI(t *testing.T) {
 		wrong := mock.Policy("sometimes")
 		assert.Error(t, h.srv.Control().SetConfig(ctx, mock.ConfigPatch{Policy: &wrong}))
 	})
+	t.Run("SetConfig takes the same Config: quirks and faults change, server fields are refused by name", func(t *testing.T) {
+		h := newHarness(t)
+		require.NoError(t, h.srv.Control().SetConfig(ctx, mock.Config{Quirks: []string{"no-pragma"}, Faults: &mock.Faults{ErrorRate: 1}}))
+		active, err := h.srv.Control().ActiveQuirks(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"no-pragma"}, active)
+		assert.Equal(t, 500, h.do(tokenReq("")).status/100*100, "the error fault is on")
+		require.NoError(t, h.srv.Control().SetConfig(ctx, mock.Config{Faults: &mock.Faults{}}))
+		_, m := h.token("")
+		assert.Equal(t, float64(28800), m["expires_in"])
+		for field, p := range map[string]mock.Config{
+			"addr": {Addr: "127.0.0.1:1"}, "tls": {TLS: true}, "clients": {Clients: []mock.Client{{ID: "X", Secret: "long-enough"}}},
+			"key_file": {KeyFile: "k.pem"},
+		} {
+			err := h.srv.Control().SetConfig(ctx, p)
+			if assert.Error(t, err, field) {
+				assert.Contains(t, err.Error(), field)
+			}
+		}
+	})
 	t.Run("AddClient makes a new client usable; Reset removes it", func(t *testing.T) {
 		h := newHarness(t)
 		cl := mock.Client{ID: "ACME", Secret: "acme+secret", Scopes: []string{"product.all"}, Distributor: "ACME-DIS"}

@@ -160,7 +160,7 @@ func FuzzTokenForm(f *testing.F) {
 func FuzzBearer(f *testing.F) {
 	s, h := fuzzServer(f)
 	st := s.st.Load()
-	tok, _, err := s.signToken(st, st.clients[DefaultClientID], DefaultScopes, s.clock.now().Unix(), s.clock.now().Unix()+3600)
+	tok, _, err := s.signToken(st, st.clients[DefaultClientID], DefaultScopes, s.clock.now().Unix(), s.clock.now().Unix(), s.clock.now().Unix()+3600)
 	if err != nil {
 		f.Fatal(err)
 	}

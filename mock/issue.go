@@ -119,15 +119,20 @@ func (s *Server) issue(st *state, c *clientEntry, scopes []string, scopeStr stri
 		hit = hit && left > refreshMargin(st.ttl) && left >= time.Second
 	}
 	if !hit {
-		iat := now
+		issued := now
 		if q.has(qCachedFullLifetime) {
-			iat = now.Add(-60 * time.Second)
+			issued = now.Add(-60 * time.Second)
 		}
-		// iat rounds down and exp up, so a token lives at least its whole lifetime from now:
-		// rounding both down would cost up to a second of it, half of a compressed 2 s lifetime.
-		exp := ceilUnix(iat) + int64(st.ttl/time.Second)
+		// iat and exp are taken from one whole second, exactly the lifetime apart, so that
+		// exp - iat == expires_in (as in the seed's token). That second is the one at or after
+		// the issue instant, so the token lives at least its whole lifetime from now (rounding
+		// down would cost up to a second of it, half of a compressed 2 s lifetime); nbf is the
+		// second at or before it, so the token is valid at once, also at a verifier without
+		// leeway. iat is thus up to a second ahead of the issue instant.
+		iat := ceilUnix(issued)
+		exp := iat + int64(st.ttl/time.Second)
 		// The answer announces exp as computed here; quirks may move the token's own exp.
-		tok, _, err := s.signToken(st, c, scopes, iat.Unix(), exp)
+		tok, _, err := s.signToken(st, c, scopes, issued.Unix(), iat, exp)
 		if err != nil {
 			return nil, err
 		}
@@ -168,22 +173,22 @@ func ceilUnix(t time.Time) int64 {
 // wholeSeconds is d in whole seconds, rounded down: expires_in.
 func wholeSeconds(d time.Duration) int64 { return int64(d / time.Second) }
 
-// signToken builds and signs a token for c with the given iat and exp (before quirks); it
+// signToken builds and signs a token for c with the given nbf, iat and exp (before quirks); it
 // returns the token and its exp.
-func (s *Server) signToken(st *state, c *clientEntry, scopes []string, iat, exp int64) (string, int64, error) {
+func (s *Server) signToken(st *state, c *clientEntry, scopes []string, nbf, iat, exp int64) (string, int64, error) {
 	q := st.quirks
 	ks := s.keys.Load()
 	jti := repeatedJTI
 	if !q.has(qRepeatJTI) {
 		jti = newJTI()
 	}
-	claims := claimSet{sub: c.ID, aud: c.ID, dis: c.Distributor, nbf: iat, iat: iat, exp: exp, jti: jti,
+	claims := claimSet{sub: c.ID, aud: c.ID, dis: c.Distributor, nbf: nbf, iat: iat, exp: exp, jti: jti,
 		iss: Issuer, scopes: scopes, scopeClaim: true}
 	if q.has(qSkewedIat) {
 		claims.iat -= 3600
 	}
 	if q.has(qNbfFuture) {
-		claims.nbf = iat + 3600
+		claims.nbf = nbf + 3600
 	}
 	if q.has(qNoIss) {
 		claims.iss = ""

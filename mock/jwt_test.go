@@ -41,16 +41,16 @@ func TestJWTCarriesTheSeedClaims(t *testing.T) {
 	})
 	t.Run("JWT-03 the token lives its whole lifetime and now + expires_in is exp", func(t *testing.T) {
 		exp, iat := int64(claims["exp"].(float64)), int64(claims["iat"].(float64))
-		// iat rounds down and exp up: exp - iat is the lifetime, or a second more.
-		assert.GreaterOrEqual(t, exp-iat, int64(28800))
-		assert.LessOrEqual(t, exp-iat, int64(28801))
+		assert.Equal(t, int64(28800), exp-iat, "exp - iat is the lifetime, as in the seed")
 		assert.False(t, time.Unix(exp, 0).Before(sent.Add(28800*time.Second)), "no part of the lifetime is lost to rounding")
 		assert.Equal(t, 28800.0, resp["expires_in"])
 		assert.InDelta(t, before+int64(resp["expires_in"].(float64)), exp, 2)
 	})
 	t.Run("JWT-04 JWT-05 iat and nbf are now", func(t *testing.T) {
 		assert.InDelta(t, before, claims["iat"], 2)
-		assert.Equal(t, claims["iat"], claims["nbf"])
+		nbf, iat := int64(claims["nbf"].(float64)), int64(claims["iat"].(float64))
+		assert.LessOrEqual(t, nbf, time.Now().Unix(), "nbf is not in the future")
+		assert.Contains(t, []int64{iat - 1, iat}, nbf, "nbf is the second at or before iat")
 	})
 	t.Run("JWT-06 iss is DerbySoft's", func(t *testing.T) { assert.Equal(t, mock.Issuer, claims["iss"]) })
 	t.Run("JWT-07 scope is a JSON array equal to the response's scope", func(t *testing.T) {
@@ -366,4 +366,32 @@ func TestAPIChecksFollowQuirkChanges(t *testing.T) {
 	require.NoError(t, h.srv.Control().Reset(ctx))
 	assert.Equal(t, 401, h.api(http.MethodGet, "/products", bearer(none)).status)
 	assert.Equal(t, 200, h.api(http.MethodGet, "/products", bearer(tok)).status)
+}
+
+// TestLifetimeIsExactWholeSeconds: exp - iat is exactly expires_in on a fresh token (the seed's
+// 28800, not 28801) at any sub-second issue instant; the token is valid at once (nbf not ahead)
+// and lives at least expires_in from the answer; under the cached policy expires_in counts down
+// while exp stays.
+func TestLifetimeIsExactWholeSeconds(t *testing.T) {
+	ctx := context.Background()
+	for _, frac := range []time.Duration{0, time.Millisecond, 500 * time.Millisecond, 999 * time.Millisecond} {
+		t.Run("issued at +"+frac.String(), func(t *testing.T) {
+			t0 := time.Now().Truncate(time.Second).Add(frac)
+			h := newHarness(t, mock.WithNow(func() time.Time { return t0 }), mock.WithPolicy(mock.PolicyCached))
+			tok, m := h.token("")
+			_, c := jwtParts(t, tok)
+			exp, iat, nbf := int64(c["exp"].(float64)), int64(c["iat"].(float64)), int64(c["nbf"].(float64))
+			assert.Equal(t, int64(28800), exp-iat)
+			assert.Equal(t, float64(28800), m["expires_in"])
+			assert.LessOrEqual(t, nbf, t0.Unix(), "valid at once")
+			assert.False(t, time.Unix(exp, 0).Before(t0.Add(28800*time.Second)), "lives its whole lifetime")
+			assert.Equal(t, 200, h.api(http.MethodGet, "/products", bearer(tok)).status)
+
+			require.NoError(t, h.srv.Control().Advance(ctx, 10*time.Second))
+			tok2, m2 := h.token("")
+			require.Equal(t, tok, tok2)
+			assert.Equal(t, float64(28790), m2["expires_in"], "counts down")
+			assert.False(t, time.Unix(exp, 0).Before(h.srv.Now().Add(28790*time.Second)))
+		})
+	}
 }

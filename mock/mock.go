@@ -16,12 +16,14 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,69 +84,57 @@ func ParsePolicy(s string) (Policy, error) {
 	return "", fmt.Errorf("unknown policy %q (want reissue or cached)", s)
 }
 
-// Option configures New.
-type Option func(*settings)
+// Option configures New: each sets fields of the server's Config.
+type Option func(*Config)
 
-type settings struct {
-	addr           string
-	clients        []Client
-	ttl            time.Duration
-	policy         Policy
-	revokePrevious bool
-	key            *rsa.PrivateKey
-	quirks         []string
-	faults         Faults
-	logger         *slog.Logger
-	now            func() time.Time
-	controlToken   string
-	allowRemote    bool
-}
+// WithConfig sets every field c sets (see Config.Merge), over earlier options.
+func WithConfig(c Config) Option { return func(d *Config) { d.Merge(c) } }
 
 // WithClients replaces the default demo clients (DefaultClientID, DefaultClient2ID).
 func WithClients(c ...Client) Option {
-	return func(s *settings) { s.clients = append(make([]Client, 0, len(c)), c...) }
+	return func(s *Config) { s.Clients = append(make([]Client, 0, len(c)), c...) }
 }
 
 // WithTokenTTL sets the token lifetime (default 8h, whole seconds, at least 1s).
-func WithTokenTTL(d time.Duration) Option { return func(s *settings) { s.ttl = d } }
+func WithTokenTTL(d time.Duration) Option { return func(s *Config) { s.TokenTTL = &d } }
 
 // WithPolicy sets the issuance policy (default PolicyReissue).
-func WithPolicy(p Policy) Option { return func(s *settings) { s.policy = p } }
+func WithPolicy(p Policy) Option { return func(s *Config) { s.Policy = &p } }
 
 // WithRevokePrevious makes a new token revoke the client's earlier ones at the sample API.
-func WithRevokePrevious(on bool) Option { return func(s *settings) { s.revokePrevious = on } }
+func WithRevokePrevious(on bool) Option { return func(s *Config) { s.RevokePrevious = &on } }
 
 // WithKey sets the RS256 signing key (default: a fresh 2048-bit key).
-func WithKey(k *rsa.PrivateKey) Option { return func(s *settings) { s.key = k } }
+func WithKey(k *rsa.PrivateKey) Option { return func(s *Config) { s.Key = k } }
 
 // WithQuirks turns on named deviations from the contract (see Quirks).
 func WithQuirks(names ...string) Option {
-	return func(s *settings) { s.quirks = append(s.quirks, names...) }
+	return func(s *Config) { s.Quirks = append(slices.Clip(s.Quirks), names...) }
 }
 
 // WithFaults injects latency, errors, rate limiting, resets and truncation on the token endpoint.
-func WithFaults(f Faults) Option { return func(s *settings) { s.faults = f } }
+func WithFaults(f Faults) Option { return func(s *Config) { s.Faults = &f } }
 
 // WithAddr sets the listen address (default "127.0.0.1:0"). A non-loopback address needs
 // WithAllowNonLoopback(true).
-func WithAddr(addr string) Option { return func(s *settings) { s.addr = addr } }
+func WithAddr(addr string) Option { return func(s *Config) { s.Addr = addr } }
 
 // WithAllowNonLoopback permits listening on a non-loopback address. The control API still
 // answers loopback peers only.
-func WithAllowNonLoopback(on bool) Option { return func(s *settings) { s.allowRemote = on } }
+func WithAllowNonLoopback(on bool) Option { return func(s *Config) { s.AllowNonLoopback = on } }
 
 // WithLogger sets the logger (default: discard). Secrets and tokens are never logged.
-func WithLogger(l *slog.Logger) Option { return func(s *settings) { s.logger = l } }
+func WithLogger(l *slog.Logger) Option { return func(s *Config) { s.Logger = l } }
 
 // WithNow sets the base clock (default time.Now); the control API's Advance adds to it.
-func WithNow(now func() time.Time) Option { return func(s *settings) { s.now = now } }
+func WithNow(now func() time.Time) Option { return func(s *Config) { s.Now = now } }
 
 // WithControlToken sets the control token (default: 32 random hex characters).
-func WithControlToken(tok string) Option { return func(s *settings) { s.controlToken = tok } }
+func WithControlToken(tok string) Option { return func(s *Config) { s.ControlToken = tok } }
 
 // Server is a running mock. Its methods are safe for concurrent use.
 type Server struct {
-	set     settings // the configuration New was given, after defaults (Reset returns to it)
+	cfg     Config // the configuration New was given, after defaults (Reset returns to it)
 	ln      net.Listener
 	hs      *http.Server
 	url     string
@@ -156,6 +146,7 @@ type Server struct {
 	// ctlTransport carries Control()'s requests; its idle connections close with the server.
 	ctlTransport *http.Transport
 	initKeys     *keySet
+	tls          *serverTLS // nil without WithTLS
 
 	st   atomic.Pointer[state]
 	keys atomic.Pointer[keySet]
@@ -183,69 +174,71 @@ var ErrNotLoopback = errors.New("not loopback")
 // error wraps ErrNotLoopback for a refused address, and a *net.OpError when listening failed
 // (the address is taken or cannot be bound); anything else is bad configuration.
 func New(opts ...Option) (*Server, error) {
-	set := settings{addr: "127.0.0.1:0", ttl: DefaultTokenTTL, policy: PolicyReissue}
+	var cfg Config
 	for _, o := range opts {
-		o(&set)
+		o(&cfg)
 	}
-	if set.clients == nil {
-		set.clients = DemoClients()
-	}
-	if set.logger == nil {
-		set.logger = slog.New(slog.DiscardHandler)
-	}
-	if set.now == nil {
-		set.now = time.Now
-	}
-	if set.controlToken == "" {
-		var b [16]byte
-		_, _ = rand.Read(b[:])
-		set.controlToken = hex.EncodeToString(b[:])
-	}
-	st, err := newState(set.clients, set.ttl, set.policy, set.revokePrevious, set.quirks, set.faults)
+	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	if set.key == nil {
+	if cfg.ControlToken == "" {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		cfg.ControlToken = hex.EncodeToString(b[:])
+	}
+	st, err := newState(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Key == nil {
 		k, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
 			return nil, fmt.Errorf("generate signing key: %w", err)
 		}
-		set.key = k
-	} else if set.key.N.BitLen() < 2048 {
-		return nil, fmt.Errorf("signing key: RSA key of %d bits; RS256 needs at least 2048", set.key.N.BitLen())
+		cfg.Key = k
 	}
-	ks, err := newKeySet(set.key, nil)
+	ks, err := newKeySet(cfg.Key, nil)
 	if err != nil {
 		return nil, err
 	}
-	host, _, err := net.SplitHostPort(set.addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen address %q: %w", set.addr, err)
+	host, _, _ := net.SplitHostPort(cfg.Addr) // Validate checked its form
+	if !cfg.AllowNonLoopback && !loopback.Host(host) {
+		return nil, fieldErr("addr", fmt.Errorf("listen address %q is %w; allow it explicitly to serve other hosts", cfg.Addr, ErrNotLoopback))
 	}
-	if !set.allowRemote && !loopback.Host(host) {
-		return nil, fmt.Errorf("listen address %q is %w; allow it explicitly to serve other hosts", set.addr, ErrNotLoopback)
+	var stls *serverTLS
+	if cfg.TLS {
+		if stls, err = newServerTLS(); err != nil {
+			return nil, err
+		}
 	}
-	ln, err := net.Listen("tcp", set.addr)
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", set.addr, err)
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	s := &Server{
-		set:      set,
+		cfg:      cfg,
 		ln:       ln,
-		log:      set.logger,
-		clock:    &clock{base: set.now},
+		log:      cfg.Logger,
+		clock:    &clock{base: cfg.Now},
 		metrics:  newMetrics(),
 		initKeys: ks,
+		tls:      stls,
 		issued:   newTokenRing(maxIssuedTokens),
 		serveErr: make(chan error, 1),
 	}
-	s.logOn = set.logger.Handler().Enabled(context.Background(), slog.LevelInfo)
+	s.logOn = cfg.Logger.Handler().Enabled(context.Background(), slog.LevelInfo)
 	s.publish(st)
 	s.keys.Store(ks)
 	s.lastRotate.Store(s.clock.now().UnixNano())
 	s.url = "http://" + ln.Addr().String()
 	s.ctlTransport = &http.Transport{MaxIdleConnsPerHost: 4}
-	s.control = NewControlClient(s.url, set.controlToken, &http.Client{Transport: s.ctlTransport, Timeout: 30 * time.Second})
+	if stls != nil {
+		s.url = "https://" + ln.Addr().String()
+		s.ctlTransport.TLSClientConfig = &tls.Config{RootCAs: stls.pool, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, stls.config)
+	}
+	s.control = NewControlClient(s.url, cfg.ControlToken, &http.Client{Transport: s.ctlTransport, Timeout: 30 * time.Second})
 	s.hs = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -253,8 +246,9 @@ func New(opts ...Option) (*Server, error) {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(set.logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
+	// The TLS listener's connections are *tls.Conn, so Serve handshakes them and sets r.TLS.
 	go func() { s.serveErr <- s.hs.Serve(ln) }()
 	return s, nil
 }
@@ -267,7 +261,7 @@ func DemoClients() []Client {
 	}
 }
 
-// URL is the server's base URL, "http://127.0.0.1:PORT".
+// URL is the server's base URL, "http://127.0.0.1:PORT" ("https://..." WithTLS).
 func (s *Server) URL() string { return s.url }
 
 // Addr is the address the server listens on.
@@ -286,7 +280,7 @@ func (s *Server) JWKSURL() string { return s.url + JWKSPath }
 func (s *Server) PublicKey() *rsa.PublicKey { return &s.keys.Load().current.priv.PublicKey }
 
 // ControlToken is the secret the control API wants in X-Control-Token.
-func (s *Server) ControlToken() string { return s.set.controlToken }
+func (s *Server) ControlToken() string { return s.cfg.ControlToken }
 
 // Control is a ControlClient bound to this server.
 func (s *Server) Control() *ControlClient { return s.control }

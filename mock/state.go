@@ -50,28 +50,18 @@ type ClientCounters struct {
 	Rejections    int64 `json:"rejections"`
 }
 
-func newState(clients []Client, ttl time.Duration, policy Policy, revoke bool, quirks []string, f Faults) (*state, error) {
-	st := &state{clients: map[string]*clientEntry{}, ttl: ttl, policy: policy, revokePrevious: revoke, faults: f}
-	if err := ValidateTTL(ttl); err != nil {
-		return nil, err
-	}
-	if _, err := ParsePolicy(string(policy)); err != nil {
-		return nil, err
-	}
-	if err := f.Validate(); err != nil {
-		return nil, err
-	}
-	q, err := parseQuirks(quirks)
+// newState is the run-time state of a Config that withDefaults completed and checked.
+func newState(c Config) (*state, error) {
+	st := &state{clients: map[string]*clientEntry{}, ttl: *c.TokenTTL, policy: *c.Policy,
+		revokePrevious: *c.RevokePrevious, faults: *c.Faults}
+	q, err := parseQuirks(c.Quirks)
 	if err != nil {
-		return nil, err
+		return nil, fieldErr("quirks", err)
 	}
 	st.quirks = q
-	if len(clients) == 0 {
-		return nil, fmt.Errorf("clients: at least one client is needed")
-	}
-	for _, c := range clients {
-		if err := st.addClient(c); err != nil {
-			return nil, err
+	for _, cl := range c.Clients {
+		if err := st.addClient(cl); err != nil {
+			return nil, fieldErr("clients", err)
 		}
 	}
 	return st, nil

@@ -16,16 +16,13 @@ import (
 func TestRunLeavesNoGoroutines(t *testing.T) {
 	_, err := foreignKey() // made once per process, on purpose
 	require.NoError(t, err)
-	s, err := mock.New(mock.WithKey(testKey()))
+	s, err := mock.New(mock.WithKey(testKey()), mock.WithTLS())
 	require.NoError(t, err)
-	front, err := NewTLSFront(s.URL())
-	require.NoError(t, err)
-	cfg := mockConfig(t, s, front, catalog.ProfileDerbySoft)
+	cfg := mockConfig(t, s, catalog.ProfileDerbySoft)
 	ignore := goleak.IgnoreCurrent()
 
 	_, err = Run(context.Background(), cfg)
 	require.NoError(t, err)
-	front.Close()
 	s.Close()
 	goleak.VerifyNone(t, ignore)
 }

@@ -23,19 +23,14 @@ var testKey = sync.OnceValue(func() *rsa.PrivateKey {
 	return k
 })
 
-// mockConfig is the Config the command builds for the embedded mock s, reached through front
-// (nil: plain HTTP on loopback).
-func mockConfig(t testing.TB, s *mock.Server, front *TLSFront, profile string) Config {
+// mockConfig is the Config the command builds for the embedded mock s (trusting its CA when it
+// serves HTTPS).
+func mockConfig(t testing.TB, s *mock.Server, profile string) Config {
 	t.Helper()
 	ctl := s.Control()
-	via := func(u string) string { return u }
-	cfg := Config{}
-	if front != nil {
-		via = front.Rewrite
-		cfg.RootCAs = front.RootCAs()
-	}
-	cfg.TokenURL, cfg.APIURL = via(s.TokenURL()), via(s.APIURL())
-	cfg.OtherScopeURL, cfg.JWKSURL = via(s.URL()+"/shopping"), via(s.JWKSURL())
+	cfg := Config{RootCAs: s.RootCAs()}
+	cfg.TokenURL, cfg.APIURL = s.TokenURL(), s.APIURL()
+	cfg.OtherScopeURL, cfg.JWKSURL = s.URL()+"/shopping", s.JWKSURL()
 	cfg.ClientID, cfg.ClientSecret = mock.DefaultClientID, mock.DefaultClientSecret
 	cfg.Client2ID, cfg.Client2Secret = mock.DefaultClient2ID, mock.DefaultClient2Secret
 	cfg.Profile = profile
@@ -47,9 +42,13 @@ func mockConfig(t testing.TB, s *mock.Server, front *TLSFront, profile string) C
 	return cfg
 }
 
-// startMock starts a mock with the tests' key and opts, behind a TLS front when tlsFront.
-func startMock(t testing.TB, profile string, tlsFront bool, opts ...mock.Option) (*mock.Server, Config) {
+// startMock starts a mock with the tests' key and opts, serving HTTPS when tls (as the command
+// starts the embedded mock).
+func startMock(t testing.TB, profile string, tls bool, opts ...mock.Option) (*mock.Server, Config) {
 	t.Helper()
+	if tls {
+		opts = append(opts, mock.WithTLS())
+	}
 	s, err := mock.New(append([]mock.Option{mock.WithKey(testKey())}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() {
@@ -58,13 +57,7 @@ func startMock(t testing.TB, profile string, tlsFront bool, opts ...mock.Option)
 		defer cancel()
 		_ = s.Shutdown(ctx)
 	})
-	var front *TLSFront
-	if tlsFront {
-		front, err = NewTLSFront(s.URL())
-		require.NoError(t, err)
-		t.Cleanup(front.Close)
-	}
-	return s, mockConfig(t, s, front, profile)
+	return s, mockConfig(t, s, profile)
 }
 
 // runAgainstMock runs the suite against a fresh mock and returns the summary.

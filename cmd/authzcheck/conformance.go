@@ -13,9 +13,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/internal/catalog"
 	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/mock"
 	"github.com/authzcheck/authzcheck/reports"
 	"github.com/authzcheck/authzcheck/steps"
@@ -86,11 +86,7 @@ func runConformance(env *cli.Env) error {
 	for _, w := range t.Warnings {
 		fmt.Fprintf(env.Stderr, "authzcheck conformance: warning: %s\n", w)
 	}
-	cfg, cleanup, err := conformanceConfig(t)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
+	cfg := conformanceConfig(t)
 	cfg.Tags, cfg.Strict, cfg.Waivers, cfg.OutDir = *tags, *strict, ws, stage.Dir()
 	if !*quiet {
 		fmt.Fprintf(env.Stdout, "authzcheck conformance: %s, profile %s\n", t, t.Profile)
@@ -171,10 +167,9 @@ func conformanceOutcome(sum *reports.Summary, runErr, finErr error, dir string) 
 	return nil
 }
 
-// conformanceConfig turns a resolved target into the runner's Config. The embedded mock is
-// served through a TLS front so that the TLS checks are judged as they would be against UAT,
-// and its control API mints the expired tokens BEARER-11 needs.
-func conformanceConfig(t *target) (steps.Config, func(), error) {
+// conformanceConfig turns a resolved target into the runner's Config. The embedded mock serves
+// HTTPS itself (see startMock), and its control API mints the expired tokens BEARER-11 needs.
+func conformanceConfig(t *target) steps.Config {
 	cfg := steps.Config{
 		TokenURL: t.TokenURL, APIURL: t.APIURL,
 		ClientID: t.ClientID, ClientSecret: t.ClientSecret,
@@ -183,21 +178,14 @@ func conformanceConfig(t *target) (steps.Config, func(), error) {
 		RootCAs: t.RootCAs, Timeout: t.Timeout,
 	}
 	if t.Mock == nil {
-		return cfg, func() {}, nil
+		return cfg
 	}
-	front, err := steps.NewTLSFront(t.Mock.URL())
-	if err != nil {
-		return cfg, nil, cli.Unreachablef("%v", err)
-	}
-	cfg.TokenURL, cfg.APIURL = front.Rewrite(cfg.TokenURL), front.Rewrite(cfg.APIURL)
-	cfg.JWKSURL = front.Rewrite(cfg.JWKSURL)
-	cfg.OtherScopeURL = front.Rewrite(t.Mock.URL() + "/shopping")
-	cfg.RootCAs = front.RootCAs()
+	cfg.OtherScopeURL = t.Mock.URL() + "/shopping"
 	ctl := t.Mock.Control()
 	cfg.Control = steps.ControlFunc(func(ctx context.Context, clientID string) (string, error) {
 		return ctl.Mint(ctx, mock.MintRequest{ClientID: clientID, Expired: true})
 	})
-	return cfg, front.Close, nil
+	return cfg
 }
 
 // printResults prints the failed and warned checks with their reasons, the counts, and where

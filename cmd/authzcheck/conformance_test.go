@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +16,6 @@ import (
 
 	"github.com/authzcheck/authzcheck/internal/cli"
 	"github.com/authzcheck/authzcheck/mock"
-	"github.com/authzcheck/authzcheck/steps"
 )
 
 // runCmd runs authzcheck with args and the environment vars, and returns the exit code and
@@ -38,6 +39,42 @@ func TestConformanceDefaultRunAgainstTheEmbeddedMock(t *testing.T) {
 		assert.FileExists(t, filepath.Join(dir, f))
 	}
 	assert.NotContains(t, out+errOut, mock.DefaultClientSecret)
+}
+
+// TestConformanceEmbeddedMockRecordsWhereRequestsWent: the embedded mock serves HTTPS itself,
+// so the target the evidence names is the origin every exchange went to (issue 10 point 6).
+func TestConformanceEmbeddedMockRecordsWhereRequestsWent(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ev")
+	code, out, errOut := runCmd(t, nil, "conformance", "--out", dir, "--tags", "@TOK-01,@BEARER-01,@SEC-02", "--quiet")
+	require.Equal(t, cli.ExitOK, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	var man struct {
+		TargetURL string `json:"target_url"`
+		APIURL    string `json:"api_url"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &man))
+	target, err := url.Parse(man.TargetURL)
+	require.NoError(t, err)
+	assert.Equal(t, "https", target.Scheme)
+	assert.True(t, strings.HasPrefix(man.APIURL, "https://"+target.Host+"/"), man.APIURL)
+
+	files, err := filepath.Glob(filepath.Join(dir, "transcripts", "*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		var tr struct {
+			Request struct {
+				URL string `json:"url"`
+			} `json:"request"`
+		}
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(b, &tr))
+		u, err := url.Parse(tr.Request.URL)
+		require.NoError(t, err)
+		assert.Equal(t, target.Scheme+"://"+target.Host, u.Scheme+"://"+u.Host, filepath.Base(f))
+	}
 }
 
 func TestConformanceUsageErrorsExit2(t *testing.T) {
@@ -119,22 +156,19 @@ func TestConformanceUnreachableTargetExits3(t *testing.T) {
 // TestConformanceRemoteHTTPSWithCAFile runs against the mock as a remote target would be run:
 // over HTTPS with a private CA given by --ca-file, credentials from the environment.
 func TestConformanceRemoteHTTPSWithCAFile(t *testing.T) {
-	s, err := mock.New()
+	s, err := mock.New(mock.WithTLS())
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
-	front, err := steps.NewTLSFront(s.URL())
-	require.NoError(t, err)
-	t.Cleanup(front.Close)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
-	require.NoError(t, os.WriteFile(ca, front.CertificatePEM(), 0o600))
+	require.NoError(t, os.WriteFile(ca, s.CACertPEM(), 0o600))
 	vars := map[string]string{
-		"AUTHZ_TOKEN_URL": front.Rewrite(s.TokenURL()), "AUTHZ_API_URL": front.Rewrite(s.APIURL()),
+		"AUTHZ_TOKEN_URL": s.TokenURL(), "AUTHZ_API_URL": s.APIURL(),
 		"AUTHZ_CLIENT_ID": mock.DefaultClientID, "AUTHZ_CLIENT_SECRET": mock.DefaultClientSecret,
 		"AUTHZ_CLIENT2_ID": mock.DefaultClient2ID, "AUTHZ_CLIENT2_SECRET": mock.DefaultClient2Secret,
 	}
 	t.Run("trusted through --ca-file", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "ev")
-		code, out, errOut := runCmd(t, vars, "conformance", "--ca-file", ca, "--jwks-url", front.Rewrite(s.JWKSURL()), "--out", dir)
+		code, out, errOut := runCmd(t, vars, "conformance", "--ca-file", ca, "--jwks-url", s.JWKSURL(), "--out", dir)
 		require.Equal(t, cli.ExitOK, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
 		assert.Contains(t, out, "PASSED")
 		sum, err := os.ReadFile(filepath.Join(dir, "summary.json"))

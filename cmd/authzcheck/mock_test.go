@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +33,10 @@ func TestMockCommandRejectsBadConfiguration(t *testing.T) {
 	dir := t.TempDir()
 	badCfg := filepath.Join(dir, "bad.json")
 	require.NoError(t, os.WriteFile(badCfg, []byte(`{"polcy":"cached"}`), 0o600))
+	shortTTL := filepath.Join(dir, "short.json")
+	require.NoError(t, os.WriteFile(shortTTL, []byte(`{"token_ttl":"1500ms"}`), 0o600))
+	cached := filepath.Join(dir, "cached.json")
+	require.NoError(t, os.WriteFile(cached, []byte(`{"policy":"cached","faults":{"error_rate":0.5}}`), 0o600))
 	notKey := filepath.Join(dir, "key.pem")
 	require.NoError(t, os.WriteFile(notKey, []byte("not a key"), 0o600))
 	tests := []struct {
@@ -38,6 +45,12 @@ func TestMockCommandRejectsBadConfiguration(t *testing.T) {
 		want string // the flag the one-line message must name
 	}{
 		{"non-loopback address", []string{"--addr", "0.0.0.0:0"}, "--addr"},
+		{"port out of range", []string{"--addr", "127.0.0.1:99999"}, "--addr"},
+		{"address without a port", []string{"--addr", "localhost"}, "--addr"},
+		{"bad value in the config file", []string{"--config", shortTTL}, "--config " + shortTTL + ": token_ttl"},
+		{"bad flag over a good file", []string{"--config", cached, "--policy", "sometimes"}, "--policy"},
+		{"bad fault flag over a file", []string{"--config", cached, "--reset-rate", "2"}, "--reset-rate"},
+		{"key file that does not exist", []string{"--key", filepath.Join(dir, "none.pem")}, "--key"},
 		{"client without a secret", []string{"--client", "ACME"}, "--client"},
 		{"unknown quirk", []string{"--quirk", "nope"}, "--quirk"},
 		{"error rate over 1", []string{"--error-rate", "1.5"}, "--error-rate"},
@@ -58,6 +71,7 @@ func TestMockCommandRejectsBadConfiguration(t *testing.T) {
 			assert.Equal(t, cli.ExitUsage, cli.CodeOf(err))
 			assert.Contains(t, err.Error(), tt.want)
 			assert.NotContains(t, cli.OneLine(err), "\n")
+			assert.NotContains(t, err.Error(), "mock:", "no doubled prefix: main adds 'authzcheck mock: '")
 		})
 	}
 }
@@ -100,6 +114,66 @@ func TestMockCommandServesUntilCancelled(t *testing.T) {
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.Contains(t, string(body), `"scope":"product.all"`)
 	assert.Contains(t, string(body), `"expires_in":60`)
+
+	cancel()
+	assert.NoError(t, <-done)
+}
+
+// TestMockCommandWarnsOfAShortSecret: a secret the harness would refuse is served, with one
+// warning line naming the client (never the secret).
+func TestMockCommandWarnsOfAShortSecret(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // serve, then stop at once
+	var out bytes.Buffer
+	env, stderr := mockEnv(ctx, []string{"--addr", "127.0.0.1:0", "--client", "ACME:shrt", "--client", "LONG:long-enough-secret"}, &out)
+	require.NoError(t, runMock(env))
+	assert.Contains(t, out.String(), "listening on", "it still serves")
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	require.Len(t, lines, 1, "one warning, for ACME only: %q", stderr.String())
+	assert.Contains(t, lines[0], `client "ACME" has a 4-character secret`)
+	assert.Contains(t, lines[0], "8")
+	assert.NotContains(t, stderr.String()+out.String(), "shrt")
+}
+
+// TestMockCommandServesTLS: --tls serves HTTPS and prints the CA that a client must trust.
+func TestMockCommandServesTLS(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	env, _ := mockEnv(ctx, []string{"--addr", "127.0.0.1:0", "--tls"}, pw)
+	done := make(chan error, 1)
+	go func() { done <- runMock(env); pw.Close() }()
+
+	sc := bufio.NewScanner(pr)
+	var tokenURL, pemText string
+	inPEM := false
+	for sc.Scan() {
+		line := sc.Text()
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "token" {
+			tokenURL = f[2]
+		}
+		inPEM = inPEM || strings.HasPrefix(line, "-----BEGIN CERTIFICATE")
+		if inPEM {
+			pemText += line + "\n"
+		}
+		if strings.HasPrefix(line, "-----END CERTIFICATE") {
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	require.True(t, strings.HasPrefix(tokenURL, "https://127.0.0.1:"), tokenURL)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM([]byte(pemText)), "the banner prints the CA: %q", pemText)
+
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest(http.MethodPost, tokenURL, strings.NewReader("grant_type=client_credentials"))
+	req.SetBasicAuth(mock.DefaultClientID, url.QueryEscape(mock.DefaultClientSecret))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
 
 	cancel()
 	assert.NoError(t, <-done)

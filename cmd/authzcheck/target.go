@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -251,16 +252,20 @@ func checkURL(flagName, raw, example string) error {
 }
 
 // startMock starts the embedded mock and points the target at it, with its demo clients, its
-// keys and its sample API. Credentials given for another target are not used against it.
+// keys and its sample API. It serves HTTPS itself, trusted through its own CA only, so a run
+// against it takes the same TLS path as one against UAT (SEC-02..04 are judged, not skipped)
+// and the URLs recorded are the ones every request went to. Credentials given for another
+// target are not used against it.
 func (t *target) startMock(opts []mock.Option) error {
 	if t.ClientID != "" || t.ClientSecret != "" || t.Client2ID != "" {
 		t.Warnings = append(t.Warnings, "the target is the embedded mock: its demo clients are used, the given credentials are ignored")
 	}
-	s, err := mock.New(opts...)
+	s, err := mock.New(append(slices.Clip(opts), mock.WithTLS())...)
 	if err != nil {
 		return cli.Unreachablef("starting the embedded mock: %v", err)
 	}
 	t.Mock = s
+	t.RootCAs = s.RootCAs()
 	t.TokenURL = s.TokenURL()
 	if t.APIURL == "" {
 		t.APIURL = s.APIURL()
