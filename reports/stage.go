@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/authzcheck/authzcheck/internal/evidence"
 )
@@ -72,6 +73,9 @@ func (s *Stage) check(kind string) error {
 	fi, err := os.Stat(s.final)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
+	}
+	if errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("--out %s: a part of the path is a file, not a directory; give a new directory for the evidence: %w", dir, ErrRefused)
 	}
 	if err != nil {
 		return fmt.Errorf("--out %s: %w", dir, err)

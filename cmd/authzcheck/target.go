@@ -113,20 +113,14 @@ func (f *targetFlags) resolve(env *cli.Env, mockOpts ...mock.Option) (*target, e
 		}
 		return strings.TrimSpace(getenv(envName))
 	}
-	t := &target{Timeout: f.timeout}
+	t := &target{Timeout: f.timeout, JWKSURL: f.jwksURL}
 	if t.Timeout <= 0 {
 		return nil, cli.Usagef("--timeout %v: must be positive, e.g. --timeout 10s", f.timeout)
 	}
-
-	t.Profile = pick(f.profile, "AUTHZ_PROFILE")
-	switch t.Profile {
-	case "":
-		t.Profile = catalog.ProfileDerbySoft
-	case catalog.ProfileDerbySoft, catalog.ProfileRFC6749:
-	default:
-		return nil, cli.Usagef("--profile %q: use derbysoft or rfc6749", t.Profile)
+	var err error
+	if t.Profile, err = profileOf(pick(f.profile, "AUTHZ_PROFILE")); err != nil {
+		return nil, err
 	}
-
 	if f.tokenURL != "" && f.target != "" && f.tokenURL != f.target {
 		return nil, cli.Usagef("--token-url and --target disagree; give only one")
 	}
@@ -134,27 +128,66 @@ func (f *targetFlags) resolve(env *cli.Env, mockOpts ...mock.Option) (*target, e
 	if tokenURL == "" {
 		tokenURL = pick(f.target, "AUTHZ_TOKEN_URL")
 	}
+	if err := f.readTrust(t); err != nil {
+		return nil, err
+	}
+	if err := f.readCredentials(t, pick); err != nil {
+		return nil, err
+	}
+	t.APIURL = pick(f.apiURL, "AUTHZ_API_URL")
+	if err := refuseCleartext(tokenURL, t.APIURL, t.JWKSURL); err != nil {
+		return nil, err
+	}
+	if tokenURL == "" || tokenURL == "mock" {
+		if err := t.startMock(mockOpts); err != nil {
+			return nil, err
+		}
+		return t, nil
+	}
+	t.TokenURL = tokenURL
+	if err := t.checkRemote(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
 
+// profileOf is the --profile (or AUTHZ_PROFILE) value, derbysoft when empty.
+func profileOf(p string) (string, error) {
+	switch p {
+	case "":
+		return catalog.ProfileDerbySoft, nil
+	case catalog.ProfileDerbySoft, catalog.ProfileRFC6749:
+		return p, nil
+	}
+	return "", cli.Usagef("--profile %q: use derbysoft or rfc6749", p)
+}
+
+// readTrust reads --ca-file and --public-key into t.
+func (f *targetFlags) readTrust(t *target) error {
 	if f.caFile != "" {
 		pem, err := os.ReadFile(f.caFile)
 		if err != nil {
-			return nil, cli.Usagef("--ca-file: %v", err)
+			return cli.Usagef("--ca-file: %v", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, cli.Usagef("--ca-file %s: no PEM certificate found", f.caFile)
+			return cli.Usagef("--ca-file %s: no PEM certificate found", f.caFile)
 		}
 		t.RootCAs = pool
 	}
 	if f.publicKey != "" {
 		k, err := readRSAPublicKey(f.publicKey)
 		if err != nil {
-			return nil, cli.Usagef("--public-key: %v", err)
+			return cli.Usagef("--public-key: %v", err)
 		}
 		t.PublicKey = k
 	}
-	t.JWKSURL = f.jwksURL
+	return nil
+}
 
+// readCredentials reads both clients' credentials from the flags, the environment and
+// --client-secret-file into t, warning of a secret given on argv.
+func (f *targetFlags) readCredentials(t *target, pick func(flagVal, envName string) string) error {
 	if f.clientSecret != "" {
 		t.Warnings = append(t.Warnings, "--client-secret on the command line is visible to other users of this machine; prefer AUTHZ_CLIENT_SECRET or --client-secret-file")
 	}
@@ -164,57 +197,49 @@ func (f *targetFlags) resolve(env *cli.Env, mockOpts ...mock.Option) (*target, e
 	secret := pick(f.clientSecret, "AUTHZ_CLIENT_SECRET")
 	if f.secretFile != "" {
 		if f.clientSecret != "" {
-			return nil, cli.Usagef("--client-secret and --client-secret-file both given; give only one")
+			return cli.Usagef("--client-secret and --client-secret-file both given; give only one")
 		}
 		b, err := os.ReadFile(f.secretFile)
 		if err != nil {
-			return nil, cli.Usagef("--client-secret-file: %v", err)
+			return cli.Usagef("--client-secret-file: %v", err)
 		}
 		secret = strings.TrimRight(strings.SplitN(string(b), "\n", 2)[0], "\r")
 		if secret == "" {
-			return nil, cli.Usagef("--client-secret-file %s: the first line is empty", f.secretFile)
+			return cli.Usagef("--client-secret-file %s: the first line is empty", f.secretFile)
 		}
 	}
 	t.ClientID = pick(f.clientID, "AUTHZ_CLIENT_ID")
 	t.ClientSecret = secret
 	t.Client2ID = pick(f.client2ID, "AUTHZ_CLIENT2_ID")
 	t.Client2Secret = pick(f.client2Secret, "AUTHZ_CLIENT2_SECRET")
-	t.APIURL = pick(f.apiURL, "AUTHZ_API_URL")
-	if err := refuseCleartext(tokenURL, t.APIURL, t.JWKSURL); err != nil {
-		return nil, err
-	}
+	return nil
+}
 
-	if tokenURL == "" || tokenURL == "mock" {
-		if err := t.startMock(mockOpts); err != nil {
-			return nil, err
-		}
-		return t, nil
+// checkRemote checks a target that is not the embedded mock: its URLs and its credentials.
+func (t *target) checkRemote() error {
+	if err := checkURL("--token-url", t.TokenURL, "https://host/ticket-distributor-authorizer/token, or 'mock'"); err != nil {
+		return err
 	}
-
-	if err := checkURL("--token-url", tokenURL, "https://host/ticket-distributor-authorizer/token, or 'mock'"); err != nil {
-		return nil, err
-	}
-	t.TokenURL = tokenURL
-	for name, v := range map[string]string{"--api-url": t.APIURL, "--jwks-url": t.JWKSURL} {
-		if v == "" {
+	for _, u := range []struct{ flag, url string }{{"--api-url", t.APIURL}, {"--jwks-url", t.JWKSURL}} {
+		if u.url == "" {
 			continue
 		}
-		if err := checkURL(name, v, "https://host/path"); err != nil {
-			return nil, err
+		if err := checkURL(u.flag, u.url, "https://host/path"); err != nil {
+			return err
 		}
 	}
 	if t.ClientID == "" || t.ClientSecret == "" {
-		return nil, cli.Usagef("--token-url is set but the credentials are not: set AUTHZ_CLIENT_ID and AUTHZ_CLIENT_SECRET (or --client-id and --client-secret-file)")
+		return cli.Usagef("--token-url is set but the credentials are not: set AUTHZ_CLIENT_ID and AUTHZ_CLIENT_SECRET (or --client-id and --client-secret-file)")
 	}
 	if (t.Client2ID == "") != (t.Client2Secret == "") {
-		return nil, cli.Usagef("give both the second client's ID and secret (AUTHZ_CLIENT2_ID, AUTHZ_CLIENT2_SECRET) or neither")
+		return cli.Usagef("give both the second client's ID and secret (AUTHZ_CLIENT2_ID, AUTHZ_CLIENT2_SECRET) or neither")
 	}
 	for _, c := range []struct{ name, secret string }{{"client secret", t.ClientSecret}, {"second client's secret", t.Client2Secret}} {
 		if n := utf8.RuneCountInString(c.secret); c.secret != "" && n < minSecretLength {
-			return nil, cli.Usagef("the %s is %d characters: evidence is redacted by searching for the secret, which needs at least %d, or ordinary text would match it (give a test server a longer secret)", c.name, n, minSecretLength)
+			return cli.Usagef("the %s is %d characters: evidence is redacted by searching for the secret, which needs at least %d, or ordinary text would match it (give a test server a longer secret)", c.name, n, minSecretLength)
 		}
 	}
-	return t, nil
+	return nil
 }
 
 // refuseCleartext refuses, for every subcommand and before anything is started or dialled, a
