@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/authzcheck/authzcheck/internal/buildinfo"
 	"github.com/authzcheck/authzcheck/internal/loopback"
 	"github.com/authzcheck/authzcheck/internal/redact"
 	"github.com/authzcheck/authzcheck/reports"
@@ -132,6 +133,7 @@ type recorder struct {
 	red     *redact.Redactor
 	dir     string // transcripts/
 	maxBody int64
+	ua      string // buildinfo.UserAgent(), read once per run
 
 	jobs    chan transcriptJob // written by one goroutine, off the requests' path
 	written sync.WaitGroup
@@ -171,6 +173,7 @@ func newRecorder(cfg *Config, red *redact.Redactor, dir string) *recorder {
 		red:     red,
 		dir:     dir,
 		maxBody: cfg.MaxBody,
+		ua:      buildinfo.UserAgent(),
 		jobs:    make(chan transcriptJob, 256),
 	}
 	r.written.Add(1)
@@ -233,6 +236,12 @@ func (r *recorder) do(ctx context.Context, check string, req request) *exchange 
 	for k, vs := range req.header {
 		hr.Header[k] = append([]string(nil), vs...)
 	}
+	if _, set := hr.Header["User-Agent"]; !set {
+		// Who called, for the endpoint's operators; a check that means to send another
+		// User-Agent (or none: an empty value) says so in its request.
+		hr.Header.Set("User-Agent", r.ua)
+	}
+	req.header = hr.Header // the transcript shows what was sent
 	resp, err := r.client.Do(hr)
 	if err != nil {
 		ex.err = err
