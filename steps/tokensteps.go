@@ -15,7 +15,6 @@ import (
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
 	"github.com/authzcheck/authzcheck/internal/loopback"
-	"github.com/authzcheck/authzcheck/internal/redact"
 )
 
 func registerJWTSteps(sc *stepTable) {
@@ -563,41 +562,29 @@ func runNo5xx(ctx context.Context) error {
 	})
 }
 
+// runNoSecretEcho judges whether each error answer echoed a secret, as the recorder found
+// when the body was at hand (the run does not keep bodies).
 func runNoSecretEcho(ctx context.Context) error {
-	s := stateOf(ctx)
-	forms := append(redact.Forms(s.r.cfg.ClientID, s.r.cfg.ClientSecret), redact.Forms(s.r.cfg.Client2ID, s.r.cfg.Client2Secret)...)
 	return judgeEach(ctx, "error answers", func(ex *exchange) (bool, string) {
 		if !ex.answered() || ex.status < 400 {
 			return false, ""
 		}
-		body := string(ex.body)
-		for _, f := range forms {
-			if strings.Contains(body, f) {
-				return true, "expected no client secret in the body, found one (masked in the transcript)"
-			}
+		if ex.echoesSecret {
+			return true, "expected no client secret in the body, found one (masked in the transcript)"
 		}
 		return true, ""
 	})
 }
 
 // runLifetimes judges the JWT access tokens of the run whose answer states expires_in; the
-// token is parsed and its skew computed once.
+// recorder computed each one's skew once, when the answer came.
 func runLifetimes(ctx context.Context, tol int) error {
 	return judgeEach(ctx, "JWT access tokens with expires_in", func(ex *exchange) (bool, string) {
-		tok, ok := ex.accessToken()
-		if !ok || ex.status/100 != 2 {
+		if !ex.hasSkew {
 			return false, ""
 		}
-		p, err := parseJWT(tok, false)
-		if err != nil {
-			return false, ""
-		}
-		skew, err := lifetimeSkew(ex, p)
-		if err != nil {
-			return false, ""
-		}
-		if math.Abs(skew) > float64(tol) {
-			return true, fmt.Sprintf("expected exp = now + expires_in within %d s, got %s", tol, describeSkew(skew))
+		if math.Abs(ex.skew) > float64(tol) {
+			return true, fmt.Sprintf("expected exp = now + expires_in within %d s, got %s", tol, describeSkew(ex.skew))
 		}
 		return true, ""
 	})
