@@ -278,7 +278,12 @@ func (r *recorder) do(ctx context.Context, check string, req request) *exchange 
 	}
 	ex.dur = time.Since(ex.started)
 	if ex.status != 0 {
-		ex.obj, ex.objErr = parseObject(r.red, ex.body)
+		if ex.truncated {
+			// Not read whole: no JSON to judge (decoding the part read would only cost memory).
+			ex.objErr = fmt.Errorf("the body is larger than the harness reads (%d bytes), so not judged as JSON", r.maxBody)
+		} else {
+			ex.obj, ex.objErr = parseObject(r.red, ex.body)
+		}
 		ex.tokens = tokensIn(ex.obj, ex.body)
 		r.red.AddToken(ex.tokens...)
 		if ex.status >= 400 {
