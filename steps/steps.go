@@ -28,11 +28,6 @@ func (t *stepTable) family(pattern string, words *wordings, fn any) {
 	*t = append(*t, stepDef{regexp.MustCompile(pattern), fn, words})
 }
 
-// then adds an outcome step: it accepts the modifiers of parseModifiers in front of its wording.
-func then(t *stepTable, pattern string, fn any) {
-	t.Step(modifierPattern+pattern+`$`, fn)
-}
-
 // stepDefs is every step of the suite, compiled once: godog registers the steps of every
 // scenario anew, and compiling their patterns each time would cost more than the HTTP.
 var stepDefs = sync.OnceValue(func() stepTable {

@@ -66,7 +66,7 @@ func noWording(text string) error {
 	return fmt.Errorf("the harness has no step for %q", text)
 }
 
-// outcome is an outcome step of a table: what it expects, given the wording's arguments.
+// outcomeFunc is an outcome step of a table: what it expects, given the wording's arguments.
 type outcomeFunc func(ctx context.Context, args []string) error
 
 // outcomeEntry is one wording of an outcome family and what it judges.
