@@ -14,6 +14,52 @@ import (
 	"github.com/authzcheck/authzcheck/internal/catalog"
 )
 
+// Outcomes about the scenario's latest answer (and its latest batch of answers).
+func registerAnswerSteps(t *stepTable) {
+	outcomeFamily(t, "the response status is ", []outcomeEntry{
+		{`(\d+)`, args1(statusIs)},
+		{`(\d+) or (\d+)`, args2(statusIsEither)},
+		{`(\d+) or another client error`, args1(statusIsOrClientError)},
+		{"not a server error", args0(statusNot5xx)},
+	})
+	outcomeFamily(t, "the response has ", []outcomeEntry{
+		{"no access token", args0(noToken)},
+		{"an access token", args0(hasToken)},
+		{`no field (\w+)`, args1(noField)},
+	})
+	outcomeFamily(t, "the response header ", []outcomeEntry{
+		{`([\w-]+) is application/json`, args1(headerIsJSON)},
+		{`WWW-Authenticate names the (\w+) scheme`, args1(challengeScheme)},
+		{`WWW-Authenticate has error "([^"]*)"`, args1(challengeError)},
+		{`([\w-]+) has ([\w-]+)`, args2(headerHas)},
+		{`([\w-]+) is reported`, args1(headerReported)},
+	})
+	outcomeFamily(t, "the error is ", []outcomeEntry{
+		{`(\w+)`, args1(errorIs)},
+		{`(\w+) or (\w+)`, args2(errorIsEither)},
+	})
+	outcomeFamily(t, "the field ", []outcomeEntry{
+		{`(\w+) is a non-empty string`, args1(fieldNonEmptyString)},
+		{`(\w+) is "([^"]*)" in any letter case`, args2(fieldIsInAnyCase)},
+		{"expires_in is a positive whole number of seconds", args0(expiresInPositive)},
+		{`expires_in is (\d+)`, args1(expiresInIs)},
+		{"scope is absent or a space-delimited string", args0(scopeForm)},
+		{`scope holds "([^"]*)"`, args1(scopeHolds)},
+	})
+	outcomeFamily(t, "", []outcomeEntry{
+		{"the body is a JSON object", args0(bodyIsObject)},
+		{`the granted scope is stated when it differs from "([^"]*)"`, args1(grantedScopeStated)},
+		{"the API accepted the call", args0(apiAccepted)},
+		{"the last two answers have the same status, error and body shape", args0(sameShape)},
+		{"every one of those answers has status 200 and an access token", args0(batchAllTokens)},
+	})
+	outcomeFamily(t, "whether ", []outcomeEntry{
+		{"the token endpoint accepted it is reported", args0(reportAccepted)},
+		{"the token endpoint throttled is reported", args0(reportThrottling)},
+		{"the tokens are reissued, cached or mixed is reported", args0(reportIssuance)},
+	})
+}
+
 // answer is the latest answer or, when none came, the error "expected <expected>, got ...".
 func answer(s *scenario, expected string) (*exchange, error) {
 	if s.last == nil {
@@ -182,21 +228,21 @@ func bodyIsObject(ctx context.Context) error {
 	})
 }
 
-func accessTokenNonEmpty(ctx context.Context) error {
+func fieldNonEmptyString(ctx context.Context, name string) error {
 	return judge(ctx, func(s *scenario) error {
 		ex, err := answer(s, "an answer")
 		if err != nil {
 			return err
 		}
-		v, has := ex.obj["access_token"]
-		tok, isStr := v.(string)
+		v, has := ex.obj[name]
+		str, isStr := v.(string)
 		switch {
 		case !has:
-			return fmt.Errorf("expected an access_token field, got none (%s)", ex.describe())
+			return fmt.Errorf("expected an %s field, got none (%s)", name, ex.describe())
 		case !isStr:
-			return fmt.Errorf("expected access_token to be a string, got %s", jsonType(v))
-		case tok == "":
-			return fmt.Errorf("expected a non-empty access_token, got an empty string")
+			return fmt.Errorf("expected %s to be a string, got %s", name, jsonType(v))
+		case str == "":
+			return fmt.Errorf("expected a non-empty %s, got an empty string", name)
 		}
 		return nil
 	})
@@ -220,18 +266,18 @@ func jsonType(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-func tokenTypeIs(ctx context.Context, want string) error {
+func fieldIsInAnyCase(ctx context.Context, name, want string) error {
 	return judge(ctx, func(s *scenario) error {
 		ex, err := answer(s, "an answer")
 		if err != nil {
 			return err
 		}
-		v, ok := ex.obj["token_type"].(string)
+		v, ok := ex.obj[name].(string)
 		if !ok {
-			return fmt.Errorf("expected token_type %q, got %s", want, jsonType(ex.obj["token_type"]))
+			return fmt.Errorf("expected %s %q, got %s", name, want, jsonType(ex.obj[name]))
 		}
 		if !strings.EqualFold(v, want) {
-			return fmt.Errorf("expected token_type %q (any case), got %q", want, v)
+			return fmt.Errorf("expected %s %q (any case), got %q", name, want, v)
 		}
 		return nil
 	})

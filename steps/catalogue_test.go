@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,12 +22,12 @@ func TestEveryCheckHasExactlyOneScenarioWithItsTags(t *testing.T) {
 	levels := map[string]bool{"must": true, "should": true, "info": true}
 	needs := map[string]bool{catalog.NeedAPI: true, catalog.NeedClient2: true, catalog.NeedKeys: true,
 		catalog.NeedControl: true, catalog.NeedIntrusive: true}
-	for _, c := range catalog.All() {
+	for _, c := range Checks() {
 		info, ok := idx[c.ID]
 		if !assert.True(t, ok, "%s has no scenario", c.ID) {
 			continue
 		}
-		assert.Equal(t, strings.ToLower(c.Area)+".feature", info.feature, "%s is in the wrong feature file", c.ID)
+		assert.Equal(t, featureFile(c.Area), info.feature, "%s is in the wrong feature file", c.ID)
 		var lv, nd []string
 		for _, tag := range info.tags {
 			switch {
@@ -43,7 +44,7 @@ func TestEveryCheckHasExactlyOneScenarioWithItsTags(t *testing.T) {
 		assert.Equal(t, want, nd, "%s: need tags", c.ID)
 		assert.NotEmpty(t, info.title, c.ID)
 	}
-	assert.Len(t, idx, len(catalog.All()), "scenarios tagged with IDs the catalogue does not have")
+	assert.Len(t, idx, len(Checks()), "scenarios tagged with IDs the suite's areas do not have")
 	// A tag shaped like a check ID must be one (a typo would otherwise pass as a plain tag).
 	idShape := regexp.MustCompile(`^[A-Z]+-\d+$`)
 	for _, name := range featurePaths() {
@@ -98,4 +99,42 @@ func FuzzParseScenarioHeads(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestOnlyTheSuitesAreasArePlanned: a catalogue with an area the suite has no feature file for
+// (CLIENT, run by other means) plans and reports only the areas the suite has.
+func TestOnlyTheSuitesAreasArePlanned(t *testing.T) {
+	all := append(append([]catalog.Check(nil), catalog.All()...),
+		catalog.Check{ID: "CLIENT-01", Area: "CLIENT", Derbysoft: catalog.Must, RFC6749: catalog.Must},
+		catalog.Check{ID: "CLIENT-02", Area: "CLIENT", Derbysoft: catalog.Should, RFC6749: catalog.Should})
+	areas := append(append([]catalog.Area(nil), catalog.Areas()...), catalog.Area{Code: "CLIENT", Title: "certifying a client"})
+
+	checks, kept := suiteChecks(all, areas, features.FS)
+	assert.Equal(t, Checks(), checks, "the embedded suite has no client.feature")
+	for _, a := range kept {
+		assert.NotEqual(t, "CLIENT", a.Code)
+	}
+
+	idx, err := indexScenarios(features.FS)
+	require.NoError(t, err)
+	r := &runner{cfg: Config{TokenURL: "http://127.0.0.1:1/token"}, index: idx, skips: map[string]string{}, checks: checks}
+	sel, err := parseTagExpr("")
+	require.NoError(t, err)
+	planned := r.plan(sel)
+	assert.Len(t, planned, len(checks)-len(intrusiveChecks()))
+	assert.NotContains(t, planned, "CLIENT-01")
+
+	// With its feature file, the area is the suite's.
+	fsys := fstest.MapFS{"client.feature": {Data: []byte("Feature: CLIENT\n")}}
+	checks, kept = suiteChecks(all, areas, fsys)
+	assert.Equal(t, []string{"CLIENT-01", "CLIENT-02"}, ids(checks))
+	assert.Equal(t, []catalog.Area{{Code: "CLIENT", Title: "certifying a client"}}, kept)
+}
+
+func ids(cs []catalog.Check) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.ID)
+	}
+	return out
 }

@@ -177,6 +177,7 @@ func TestTargetThatAnswers50MBIsCutAtTheLimit(t *testing.T) {
 	sum, err := runBounded(t, cfg)
 	require.NoError(t, err)
 	assert.Equal(t, reports.StatusFailed, statusOf(sum, "TOK-03").Status)
+	assert.Contains(t, statusOf(sum, "TOK-03").Reason, "larger than the harness reads", "an answer not read whole is not judged as JSON")
 	b, err := os.ReadFile(filepath.Join(cfg.OutDir, "transcripts", "0001.json"))
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"truncated": true`)

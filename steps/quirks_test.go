@@ -1,7 +1,14 @@
 package steps
 
 import (
+	"bufio"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -9,7 +16,56 @@ import (
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
 	"github.com/authzcheck/authzcheck/mock"
+	"github.com/authzcheck/authzcheck/reports"
 )
+
+// updateVerdicts rewrites testdata/verdicts.txt from the runs of TestEachQuirkFailsExactlyWhatItBreaks
+// (go test ./steps -run TestEachQuirk -update-verdicts): only when a verdict is meant to change.
+var updateVerdicts = flag.Bool("update-verdicts", false, "rewrite testdata/verdicts.txt")
+
+// verdictsFile records every check's verdict (status and level) on the clean mock and on each
+// quirk, under both profiles, but "passed" (the check's catalogue level): a refactoring of the
+// steps must leave it unchanged.
+var verdictsFile = filepath.Join("testdata", "verdicts.txt")
+
+// verdictRows are a summary's verdicts other than "passed" as lines "profile quirk ID status
+// level"; a passed check has its catalogue level.
+func verdictRows(t *testing.T, profile, quirk string, sum *reports.Summary) []string {
+	var rows []string
+	for _, c := range sum.Checks {
+		if c.Status == reports.StatusPassed {
+			check, _ := catalog.Lookup(c.ID)
+			assert.Equal(t, string(check.Level(profile)), c.Level, "%s passed at another level than its own", c.ID)
+			continue
+		}
+		rows = append(rows, strings.Join([]string{profile, quirk, c.ID, string(c.Status), c.Level}, " "))
+	}
+	return rows
+}
+
+// recordedVerdicts is verdicts.txt keyed by "profile quirk".
+var recordedVerdicts = sync.OnceValues(func() (map[string][]string, error) {
+	f, err := os.Open(verdictsFile)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string][]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fs := strings.Fields(line)
+		if len(fs) != 5 {
+			return nil, fmt.Errorf("%s: %q is not \"profile quirk ID status level\"", verdictsFile, line)
+		}
+		key := fs[0] + " " + fs[1]
+		out[key] = append(out[key], line)
+	}
+	return out, sc.Err()
+})
 
 // expectedBreaks is what a quirk must fail under a profile, per CHECKS.md.
 func expectedBreaks(q mock.QuirkInfo, profile string) []string {
@@ -18,17 +74,37 @@ func expectedBreaks(q mock.QuirkInfo, profile string) []string {
 	return want
 }
 
-// TestEachQuirkFailsExactlyWhatItBreaks runs the suite against the mock with each quirk on and
-// asserts that the failing checks are exactly the quirk's Breaks list, under both profiles.
+// TestEachQuirkFailsExactlyWhatItBreaks runs the suite against the mock with each quirk on (and
+// with none: "clean") and asserts that the failing checks are exactly the quirk's Breaks list,
+// under both profiles, and that every check's verdict is the one recorded in verdicts.txt.
 func TestEachQuirkFailsExactlyWhatItBreaks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole suite once per quirk")
 	}
-	for _, q := range mock.Quirks() {
+	var (
+		mu  sync.Mutex
+		all []string
+	)
+	if *updateVerdicts {
+		t.Cleanup(func() {
+			sort.Strings(all)
+			text := "# profile quirk check status level: every verdict on the mock, clean and with each quirk, that is\n" +
+				"# not \"passed\" (a check not listed passed, at its catalogue level). Written by\n" +
+				"# go test ./steps -run TestEachQuirk -update-verdicts; compared by every run of it.\n" +
+				strings.Join(all, "\n") + "\n"
+			require.NoError(t, os.WriteFile(verdictsFile, []byte(text), 0o644))
+		})
+	}
+	quirks := append([]mock.QuirkInfo{{Name: "clean", Description: "no quirk"}}, mock.Quirks()...)
+	for _, q := range quirks {
 		for _, profile := range []string{catalog.ProfileDerbySoft, catalog.ProfileRFC6749} {
 			t.Run(profile+"/"+q.Name, func(t *testing.T) {
 				t.Parallel()
-				sum := runAgainstMock(t, profile, false, mock.WithQuirks(q.Name))
+				var opts []mock.Option
+				if q.Name != "clean" {
+					opts = append(opts, mock.WithQuirks(q.Name))
+				}
+				sum := runAgainstMock(t, profile, false, opts...)
 				want := expectedBreaks(q, profile)
 				got := failing(sum)
 				sort.Strings(got)
@@ -39,6 +115,17 @@ func TestEachQuirkFailsExactlyWhatItBreaks(t *testing.T) {
 						}
 					}
 				}
+				rows := verdictRows(t, profile, q.Name, sum)
+				if *updateVerdicts {
+					mu.Lock()
+					all = append(all, rows...)
+					mu.Unlock()
+					return
+				}
+				recorded, err := recordedVerdicts()
+				require.NoError(t, err)
+				sort.Strings(rows)
+				assert.Equal(t, recorded[profile+" "+q.Name], rows, "verdicts differ from %s", verdictsFile)
 			})
 		}
 	}
@@ -59,7 +146,7 @@ func TestEveryMustCheckCanFail(t *testing.T) {
 	for _, id := range failedByHostileTests {
 		broken[id] = true
 	}
-	for _, c := range catalog.All() {
+	for _, c := range Checks() {
 		if c.Level(catalog.ProfileDerbySoft) != catalog.Must && c.Level(catalog.ProfileRFC6749) != catalog.Must {
 			continue
 		}

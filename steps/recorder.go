@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/authzcheck/authzcheck/internal/buildinfo"
 	"github.com/authzcheck/authzcheck/internal/loopback"
 	"github.com/authzcheck/authzcheck/internal/redact"
 	"github.com/authzcheck/authzcheck/reports"
@@ -35,6 +36,14 @@ const breakerLimit = 5
 
 // storedBodyLimit is the most of a body kept in a transcript.
 const storedBodyLimit = 64 << 10
+
+// queuedBodyLimit is the largest answer whose transcript is written off the request's path: a
+// larger one is written at once, so that the queue of transcripts never holds more than
+// cap(jobs) small bodies (an answer may be as large as MaxBody).
+const queuedBodyLimit = 16 << 10
+
+// maxHeaderBytes bounds the header of an answer (Go's default is 10 MB).
+const maxHeaderBytes = 1 << 20
 
 var (
 	// errTargetDown is the error of every request after the target stopped answering.
@@ -77,6 +86,13 @@ type exchange struct {
 
 	obj    map[string]any // the body as a JSON object, numbers as json.Number; nil if not one
 	objErr error
+	tokens []string // the tokens the answer carries (tokensIn)
+
+	// What the checks over the whole run judge, computed while the body is at hand: the run
+	// keeps only kept() of each exchange.
+	echoesSecret bool    // an error answer whose body holds a form of a client's secret
+	skew         float64 // now + expires_in - exp, for a JWT access token that states both
+	hasSkew      bool
 
 	red *redact.Redactor // the run's: what describe quotes is redacted before it is cut
 }
@@ -132,8 +148,11 @@ type recorder struct {
 	red     *redact.Redactor
 	dir     string // transcripts/
 	maxBody int64
+	secrets []string // every form of both clients' secrets (HTTP-08)
+	ua      string   // buildinfo.UserAgent(), read once per run
 
 	jobs    chan transcriptJob // written by one goroutine, off the requests' path
+	large   sync.Mutex         // held while a large answer's transcript is written
 	written sync.WaitGroup
 
 	mu          sync.Mutex
@@ -152,13 +171,14 @@ type transcriptJob struct {
 
 func newRecorder(cfg *Config, red *redact.Redactor, dir string) *recorder {
 	tr := &http.Transport{
-		Proxy:                 nil, // never through a proxy: credentials go to the target only
-		DialContext:           (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS10},
-		TLSHandshakeTimeout:   cfg.Timeout,
-		ResponseHeaderTimeout: cfg.Timeout,
-		MaxIdleConnsPerHost:   16,
-		IdleConnTimeout:       30 * time.Second,
+		Proxy:                  nil, // never through a proxy: credentials go to the target only
+		DialContext:            (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:        &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS10},
+		TLSHandshakeTimeout:    cfg.Timeout,
+		ResponseHeaderTimeout:  cfg.Timeout,
+		MaxIdleConnsPerHost:    16,
+		IdleConnTimeout:        30 * time.Second,
+		MaxResponseHeaderBytes: maxHeaderBytes,
 	}
 	r := &recorder{
 		client: &http.Client{
@@ -171,6 +191,8 @@ func newRecorder(cfg *Config, red *redact.Redactor, dir string) *recorder {
 		red:     red,
 		dir:     dir,
 		maxBody: cfg.MaxBody,
+		secrets: append(redact.Forms(cfg.ClientID, cfg.ClientSecret), redact.Forms(cfg.Client2ID, cfg.Client2Secret)...),
+		ua:      buildinfo.UserAgent(),
 		jobs:    make(chan transcriptJob, 256),
 	}
 	r.written.Add(1)
@@ -233,6 +255,12 @@ func (r *recorder) do(ctx context.Context, check string, req request) *exchange 
 	for k, vs := range req.header {
 		hr.Header[k] = append([]string(nil), vs...)
 	}
+	if _, set := hr.Header["User-Agent"]; !set {
+		// Who called, for the endpoint's operators; a check that means to send another
+		// User-Agent (or none: an empty value) says so in its request.
+		hr.Header.Set("User-Agent", r.ua)
+	}
+	req.header = hr.Header // the transcript shows what was sent
 	resp, err := r.client.Do(hr)
 	if err != nil {
 		ex.err = err
@@ -250,11 +278,73 @@ func (r *recorder) do(ctx context.Context, check string, req request) *exchange 
 	}
 	ex.dur = time.Since(ex.started)
 	if ex.status != 0 {
-		ex.obj, ex.objErr = parseObject(r.red, ex.body)
-		r.red.AddToken(tokensIn(ex.obj, ex.body)...)
+		if ex.truncated {
+			// Not read whole: no JSON to judge (decoding the part read would only cost memory).
+			ex.objErr = fmt.Errorf("the body is larger than the harness reads (%d bytes), so not judged as JSON", r.maxBody)
+		} else {
+			ex.obj, ex.objErr = parseObject(r.red, ex.body)
+		}
+		ex.tokens = tokensIn(ex.obj, ex.body)
+		r.red.AddToken(ex.tokens...)
+		if ex.status >= 400 {
+			ex.echoesSecret = containsAnyOf(ex.body, r.secrets)
+		}
+		if tok, ok := ex.accessToken(); ok && ex.status/100 == 2 {
+			if p, err := parseJWT(tok, false); err == nil {
+				ex.skew, err = lifetimeSkew(ex, p)
+				ex.hasSkew = err == nil
+			}
+		}
 	}
 	r.finish(ex, req)
 	return ex
+}
+
+func containsAnyOf(b []byte, forms []string) bool {
+	for _, f := range forms {
+		if f != "" && bytes.Contains(b, []byte(f)) {
+			return true
+		}
+	}
+	return false
+}
+
+// keptHeaders are the answer headers the checks over the whole run read.
+var keptHeaders = []string{"Content-Type", "Cache-Control"}
+
+// keptFields are the fields of an answer's JSON object the checks over the whole run read.
+var keptFields = []string{"error"}
+
+// keptFieldBytes bounds a kept field: no error code of RFC 6749 comes near it.
+const keptFieldBytes = 256
+
+// kept is what the run keeps of an exchange after its scenario: what the checks over the whole
+// run judge, without the body. Hundreds of answers of up to MaxBody each would otherwise stay
+// in memory until the run ends.
+func (e *exchange) kept() *exchange {
+	k := *e
+	k.body, k.tls, k.tokens = nil, nil, nil
+	if e.header != nil {
+		k.header = http.Header{}
+		for _, h := range keptHeaders {
+			if vs := e.header.Values(h); len(vs) > 0 {
+				k.header[h] = vs
+			}
+		}
+	}
+	if e.obj != nil {
+		k.obj = map[string]any{}
+		for _, f := range keptFields {
+			v, has := e.obj[f]
+			if str, ok := v.(string); ok && len(str) > keptFieldBytes {
+				v = clip(e.red, str, keptFieldBytes) // redacted before it is cut
+			}
+			if has {
+				k.obj[f] = v
+			}
+		}
+	}
+	return &k
 }
 
 // finish numbers the exchange, updates the breaker and writes the transcript.
@@ -263,7 +353,7 @@ func (r *recorder) finish(ex *exchange, req request) {
 	r.seq++
 	ex.seq = r.seq
 	ex.file = fmt.Sprintf("%04d.json", ex.seq)
-	r.all = append(r.all, ex)
+	r.all = append(r.all, ex.kept())
 	switch {
 	case errors.Is(ex.err, errTargetDown), errors.Is(ex.err, errPlainHTTP):
 	case ex.err != nil && ex.status == 0 && !errors.Is(ex.err, context.Canceled):
@@ -275,6 +365,13 @@ func (r *recorder) finish(ex *exchange, req request) {
 		r.consecutive = 0
 	}
 	r.mu.Unlock()
+	if len(ex.body) > queuedBodyLimit {
+		// One at a time: redacting a large body takes a few copies of it.
+		r.large.Lock()
+		defer r.large.Unlock()
+		r.write(ex, req)
+		return
+	}
 	r.jobs <- transcriptJob{ex, req}
 }
 
@@ -320,7 +417,7 @@ func (r *recorder) transcript(ex *exchange, req request) reports.Transcript {
 			Body:      body,
 			Truncated: ex.truncated || cut,
 		}
-		for _, tok := range tokensIn(ex.obj, ex.body) {
+		for _, tok := range ex.tokens {
 			resp.Tokens = append(resp.Tokens, redact.Token(tok))
 		}
 		if ex.tls != nil {

@@ -136,6 +136,7 @@ func judge(ctx context.Context, fn func(s *scenario) error) error {
 		s.skip = sk.reason
 		return godog.ErrSkip
 	}
+	err = s.bounded(err)
 	lvl := s.partLevel()
 	if lvl == catalog.Info {
 		s.notes = append(s.notes, err.Error())
@@ -160,6 +161,7 @@ func precondition(s *scenario, err error) error {
 		s.skip = sk.reason
 		return godog.ErrSkip
 	}
+	err = s.bounded(err)
 	if s.level == catalog.Info {
 		s.notes = append(s.notes, err.Error())
 	} else {
@@ -169,9 +171,25 @@ func precondition(s *scenario, err error) error {
 	return err
 }
 
+// maxFindingBytes bounds a reason or note: they quote what the target said (an error code, a
+// header, a claim), which can be as large as an answer, and a run keeps them all.
+const maxFindingBytes = 4 << 10
+
+// bounded is err, or its text redacted and cut to maxFindingBytes when longer.
+func (s *scenario) bounded(err error) error {
+	if len(err.Error()) <= maxFindingBytes {
+		return err
+	}
+	return errors.New(clip(s.r.red, err.Error(), maxFindingBytes))
+}
+
 // note adds an observation to the check's result.
 func (s *scenario) note(format string, args ...any) {
-	s.notes = append(s.notes, fmt.Sprintf(format, args...))
+	n := fmt.Sprintf(format, args...)
+	if len(n) > maxFindingBytes {
+		n = clip(s.r.red, n, maxFindingBytes)
+	}
+	s.notes = append(s.notes, n)
 }
 
 // record keeps an exchange as the scenario's latest answer.

@@ -123,7 +123,7 @@ func (r *runner) summary(started, finished time.Time) *reports.Summary {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var results []reports.CheckResult
-	for _, c := range catalog.All() {
+	for _, c := range r.catalogue() {
 		skip := r.skips[c.ID]
 		if skip == "" {
 			skip = "not run"

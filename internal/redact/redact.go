@@ -293,7 +293,9 @@ func (r *Redactor) String(s string) string {
 			s = strings.ReplaceAll(s, t, r.tokens[t])
 		}
 	}
-	s = jwtRe.ReplaceAllStringFunc(s, func(t string) string { return Token(t).String() })
+	if jwtRe.MatchString(s) { // ReplaceAllStringFunc copies s even when nothing matches
+		s = jwtRe.ReplaceAllStringFunc(s, func(t string) string { return Token(t).String() })
+	}
 	// Secrets last, so that nothing substituted above can bring one back.
 	// Repeat until stable: a secret that contains the mask itself could otherwise be rebuilt
 	// from the text around a replacement. Each pass shortens s, so this ends.

@@ -1,0 +1,186 @@
+package steps
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+)
+
+// Calls to the API.
+
+// apiReq is a GET of the API with the DerbySoft request headers and the given Authorization.
+func (r *runner) apiReq(authorization string) request {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := http.Header{"Accept": {"application/json"}, "Echo-Token": {hex.EncodeToString(b[:])},
+		"Distributor-Id": {r.cfg.ClientID}}
+	if authorization != "" {
+		h.Set("Authorization", authorization)
+	}
+	return request{to: toAPI, method: http.MethodGet, url: r.cfg.APIURL, header: h, client: r.cfg.ClientID}
+}
+
+// token returns the scenario's latest token (first: its first one).
+func (s *scenario) token(first bool) (string, error) {
+	if len(s.tokens) == 0 {
+		return "", errors.New("no token was obtained in this scenario")
+	}
+	if first {
+		return s.tokens[0].raw, nil
+	}
+	return s.tokens[len(s.tokens)-1].raw, nil
+}
+
+// apiCall is a named way of calling the API (the wording after "I call "): whether it is
+// deliberately not a valid call (HTTP-07) and the requests it makes. A forgery with several
+// variants (HS256 with each encoding of the key) makes one request each. A build error is a
+// precondition.
+type apiCall struct {
+	wording   string
+	malformed bool
+	build     func(ctx context.Context, s *scenario, args []string) ([]request, error)
+}
+
+var apiCalls = []apiCall{
+	{"the API with the token", false, withToken(false, func(s *scenario, tok string) request { return s.r.apiReq("Bearer " + tok) })},
+	{"the API with the first token", false, withToken(true, func(s *scenario, tok string) request { return s.r.apiReq("Bearer " + tok) })},
+	{"the API with the token but without the word Bearer", true, withToken(false, func(s *scenario, tok string) request { return s.r.apiReq(tok) })},
+	{`the API with the token and the scheme written "bearer"`, true, withToken(false, func(s *scenario, tok string) request { return s.r.apiReq("bearer " + tok) })},
+	{"the API with the client's Basic credentials", true, withToken(false, func(s *scenario, _ string) request {
+		return s.r.apiReq(basic(s.r.cfg.ClientID, s.r.cfg.ClientSecret))
+	})},
+	{"the API with the token in the URL query and no Authorization header", true, withToken(false, func(s *scenario, tok string) request {
+		req := s.r.apiReq("")
+		req.url = withQuery(s.r.cfg.APIURL, url.Values{"access_token": {tok}})
+		return req
+	})},
+	{`the API with the Authorization header "([^"]*)"`, true, func(_ context.Context, s *scenario, a []string) ([]request, error) {
+		return []request{s.r.apiReq(a[0])}, nil
+	}},
+	{"the API with an expired token", true, func(ctx context.Context, s *scenario, _ []string) ([]request, error) {
+		r := s.r
+		if r.cfg.Control == nil {
+			return nil, skipf("needs the mock's control API to mint an expired token")
+		}
+		tok, err := r.cfg.Control.ExpiredToken(ctx, r.cfg.ClientID)
+		if err != nil {
+			return nil, fmt.Errorf("could not mint an expired token: %v", err)
+		}
+		r.red.AddToken(tok)
+		return []request{r.apiReq("Bearer " + tok)}, nil
+	}},
+	{"the API with the token, its signature altered", true, forged(func(_ context.Context, _ *scenario, p *jwtParts) ([]string, error) {
+		return []string{alterSignature(p)}, nil
+	})},
+	{"the API with the token, its claims altered and its signature kept", true, forged(func(_ context.Context, _ *scenario, p *jwtParts) ([]string, error) {
+		return []string{alterClaims(p)}, nil
+	})},
+	{"the API with the token, re-signed with alg none", true, forged(func(_ context.Context, _ *scenario, p *jwtParts) ([]string, error) {
+		return []string{algNone(p)}, nil
+	})},
+	{"the API with the token, re-signed with HS256 using the issuer's public key as the secret", true, forged(func(ctx context.Context, s *scenario, p *jwtParts) ([]string, error) {
+		keys, err := s.r.issuerKeys(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		pub, ok := keys.rsaKey(p.header)
+		if !ok {
+			return nil, skipf("the issuer has no RSA public key to misuse as an HMAC secret")
+		}
+		return hs256WithPublicKey(p, pub), nil
+	})},
+	{"the API with the token, re-signed by a key the issuer never had", true, forged(func(_ context.Context, _ *scenario, p *jwtParts) ([]string, error) {
+		key, err := foreignKey()
+		if err != nil {
+			return nil, fmt.Errorf("could not make a foreign key: %v", err)
+		}
+		f, err := foreignRS256(p, key)
+		if err != nil {
+			return nil, err
+		}
+		return []string{f}, nil
+	})},
+	{"the API without an Authorization header", true, func(_ context.Context, s *scenario, _ []string) ([]request, error) {
+		return []request{s.r.apiReq("")}, nil
+	}},
+	{"an API that needs another scope with that token", true, withToken(false, func(s *scenario, tok string) request {
+		req := s.r.apiReq("Bearer " + tok)
+		req.method, req.url = http.MethodPost, s.r.cfg.OtherScopeURL
+		req.header.Set("Content-Type", "application/json")
+		req.body = []byte(`{"productId":"P001","dateRange":{"startDate":"2030-01-01","endDate":"2030-01-02"},"durationDays":1,"affiliation":"conformance"}`)
+		return req
+	})},
+}
+
+// withToken is a call with the scenario's latest (or first) token, sent as build says.
+func withToken(first bool, build func(s *scenario, tok string) request) func(context.Context, *scenario, []string) ([]request, error) {
+	return func(_ context.Context, s *scenario, _ []string) ([]request, error) {
+		tok, err := s.token(first)
+		if err != nil {
+			return nil, err
+		}
+		return []request{build(s, tok)}, nil
+	}
+}
+
+// forged is a call with forgeries of the scenario's latest token, sent as Bearer tokens; a
+// token that is not a JWT cannot be forged as one, and the check is skipped.
+func forged(forge func(ctx context.Context, s *scenario, p *jwtParts) ([]string, error)) func(context.Context, *scenario, []string) ([]request, error) {
+	return func(ctx context.Context, s *scenario, _ []string) ([]request, error) {
+		tok, err := s.token(false)
+		if err != nil {
+			return nil, err
+		}
+		p, err := parseJWT(tok, false)
+		if err != nil {
+			return nil, skipf("the access token is not a JWT (%v), so it cannot be altered as a JWT", err)
+		}
+		fs, err := forge(ctx, s, p)
+		if err != nil {
+			return nil, err
+		}
+		var reqs []request
+		for _, f := range fs {
+			reqs = append(reqs, s.r.apiReq("Bearer "+f))
+		}
+		return reqs, nil
+	}
+}
+
+var apiCallWordings = sync.OnceValue(func() *wordings {
+	ws := make([]string, len(apiCalls))
+	for i, c := range apiCalls {
+		ws[i] = c.wording
+	}
+	return newWordings(ws)
+})
+
+// callAPI is "When I call <call>": the call's requests are sent in turn and the most damning
+// answer (an accepted one) is kept as the scenario's answer.
+func callAPI(ctx context.Context, wording string) error {
+	s := stateOf(ctx)
+	i, args, ok := apiCallWordings().match(wording)
+	if !ok {
+		return noWording(wording)
+	}
+	c := apiCalls[i]
+	reqs, err := c.build(ctx, s, args)
+	if err != nil {
+		return precondition(s, err)
+	}
+	var keep *exchange
+	for _, req := range reqs {
+		req.malformed = c.malformed
+		ex := send(ctx, req)
+		if keep == nil || (ex.answered() && ex.status != http.StatusUnauthorized && keep.status == http.StatusUnauthorized) {
+			keep = ex
+		}
+	}
+	s.last = keep
+	return nil
+}

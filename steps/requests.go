@@ -1,0 +1,378 @@
+package steps
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+)
+
+// Requests to the token endpoint.
+
+const formType = "application/x-www-form-urlencoded"
+const validForm = "grant_type=client_credentials"
+
+func basic(id, secret string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
+}
+
+// tokenReq is a token request with the client's valid Basic credentials and a form body; the
+// table entry that builds it says whether it is malformed.
+func (r *runner) tokenReq(form string) request {
+	return request{to: toToken, method: http.MethodPost, url: r.cfg.TokenURL, client: r.cfg.ClientID,
+		header: http.Header{"Authorization": {basic(r.cfg.ClientID, r.cfg.ClientSecret)}, "Content-Type": {formType},
+			"Accept": {"application/json"}},
+		body: []byte(form)}
+}
+
+// tokenRequest is a named request to the token endpoint: the wording that asks for it (after
+// "I "), whether it is deliberately not a valid request (HTTP-07 judges those for server
+// errors), and how it is built from the wording's arguments. A build error is a precondition
+// (a skip when the variant cannot be made for this client).
+type tokenRequest struct {
+	wording   string
+	malformed bool
+	build     func(s *scenario, args []string) (request, error)
+}
+
+// tokenRequests are the requests "When I ..." can send to the token endpoint. Every variant
+// but the valid one is malformed: a form that is not exactly the valid one (an unknown
+// parameter, a narrower scope) is something the endpoint must survive too.
+var tokenRequests = []tokenRequest{
+	{"request a token with valid credentials", false, form(validForm)},
+	{`request a token with the form "([^"]*)" and the content type "([^"]*)"`, true, func(s *scenario, a []string) (request, error) {
+		req := s.r.tokenReq(a[0])
+		req.header.Set("Content-Type", a[1])
+		return req, nil
+	}},
+	{`request a token with the form "([^"]*)"`, true, func(s *scenario, a []string) (request, error) { return s.r.tokenReq(a[0]), nil }},
+	{`request a token with the JSON body (\{.*\})`, true, func(s *scenario, a []string) (request, error) {
+		req := s.r.tokenReq(a[0])
+		req.header.Set("Content-Type", "application/json")
+		return req, nil
+	}},
+	{"request a token with an empty body", true, form("")},
+	{"request a token with a form body of 1 MiB", true, func(s *scenario, _ []string) (request, error) {
+		const size = 1 << 20
+		f := validForm + "&padding="
+		return s.r.tokenReq(f + strings.Repeat("a", size-len(f))), nil
+	}},
+	{"request a token without any credentials", true, func(s *scenario, _ []string) (request, error) {
+		req := s.r.tokenReq(validForm)
+		req.header.Del("Authorization")
+		return req, nil
+	}},
+	{"request a token with a wrong secret", true, func(s *scenario, _ []string) (request, error) {
+		return withAuthorization(s, basic(s.r.cfg.ClientID, wrongSecret(s.r.cfg.ClientSecret))), nil
+	}},
+	{"request a token for an unknown client", true, func(s *scenario, _ []string) (request, error) {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		return withAuthorization(s, basic("unknown-client-"+hex.EncodeToString(b[:]), wrongSecret(s.r.cfg.ClientSecret))), nil
+	}},
+	{`request a token with the Authorization header "([^"]*)"`, true, func(s *scenario, a []string) (request, error) {
+		return withAuthorization(s, a[0]), nil
+	}},
+	{"request a token with Basic credentials that have no colon", true, func(s *scenario, _ []string) (request, error) {
+		return withAuthorization(s, "Basic "+base64.StdEncoding.EncodeToString([]byte(s.r.cfg.ClientID))), nil
+	}},
+	{"request a token with an empty secret", true, func(s *scenario, _ []string) (request, error) {
+		return withAuthorization(s, basic(s.r.cfg.ClientID, "")), nil
+	}},
+	{`request a token with the scheme written "([^"]*)"`, true, func(s *scenario, a []string) (request, error) {
+		c := s.r.cfg
+		return withAuthorization(s, a[0]+" "+base64.StdEncoding.EncodeToString([]byte(c.ClientID+":"+c.ClientSecret))), nil
+	}},
+	{"request a token with the credentials form-encoded before base64", true, func(s *scenario, _ []string) (request, error) {
+		id, secret := url.QueryEscape(s.r.cfg.ClientID), url.QueryEscape(s.r.cfg.ClientSecret)
+		if id == s.r.cfg.ClientID && secret == s.r.cfg.ClientSecret {
+			return request{}, skipf("form-encoding changes nothing in this client's ID and secret")
+		}
+		return withAuthorization(s, basic(id, secret)), nil
+	}},
+	{"request a token with the client ID and secret in the URL query and no Authorization header", true, func(s *scenario, _ []string) (request, error) {
+		c := s.r.cfg
+		req := s.r.tokenReq(validForm)
+		req.header.Del("Authorization")
+		req.url = withQuery(c.TokenURL, url.Values{"client_id": {c.ClientID}, "client_secret": {c.ClientSecret}})
+		return req, nil
+	}},
+	{"request a token with valid credentials and the client secret also in the body", true, func(s *scenario, _ []string) (request, error) {
+		c := s.r.cfg
+		return s.r.tokenReq(validForm + "&" + url.Values{"client_id": {c.ClientID}, "client_secret": {c.ClientSecret}}.Encode()), nil
+	}},
+	{"request a token with the client ID and secret in the body only", true, func(s *scenario, _ []string) (request, error) {
+		c := s.r.cfg
+		req := s.r.tokenReq(validForm + "&" + url.Values{"client_id": {c.ClientID}, "client_secret": {c.ClientSecret}}.Encode())
+		req.header.Del("Authorization")
+		return req, nil
+	}},
+	{"request a token with the secret altered: " + secretChangeWordings(), true, func(s *scenario, a []string) (request, error) {
+		alt, err := alterSecret(s.r.cfg.ClientSecret, a[0])
+		if err != nil {
+			return request{}, err
+		}
+		if alt == "" {
+			return request{}, skipf("the secret has no letters whose case could be flipped")
+		}
+		// Registered with the redactor before it is sent, so no transcript can show it.
+		s.r.red.AddCredential(s.r.cfg.ClientID, alt)
+		return withAuthorization(s, basic(s.r.cfg.ClientID, alt)), nil
+	}},
+	{"request a token with two Authorization headers", true, func(s *scenario, _ []string) (request, error) {
+		c := s.r.cfg
+		req := s.r.tokenReq(validForm)
+		req.header["Authorization"] = []string{basic(c.ClientID, c.ClientSecret), basic(c.ClientID, wrongSecret(c.ClientSecret))}
+		return req, nil
+	}},
+	{`send a (GET|POST|PUT|DELETE|PATCH) to the token endpoint with valid credentials and the query "([^"]*)"`, true, func(s *scenario, a []string) (request, error) {
+		req := s.r.tokenReq("")
+		req.method = a[0]
+		req.body = nil
+		req.header.Del("Content-Type")
+		q, _ := url.ParseQuery(a[1])
+		req.url = withQuery(s.r.cfg.TokenURL, q)
+		return req, nil
+	}},
+	{`send a (GET|POST|PUT|DELETE|PATCH) to the token endpoint with valid credentials and the form "([^"]*)"`, true, func(s *scenario, a []string) (request, error) {
+		req := s.r.tokenReq(a[1])
+		req.method = a[0]
+		return req, nil
+	}},
+	{`send a (GET|POST|PUT|DELETE|PATCH) to the token endpoint with valid credentials, the query "([^"]*)" and an empty body`, true, func(s *scenario, a []string) (request, error) {
+		req := s.r.tokenReq("")
+		req.method = a[0]
+		q, _ := url.ParseQuery(a[1])
+		req.url = withQuery(s.r.cfg.TokenURL, q)
+		return req, nil
+	}},
+}
+
+// tokenGrants are the valid token requests "Given I have ..." makes: the scenario cannot go on
+// without the token (a precondition).
+var tokenGrants = []struct {
+	wording string
+	what    string // "could not get <what>"
+	build   func(s *scenario, args []string) (request, error)
+}{
+	{"a valid token", "a token", form(validForm)},
+	{"a valid token as the second client", "a token for the second client", func(s *scenario, _ []string) (request, error) {
+		c := s.r.cfg
+		req := s.r.tokenReq(validForm)
+		req.client = c.Client2ID
+		req.header.Set("Authorization", basic(c.Client2ID, c.Client2Secret))
+		return req, nil
+	}},
+	{`a token with the scope "([^"]*)"`, "a token with the scope", func(s *scenario, a []string) (request, error) {
+		if s.r.cfg.OtherScopeURL == "" {
+			return request{}, skipf("needs an API that requires a scope other than %s (known only for the embedded mock)", a[0])
+		}
+		return s.r.tokenReq(validForm + "&scope=" + url.QueryEscape(a[0])), nil
+	}},
+}
+
+// form builds the token request with the client's valid credentials and the given form.
+func form(f string) func(s *scenario, _ []string) (request, error) {
+	return func(s *scenario, _ []string) (request, error) { return s.r.tokenReq(f), nil }
+}
+
+// withAuthorization is the valid token request with another Authorization header.
+func withAuthorization(s *scenario, value string) request {
+	req := s.r.tokenReq(validForm)
+	req.header.Set("Authorization", value)
+	return req
+}
+
+// wrongSecret is a secret that is certainly not the client's.
+func wrongSecret(real string) string {
+	w := "wrong-secret-for-conformance"
+	if w == real {
+		w += "-2"
+	}
+	return w
+}
+
+// secretChanges are the ways "the secret altered: ..." changes the client's secret.
+var secretChanges = []struct {
+	wording string
+	change  func(secret string) string
+}{
+	{"one character changed", func(secret string) string {
+		if secret == "" {
+			return ""
+		}
+		b := []byte(secret)
+		last := len(b) - 1
+		if b[last] == 'x' {
+			b[last] = 'y'
+		} else {
+			b[last] = 'x'
+		}
+		return string(b)
+	}},
+	{"one character removed", func(secret string) string {
+		if secret == "" {
+			return ""
+		}
+		return secret[:len(secret)-1]
+	}},
+	{"one character appended", func(secret string) string { return secret + "x" }},
+	{"its letter case flipped", func(secret string) string {
+		return strings.Map(func(r rune) rune {
+			if unicode.IsUpper(r) {
+				return unicode.ToLower(r)
+			}
+			return unicode.ToUpper(r)
+		}, secret)
+	}},
+}
+
+// secretChangeWordings is the group of every secretChanges wording.
+func secretChangeWordings() string {
+	var ws []string
+	for _, c := range secretChanges {
+		ws = append(ws, regexp.QuoteMeta(c.wording))
+	}
+	return "(" + strings.Join(ws, "|") + ")"
+}
+
+// alterSecret returns the client's secret changed the named way, or "" when it cannot be
+// changed that way; an unknown change is an error.
+func alterSecret(secret, change string) (string, error) {
+	for _, c := range secretChanges {
+		if c.wording == change {
+			if alt := c.change(secret); alt != secret {
+				return alt, nil
+			}
+			return "", nil
+		}
+	}
+	return "", fmt.Errorf("unknown change %q", change)
+}
+
+func withQuery(raw string, q url.Values) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	v := u.Query()
+	for k, vs := range q {
+		v[k] = append(v[k], vs...)
+	}
+	u.RawQuery = v.Encode()
+	return u.String()
+}
+
+// send makes a request for the scenario and keeps its answer; a token it carries is held.
+func send(ctx context.Context, req request) *exchange {
+	s := stateOf(ctx)
+	ex := s.record(s.r.rec.do(ctx, s.id, req))
+	if tok, ok := ex.accessToken(); ok && tok != "" && ex.status/100 == 2 {
+		s.tokens = append(s.tokens, heldToken{raw: tok, client: req.client, ex: ex})
+	}
+	return ex
+}
+
+// buildRequest builds the table's request for a wording as written.
+func buildRequest(s *scenario, wording string) (request, error) {
+	i, args, ok := tokenRequestWordings().match(wording)
+	if !ok {
+		return request{}, noWording(wording)
+	}
+	v := tokenRequests[i]
+	req, err := v.build(s, args)
+	req.malformed = v.malformed
+	return req, err
+}
+
+var tokenRequestWordings = sync.OnceValue(func() *wordings {
+	ws := make([]string, len(tokenRequests))
+	for i, v := range tokenRequests {
+		ws[i] = v.wording
+	}
+	return newWordings(ws)
+})
+
+var tokenGrantWordings = sync.OnceValue(func() *wordings {
+	ws := make([]string, len(tokenGrants))
+	for i, v := range tokenGrants {
+		ws[i] = v.wording
+	}
+	return newWordings(ws)
+})
+
+// requestToken is "When I <request>": one request of the table.
+func requestToken(ctx context.Context, wording string) error {
+	s := stateOf(ctx)
+	req, err := buildRequest(s, wording)
+	if err != nil {
+		return precondition(s, err)
+	}
+	send(ctx, req)
+	return nil
+}
+
+// requestTokenRepeated is "When I <request> N times in a row|at once": the answers are the
+// scenario's batch. Those sent at once are recorded, not held as the scenario's tokens.
+func requestTokenRepeated(ctx context.Context, wording, times, how string) error {
+	s := stateOf(ctx)
+	n, err := strconv.Atoi(times)
+	if err != nil {
+		return fmt.Errorf("the harness expected a number of times, got %q", times)
+	}
+	reqs := make([]request, n)
+	for i := range reqs {
+		if reqs[i], err = buildRequest(s, wording); err != nil {
+			return precondition(s, err)
+		}
+	}
+	s.batch = nil
+	if how == "in a row" {
+		for _, req := range reqs {
+			s.batch = append(s.batch, send(ctx, req))
+		}
+		return nil
+	}
+	exs := make([]*exchange, n)
+	var wg sync.WaitGroup
+	for i := range exs {
+		wg.Go(func() { exs[i] = s.r.rec.do(ctx, s.id, reqs[i]) })
+	}
+	wg.Wait()
+	s.batch = exs
+	for _, ex := range exs {
+		s.record(ex)
+	}
+	return nil
+}
+
+// haveToken is "Given I have <token>": a valid request whose token the scenario needs.
+func haveToken(ctx context.Context, wording string) error {
+	s := stateOf(ctx)
+	i, args, ok := tokenGrantWordings().match(wording)
+	if !ok {
+		return noWording(wording)
+	}
+	g := tokenGrants[i]
+	req, err := g.build(s, args)
+	if err != nil {
+		return precondition(s, err)
+	}
+	what := g.what
+	if len(args) > 0 {
+		what += " " + args[0]
+	}
+	ex := send(ctx, req)
+	if _, ok := ex.accessToken(); !ok || ex.status/100 != 2 {
+		return precondition(s, fmt.Errorf("could not get %s: expected status 200 with an access_token, got %s", what, ex.describe()))
+	}
+	return nil
+}
