@@ -3,6 +3,8 @@
 package load
 
 import (
+	"github.com/authzcheck/authzcheck/internal/evidence"
+
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +27,7 @@ func Merge(files []string) (*Summary, error) {
 		m    vegeta.Metrics
 		errs errorTally
 	)
-	sum := &Summary{Schema: SummarySchema, Mode: "merged", Result: "passed"}
+	sum := &Summary{Schema: SummarySchema, Mode: "merged", Result: evidence.Passed}
 	var cache *CacheFigures
 	allCache := true
 	for _, path := range files {
@@ -60,8 +62,8 @@ func Merge(files []string) (*Summary, error) {
 			allCache = false
 			continue
 		}
-		if s.Result == "failed" {
-			sum.Result = "failed"
+		if s.Result == evidence.Failed {
+			sum.Result = evidence.Failed
 			sum.Reason = "a source run failed: " + path
 		}
 		if sum.Target == "" {

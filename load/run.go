@@ -24,6 +24,7 @@ import (
 	"github.com/tsenart/vegeta/v12/lib/plot"
 
 	"github.com/authzcheck/authzcheck/internal/buildinfo"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/tokencache"
 )
 
@@ -450,9 +451,9 @@ func decide(sum *Summary, cfg *Config, col *collector) {
 	case "aborted":
 		failed = append([]string{fmt.Sprintf("stopped after %d requests: more than %.0f%% of the last %d failed (--abort-error-rate)", sum.Requests, cfg.AbortErrorRate*100, abortWindow)}, failed...)
 	}
-	sum.Result = "passed"
+	sum.Result = evidence.Passed
 	if len(failed) > 0 {
-		sum.Result = "failed"
+		sum.Result = evidence.Failed
 		sum.Reason = strings.Join(failed, "; ")
 	}
 }

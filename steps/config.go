@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
-	"github.com/authzcheck/authzcheck/reports"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 )
 
 // Config is everything a conformance run needs. Only TokenURL, ClientID and ClientSecret are
@@ -69,7 +69,7 @@ type Config struct {
 	// Strict makes a failed SHOULD check fail the run.
 	Strict bool
 	// Waivers excuse failures; an expired waiver is ignored (see ParseWaivers).
-	Waivers []reports.Waiver
+	Waivers []evidence.Waiver
 
 	// OutDir receives summary.json, cucumber.json, junit.xml and transcripts/. It is created.
 	OutDir string

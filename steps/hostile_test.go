@@ -20,9 +20,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/internal/redact"
 	"github.com/authzcheck/authzcheck/mock"
-	"github.com/authzcheck/authzcheck/reports"
 )
 
 // failedByHostileTests are MUST checks that no mock quirk breaks but the tests below (or the
@@ -41,7 +41,7 @@ func hostileConfig(t *testing.T, tokenURL string) Config {
 }
 
 // runBounded runs the suite and fails the test if the run outlives its own bounds.
-func runBounded(t *testing.T, cfg Config) (*reports.Summary, error) {
+func runBounded(t *testing.T, cfg Config) (*evidence.Summary, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -50,13 +50,13 @@ func runBounded(t *testing.T, cfg Config) (*reports.Summary, error) {
 	return sum, err
 }
 
-func statusOf(sum *reports.Summary, id string) reports.CheckResult {
+func statusOf(sum *evidence.Summary, id string) evidence.CheckResult {
 	for _, c := range sum.Checks {
 		if c.ID == id {
 			return c
 		}
 	}
-	return reports.CheckResult{}
+	return evidence.CheckResult{}
 }
 
 // assertNoSecretWritten checks every file of the run for the client secret.
@@ -106,7 +106,7 @@ func TestTargetThatNeverAnswersEndsUnreachable(t *testing.T) {
 	require.ErrorAs(t, err, &ue)
 	require.NotNil(t, sum)
 	assert.Equal(t, "failed", sum.Result)
-	assert.Equal(t, reports.StatusFailed, statusOf(sum, "TOK-01").Status)
+	assert.Equal(t, evidence.StatusFailed, statusOf(sum, "TOK-01").Status)
 	assert.Contains(t, statusOf(sum, "TOK-01").Reason, "timeout")
 	assertNoSecretWritten(t, cfg.OutDir, cfg.ClientSecret)
 }
@@ -126,7 +126,7 @@ func TestTargetThatResetsConnectionsEndsUnreachable(t *testing.T) {
 	sum, err := runBounded(t, hostileConfig(t, srv.URL+"/token"))
 	var ue *UnreachableError
 	require.ErrorAs(t, err, &ue)
-	assert.Equal(t, reports.StatusFailed, statusOf(sum, "TOK-01").Status)
+	assert.Equal(t, evidence.StatusFailed, statusOf(sum, "TOK-01").Status)
 }
 
 func TestTargetThatAnswersGarbageWith200Fails(t *testing.T) {
@@ -148,12 +148,12 @@ func TestTargetThatAnswersGarbageWith200Fails(t *testing.T) {
 			sum, err := runBounded(t, hostileConfig(t, srv.URL+"/token"))
 			require.NoError(t, err, "the target answered: not unreachable")
 			assert.Equal(t, "failed", sum.Result)
-			assert.Equal(t, reports.StatusPassed, statusOf(sum, "TOK-01").Status, "status 200 is what TOK-01 asks")
+			assert.Equal(t, evidence.StatusPassed, statusOf(sum, "TOK-01").Status, "status 200 is what TOK-01 asks")
 			tok03 := statusOf(sum, "TOK-03")
-			assert.Equal(t, reports.StatusFailed, tok03.Status)
+			assert.Equal(t, evidence.StatusFailed, tok03.Status)
 			assert.Equal(t, "must", tok03.Level)
 			assert.Contains(t, tok03.Reason, "expected a JSON object")
-			assert.Equal(t, reports.StatusFailed, statusOf(sum, "AUTH-02").Status, "a 200 to a wrong secret")
+			assert.Equal(t, evidence.StatusFailed, statusOf(sum, "AUTH-02").Status, "a 200 to a wrong secret")
 		})
 	}
 }
@@ -176,7 +176,7 @@ func TestTargetThatAnswers50MBIsCutAtTheLimit(t *testing.T) {
 	cfg.Timeout = 2 * time.Second
 	sum, err := runBounded(t, cfg)
 	require.NoError(t, err)
-	assert.Equal(t, reports.StatusFailed, statusOf(sum, "TOK-03").Status)
+	assert.Equal(t, evidence.StatusFailed, statusOf(sum, "TOK-03").Status)
 	assert.Contains(t, statusOf(sum, "TOK-03").Reason, "larger than the harness reads", "an answer not read whole is not judged as JSON")
 	b, err := os.ReadFile(filepath.Join(cfg.OutDir, "transcripts", "0001.json"))
 	require.NoError(t, err)
@@ -194,10 +194,10 @@ func TestUntrustedCertificateFailsSEC02AndSendsNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "failed", sum.Result)
 	sec02 := statusOf(sum, "SEC-02")
-	assert.Equal(t, reports.StatusFailed, sec02.Status)
+	assert.Equal(t, evidence.StatusFailed, sec02.Status)
 	assert.Contains(t, sec02.Reason, "certificate")
-	assert.Equal(t, reports.StatusPassed, statusOf(sum, "SEC-01").Status)
-	assert.Equal(t, reports.StatusSkipped, statusOf(sum, "TOK-01").Status)
+	assert.Equal(t, evidence.StatusPassed, statusOf(sum, "SEC-01").Status)
+	assert.Equal(t, evidence.StatusSkipped, statusOf(sum, "TOK-01").Status)
 	assert.Contains(t, statusOf(sum, "TOK-01").Reason, "no credential was sent")
 	assert.Zero(t, requests.Load(), "no HTTP request may reach a server whose certificate did not verify")
 }
@@ -208,11 +208,11 @@ func TestPlainHTTPToRemoteHostSendsNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "failed", sum.Result)
 	sec01 := statusOf(sum, "SEC-01")
-	assert.Equal(t, reports.StatusFailed, sec01.Status)
+	assert.Equal(t, evidence.StatusFailed, sec01.Status)
 	assert.Equal(t, "must", sec01.Level)
 	for _, c := range sum.Checks {
 		if c.ID != "SEC-01" {
-			assert.Equal(t, reports.StatusSkipped, c.Status, c.ID)
+			assert.Equal(t, evidence.StatusSkipped, c.Status, c.ID)
 		}
 	}
 }
@@ -250,7 +250,7 @@ func TestFaultsFailIssuance(t *testing.T) {
 			sum := runAgainstMock(t, catalog.ProfileDerbySoft, false, mock.WithFaults(tt.faults))
 			for _, id := range tt.fails {
 				c := statusOf(sum, id)
-				assert.Equal(t, reports.StatusFailed, c.Status, id)
+				assert.Equal(t, evidence.StatusFailed, c.Status, id)
 				assert.Equal(t, "must", c.Level, id)
 			}
 			assert.Equal(t, "failed", sum.Result)
@@ -268,7 +268,7 @@ func TestUnreachableTargetSkipsEverything(t *testing.T) {
 	var ue *UnreachableError
 	require.True(t, errors.As(err, &ue), "got %v", err)
 	for _, c := range sum.Checks {
-		assert.Equal(t, reports.StatusSkipped, c.Status, c.ID)
+		assert.Equal(t, evidence.StatusSkipped, c.Status, c.ID)
 	}
 	assert.Equal(t, "failed", sum.Result, "a run that judged nothing did not pass")
 }
@@ -298,12 +298,12 @@ func TestOpaqueTokensUnderRFC6749(t *testing.T) {
 			if profile == catalog.ProfileRFC6749 {
 				for _, id := range []string{"JWT-01", "JWT-02"} {
 					c := statusOf(sum, id)
-					assert.Equal(t, reports.StatusPassed, c.Status, id)
+					assert.Equal(t, evidence.StatusPassed, c.Status, id)
 					assert.NotEmpty(t, c.Notes, "%s reports the opaque token", id)
 				}
 				for _, id := range []string{"JWT-03", "JWT-08", "JWT-10"} {
 					c := statusOf(sum, id)
-					assert.Equal(t, reports.StatusSkipped, c.Status, id)
+					assert.Equal(t, evidence.StatusSkipped, c.Status, id)
 					assert.Contains(t, c.Reason, "opaque", id)
 				}
 				assert.Equal(t, "passed", sum.Result)
@@ -311,7 +311,7 @@ func TestOpaqueTokensUnderRFC6749(t *testing.T) {
 			}
 			for _, id := range []string{"JWT-01", "JWT-02", "JWT-03"} {
 				c := statusOf(sum, id)
-				assert.Equal(t, reports.StatusFailed, c.Status, id)
+				assert.Equal(t, evidence.StatusFailed, c.Status, id)
 				assert.Equal(t, "must", c.Level, id)
 			}
 		})
@@ -333,14 +333,14 @@ func TestSecretEchoedByTheTargetNeverReachesTheEvidence(t *testing.T) {
 	sum, err := runBounded(t, cfg)
 	require.NoError(t, err)
 	http08 := statusOf(sum, "HTTP-08")
-	assert.Equal(t, reports.StatusFailed, http08.Status)
+	assert.Equal(t, evidence.StatusFailed, http08.Status)
 	assert.Contains(t, http08.Reason, "masked in the transcript")
 	// What HTTP-08's reason says: each transcript it names shows the echo, masked.
 	require.NotEmpty(t, http08.Transcripts)
 	for _, f := range http08.Transcripts {
 		b, err := os.ReadFile(filepath.Join(cfg.OutDir, "transcripts", f))
 		require.NoError(t, err)
-		var tr reports.Transcript
+		var tr evidence.Transcript
 		require.NoError(t, json.Unmarshal(b, &tr))
 		require.NotNil(t, tr.Response, f)
 		assert.Contains(t, tr.Response.Body, "bad secret "+redact.Mask, f)

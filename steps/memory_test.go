@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/authzcheck/authzcheck/reports"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 )
 
 // liveHeap is the bytes of the heap's live objects, collected first: what a run holds at that
@@ -91,7 +91,7 @@ func TestHugeAnswersKeepMemoryBounded(t *testing.T) {
 			require.NoError(t, err)
 			retained := liveHeap()
 
-			assert.Equal(t, reports.StatusFailed, statusOf(sum, "TOK-03").Status, "no usable token answer")
+			assert.Equal(t, evidence.StatusFailed, statusOf(sum, "TOK-03").Status, "no usable token answer")
 			for _, c := range sum.Checks {
 				assert.LessOrEqual(t, len(c.Reason), 2*maxFindingBytes, "%s quotes the answer at length", c.ID)
 				for _, n := range c.Notes {

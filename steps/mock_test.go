@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/mock"
-	"github.com/authzcheck/authzcheck/reports"
 )
 
 // testKey is one signing key for every mock of the tests: generating RSA keys is slow.
@@ -61,7 +61,7 @@ func startMock(t testing.TB, profile string, tls bool, opts ...mock.Option) (*mo
 }
 
 // runAgainstMock runs the suite against a fresh mock and returns the summary.
-func runAgainstMock(t testing.TB, profile string, tlsFront bool, opts ...mock.Option) *reports.Summary {
+func runAgainstMock(t testing.TB, profile string, tlsFront bool, opts ...mock.Option) *evidence.Summary {
 	t.Helper()
 	_, cfg := startMock(t, profile, tlsFront, opts...)
 	sum, err := Run(context.Background(), cfg)
@@ -70,10 +70,10 @@ func runAgainstMock(t testing.TB, profile string, tlsFront bool, opts ...mock.Op
 }
 
 // failing returns the IDs of failed checks.
-func failing(sum *reports.Summary) []string {
+func failing(sum *evidence.Summary) []string {
 	var ids []string
 	for _, c := range sum.Checks {
-		if c.Status == reports.StatusFailed {
+		if c.Status == evidence.StatusFailed {
 			ids = append(ids, c.ID)
 		}
 	}

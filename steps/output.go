@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
-	"github.com/authzcheck/authzcheck/reports"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 )
 
 // writeOutputs writes summary.json, junit.xml and cucumber.json into dir, each atomically.
-func writeOutputs(dir string, sum *reports.Summary, cucumber [][]byte) error {
+func writeOutputs(dir string, sum *evidence.Summary, cucumber [][]byte) error {
 	b, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
 		return err
@@ -93,7 +93,7 @@ type junitMessage struct {
 
 func secs(ms int64) string { return fmt.Sprintf("%.3f", float64(ms)/1000) }
 
-func junitXML(sum *reports.Summary) ([]byte, error) {
+func junitXML(sum *evidence.Summary) ([]byte, error) {
 	out := junitSuites{Name: "authzcheck conformance (" + sum.Profile + ")",
 		Time: fmt.Sprintf("%.3f", sum.Finished.Sub(sum.Started).Seconds())}
 	// One suite per area of the summary's checks (not every area of the catalogue: CLIENT is
@@ -120,15 +120,15 @@ func junitXML(sum *reports.Summary) ([]byte, error) {
 		s := &out.Suites[i]
 		tc := junitCase{Name: r.ID + " " + r.Title, Classname: "authzcheck." + c.Area, Time: secs(r.DurationMS)}
 		switch r.Status {
-		case reports.StatusFailed:
+		case evidence.StatusFailed:
 			tc.Failure = &junitMessage{Message: r.Reason, Type: r.Level}
 			s.Failures++
 			out.Failures++
-		case reports.StatusSkipped:
+		case evidence.StatusSkipped:
 			tc.Skipped = &junitMessage{Message: r.Reason}
 			s.Skipped++
 			out.Skipped++
-		case reports.StatusWaived:
+		case evidence.StatusWaived:
 			tc.Skipped = &junitMessage{Message: "waived: " + r.Reason}
 			s.Skipped++
 			out.Skipped++

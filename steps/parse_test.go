@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
-	"github.com/authzcheck/authzcheck/reports"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 )
 
 func TestParseModifiers(t *testing.T) {
@@ -122,7 +122,7 @@ func TestParseWaivers(t *testing.T) {
 	text := "# ID  expires  reason\n\nAUTH-16  2030-03-31  UAT answers 401; fix planned\nTOK-09 accepted by the partner\n"
 	ws, err := ParseWaivers([]byte(text))
 	require.NoError(t, err)
-	assert.Equal(t, []reports.Waiver{
+	assert.Equal(t, []evidence.Waiver{
 		{ID: "AUTH-16", Expires: "2030-03-31", Reason: "UAT answers 401; fix planned"},
 		{ID: "TOK-09", Reason: "accepted by the partner"},
 	}, ws)
@@ -130,7 +130,7 @@ func TestParseWaivers(t *testing.T) {
 	js := `[{"id":"AUTH-16","reason":"r","expires":"2030-03-31"}]`
 	ws, err = ParseWaivers([]byte(js))
 	require.NoError(t, err)
-	assert.Equal(t, []reports.Waiver{{ID: "AUTH-16", Reason: "r", Expires: "2030-03-31"}}, ws)
+	assert.Equal(t, []evidence.Waiver{{ID: "AUTH-16", Reason: "r", Expires: "2030-03-31"}}, ws)
 
 	for name, bad := range map[string]string{
 		"unknown ID":      "AUTH-99 2030-01-01 typo",
@@ -169,7 +169,7 @@ func FuzzParseWaivers(f *testing.F) {
 }
 
 func TestActiveWaiverExpires(t *testing.T) {
-	ws := []reports.Waiver{{ID: "AUTH-16", Reason: "r", Expires: "2030-03-31"}, {ID: "TOK-09", Reason: "forever"}}
+	ws := []evidence.Waiver{{ID: "AUTH-16", Reason: "r", Expires: "2030-03-31"}, {ID: "TOK-09", Reason: "forever"}}
 	_, ok := activeWaiver(ws, "AUTH-16", time.Date(2030, 3, 30, 23, 59, 0, 0, time.UTC))
 	assert.True(t, ok, "the day before expiry")
 	_, ok = activeWaiver(ws, "AUTH-16", time.Date(2030, 3, 31, 0, 0, 0, 0, time.UTC))

@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/mock"
-	"github.com/authzcheck/authzcheck/reports"
 )
 
 // updateVerdicts rewrites testdata/verdicts.txt from the runs of TestEachQuirkFailsExactlyWhatItBreaks
@@ -30,10 +30,10 @@ var verdictsFile = filepath.Join("testdata", "verdicts.txt")
 
 // verdictRows are a summary's verdicts other than "passed" as lines "profile quirk ID status
 // level"; a passed check has its catalogue level.
-func verdictRows(t *testing.T, profile, quirk string, sum *reports.Summary) []string {
+func verdictRows(t *testing.T, profile, quirk string, sum *evidence.Summary) []string {
 	var rows []string
 	for _, c := range sum.Checks {
-		if c.Status == reports.StatusPassed {
+		if c.Status == evidence.StatusPassed {
 			check, _ := catalog.Lookup(c.ID)
 			assert.Equal(t, string(check.Level(profile)), c.Level, "%s passed at another level than its own", c.ID)
 			continue

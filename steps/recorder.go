@@ -18,9 +18,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/authzcheck/authzcheck/internal/buildinfo"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/internal/loopback"
 	"github.com/authzcheck/authzcheck/internal/redact"
-	"github.com/authzcheck/authzcheck/reports"
 )
 
 // Endpoints an exchange can go to.
@@ -392,14 +392,14 @@ func (r *recorder) write(ex *exchange, req request) {
 
 // transcript is the exchange redacted at the source: Authorization reduced to its scheme,
 // secrets masked in every encoding, tokens replaced by fingerprints with decoded claims.
-func (r *recorder) transcript(ex *exchange, req request) reports.Transcript {
+func (r *recorder) transcript(ex *exchange, req request) evidence.Transcript {
 	reqBody, _ := r.storedBody(req.body)
-	t := reports.Transcript{
+	t := evidence.Transcript{
 		Seq:        ex.seq,
 		Checks:     []string{ex.check},
 		Started:    ex.started.UTC(),
 		DurationMS: float64(ex.dur.Microseconds()) / 1000,
-		Request: reports.TranscriptRequest{
+		Request: evidence.TranscriptRequest{
 			Method: ex.method,
 			URL:    r.red.String(ex.url),
 			Header: r.headers(req.header),
@@ -411,7 +411,7 @@ func (r *recorder) transcript(ex *exchange, req request) reports.Transcript {
 	}
 	if ex.status != 0 {
 		body, cut := r.storedBody(ex.body)
-		resp := &reports.TranscriptResponse{
+		resp := &evidence.TranscriptResponse{
 			Status:    ex.status,
 			Header:    r.headers(ex.header),
 			Body:      body,
@@ -421,7 +421,7 @@ func (r *recorder) transcript(ex *exchange, req request) reports.Transcript {
 			resp.Tokens = append(resp.Tokens, redact.Token(tok))
 		}
 		if ex.tls != nil {
-			resp.TLS = &reports.TLSInfo{Version: tls.VersionName(ex.tls.Version), CipherSuite: tls.CipherSuiteName(ex.tls.CipherSuite)}
+			resp.TLS = &evidence.TLSInfo{Version: tls.VersionName(ex.tls.Version), CipherSuite: tls.CipherSuiteName(ex.tls.CipherSuite)}
 		}
 		t.Response = resp
 	}

@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/internal/redact"
-	"github.com/authzcheck/authzcheck/reports"
 )
 
 // straddling is text whose secret begins half its length before cut, and long enough to be cut
@@ -95,7 +95,7 @@ func TestFormEncodedTokenAnswerIsRedacted(t *testing.T) {
 		assert.NotContains(t, string(b), tok)
 		assert.Contains(t, string(b), redact.Fingerprint(tok))
 	}
-	var tr reports.Transcript
+	var tr evidence.Transcript
 	require.NoError(t, json.Unmarshal(b, &tr))
 	require.NotNil(t, tr.Response)
 	assert.Len(t, tr.Response.Tokens, 2, "the transcript describes both tokens")

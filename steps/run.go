@@ -17,8 +17,8 @@ import (
 
 	"github.com/authzcheck/authzcheck/features"
 	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/internal/redact"
-	"github.com/authzcheck/authzcheck/reports"
 )
 
 // ConfigError is a Config that cannot run (a missing URL, a bad tag expression); nothing was
@@ -72,7 +72,7 @@ type outcome struct {
 // Run runs the conformance suite against cfg's target and writes summary.json, cucumber.json,
 // junit.xml and transcripts/ into cfg.OutDir. The summary is returned whenever it was written,
 // also together with an *UnreachableError; a *ConfigError means nothing ran.
-func Run(ctx context.Context, cfg Config) (*reports.Summary, error) {
+func Run(ctx context.Context, cfg Config) (*evidence.Summary, error) {
 	cfg.setDefaults()
 	sel, err := validate(&cfg)
 	if err != nil {
@@ -151,7 +151,7 @@ func Run(ctx context.Context, cfg Config) (*reports.Summary, error) {
 	werr := r.rec.close()
 	sum := r.summary(started, cfg.Now())
 	if unreachable != nil {
-		sum.Result = "failed" // what was not judged did not pass
+		sum.Result = evidence.Failed // what was not judged did not pass
 	}
 	for i := range cucumber {
 		cucumber[i] = red.Bytes(cucumber[i])

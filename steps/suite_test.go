@@ -15,14 +15,14 @@ import (
 
 	"github.com/authzcheck/authzcheck/features"
 	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/internal/redact"
 	"github.com/authzcheck/authzcheck/mock"
-	"github.com/authzcheck/authzcheck/reports"
 )
 
 func TestStrictAndWaivers(t *testing.T) {
 	// no-pragma breaks TOK-09, a SHOULD check.
-	run := func(t *testing.T, strict bool, ws []reports.Waiver) *reports.Summary {
+	run := func(t *testing.T, strict bool, ws []evidence.Waiver) *evidence.Summary {
 		_, cfg := startMock(t, catalog.ProfileDerbySoft, false, mock.WithQuirks("no-pragma"))
 		cfg.Strict, cfg.Waivers = strict, ws
 		sum, err := Run(context.Background(), cfg)
@@ -33,7 +33,7 @@ func TestStrictAndWaivers(t *testing.T) {
 		sum := run(t, false, nil)
 		assert.Equal(t, "passed", sum.Result)
 		c := statusOf(sum, "TOK-09")
-		assert.Equal(t, reports.StatusFailed, c.Status)
+		assert.Equal(t, evidence.StatusFailed, c.Status)
 		assert.Equal(t, "should", c.Level)
 		assert.Contains(t, c.Reason, "expected Pragma")
 	})
@@ -41,10 +41,10 @@ func TestStrictAndWaivers(t *testing.T) {
 		assert.Equal(t, "failed", run(t, true, nil).Result)
 	})
 	t.Run("a waiver excuses it, even under --strict", func(t *testing.T) {
-		sum := run(t, true, []reports.Waiver{{ID: "TOK-09", Reason: "Pragma is obsolete; agreed with DerbySoft"}})
+		sum := run(t, true, []evidence.Waiver{{ID: "TOK-09", Reason: "Pragma is obsolete; agreed with DerbySoft"}})
 		assert.Equal(t, "passed", sum.Result)
 		c := statusOf(sum, "TOK-09")
-		assert.Equal(t, reports.StatusWaived, c.Status)
+		assert.Equal(t, evidence.StatusWaived, c.Status)
 		assert.Equal(t, "Pragma is obsolete; agreed with DerbySoft", c.Reason)
 		assert.Equal(t, 1, sum.Counts.Waived)
 	})
@@ -70,10 +70,10 @@ func TestTagsSelectChecks(t *testing.T) {
 	require.Greater(t, len(selected), 2, "the catalogue has intrusive checks")
 	for _, c := range sum.Checks {
 		if contains(selected, c.ID) {
-			assert.Equal(t, reports.StatusPassed, c.Status, "%s: %s", c.ID, c.Reason)
+			assert.Equal(t, evidence.StatusPassed, c.Status, "%s: %s", c.ID, c.Reason)
 			continue
 		}
-		assert.Equal(t, reports.StatusSkipped, c.Status, c.ID)
+		assert.Equal(t, evidence.StatusSkipped, c.Status, c.ID)
 		assert.Contains(t, c.Reason, "not selected by --tags", c.ID)
 	}
 	for _, id := range intrusiveChecks() {
@@ -91,7 +91,7 @@ func TestUnmetNeedsAreSkippedWithTheReason(t *testing.T) {
 		"JWT-09": "public key", "BEARER-11": "API URL"}
 	for id, reason := range want {
 		c := statusOf(sum, id)
-		assert.Equal(t, reports.StatusSkipped, c.Status, id)
+		assert.Equal(t, evidence.StatusSkipped, c.Status, id)
 		assert.Contains(t, c.Reason, reason, id)
 	}
 	assert.Equal(t, "passed", sum.Result)
@@ -132,7 +132,7 @@ func TestEvidenceIsCompleteAndRedacted(t *testing.T) {
 	// summary.json: every ID in catalogue order; every listed transcript exists.
 	b, err := os.ReadFile(filepath.Join(cfg.OutDir, "summary.json"))
 	require.NoError(t, err)
-	var onDisk reports.Summary
+	var onDisk evidence.Summary
 	require.NoError(t, json.Unmarshal(b, &onDisk))
 	require.Len(t, onDisk.Checks, len(Checks()))
 	for i, c := range Checks() {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
-	"github.com/authzcheck/authzcheck/reports"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 )
 
 // maxReasons is how many failure reasons a check's reason joins; the rest are counted.
@@ -29,8 +29,8 @@ func worst(fs []failure) catalog.Level {
 //     failing part, with "expected X, got Y" reasons; INFO never fails (its findings are notes);
 //   - otherwise it passed if any pickle ran, and is skipped (with the reason) if none did;
 //   - a failed check with a waiver that has not expired is waived, with the waiver's reason.
-func verdict(c catalog.Check, title, profile string, outs []outcome, skip string, waivers []reports.Waiver, now time.Time) reports.CheckResult {
-	res := reports.CheckResult{ID: c.ID, Title: title, Level: string(c.Level(profile)), Transcripts: []string{}}
+func verdict(c catalog.Check, title, profile string, outs []outcome, skip string, waivers []evidence.Waiver, now time.Time) evidence.CheckResult {
+	res := evidence.CheckResult{ID: c.ID, Title: title, Level: string(c.Level(profile)), Transcripts: []string{}}
 	var (
 		fails []failure
 		ran   int
@@ -51,7 +51,7 @@ func verdict(c catalog.Check, title, profile string, outs []outcome, skip string
 	res.Notes = dedupe(res.Notes)
 	switch {
 	case len(outs) == 0:
-		res.Status, res.Reason = reports.StatusSkipped, skip
+		res.Status, res.Reason = evidence.StatusSkipped, skip
 	case len(fails) > 0:
 		lvl := worst(fails)
 		// Report the reasons of the worst level first.
@@ -64,19 +64,19 @@ func verdict(c catalog.Check, title, profile string, outs []outcome, skip string
 		if len(rs) > maxReasons {
 			rs = append(rs[:maxReasons], "and "+itoa(len(rs)-maxReasons)+" more")
 		}
-		res.Status, res.Level, res.Reason = reports.StatusFailed, string(lvl), strings.Join(rs, "; ")
+		res.Status, res.Level, res.Reason = evidence.StatusFailed, string(lvl), strings.Join(rs, "; ")
 	case ran > 0:
-		res.Status = reports.StatusPassed
+		res.Status = evidence.StatusPassed
 		if len(skips) > 0 {
 			res.Notes = append(res.Notes, itoa(len(skips))+" of "+itoa(len(outs))+" variants skipped: "+strings.Join(dedupe(skips), "; "))
 		}
 	default:
-		res.Status, res.Reason = reports.StatusSkipped, strings.Join(dedupe(skips), "; ")
+		res.Status, res.Reason = evidence.StatusSkipped, strings.Join(dedupe(skips), "; ")
 	}
-	if res.Status == reports.StatusFailed {
+	if res.Status == evidence.StatusFailed {
 		if w, ok := activeWaiver(waivers, c.ID, now); ok {
 			res.Notes = append(res.Notes, "waived failure ("+res.Level+"): "+res.Reason)
-			res.Status, res.Reason = reports.StatusWaived, w.Reason
+			res.Status, res.Reason = evidence.StatusWaived, w.Reason
 			if w.Expires != "" {
 				res.Reason += " (waiver expires " + w.Expires + ")"
 			}
@@ -87,28 +87,28 @@ func verdict(c catalog.Check, title, profile string, outs []outcome, skip string
 
 // summarize counts the results and decides the run: failed when a MUST check failed, or a
 // SHOULD check under strict.
-func summarize(results []reports.CheckResult, strict bool) (string, reports.Counts) {
-	var n reports.Counts
-	result := "passed"
+func summarize(results []evidence.CheckResult, strict bool) (string, evidence.Counts) {
+	var n evidence.Counts
+	result := evidence.Passed
 	for _, r := range results {
 		n.Total++
 		switch r.Status {
-		case reports.StatusPassed:
+		case evidence.StatusPassed:
 			n.Passed++
-		case reports.StatusSkipped:
+		case evidence.StatusSkipped:
 			n.Skipped++
-		case reports.StatusWaived:
+		case evidence.StatusWaived:
 			n.Waived++
-		case reports.StatusFailed:
+		case evidence.StatusFailed:
 			n.Failed++
 			switch catalog.Level(r.Level) {
 			case catalog.Must:
 				n.FailedMust++
-				result = "failed"
+				result = evidence.Failed
 			case catalog.Should:
 				n.FailedShould++
 				if strict {
-					result = "failed"
+					result = evidence.Failed
 				}
 			default:
 				n.FailedInfo++
@@ -119,10 +119,10 @@ func summarize(results []reports.CheckResult, strict bool) (string, reports.Coun
 }
 
 // summary builds summary.json from the collected outcomes, every check in catalogue order.
-func (r *runner) summary(started, finished time.Time) *reports.Summary {
+func (r *runner) summary(started, finished time.Time) *evidence.Summary {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var results []reports.CheckResult
+	var results []evidence.CheckResult
 	for _, c := range r.catalogue() {
 		skip := r.skips[c.ID]
 		if skip == "" {
@@ -137,7 +137,7 @@ func (r *runner) summary(started, finished time.Time) *reports.Summary {
 		results = append(results, res)
 	}
 	result, counts := summarize(results, r.cfg.Strict)
-	return &reports.Summary{
+	return &evidence.Summary{
 		Result:   result,
 		Profile:  r.cfg.Profile,
 		Target:   r.red.String(r.cfg.TokenURL),

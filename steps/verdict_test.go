@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
-	"github.com/authzcheck/authzcheck/reports"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 )
 
 func check(t *testing.T, id string) catalog.Check {
@@ -27,23 +27,23 @@ func TestVerdict(t *testing.T) {
 		name        string
 		id, profile string
 		outs        []outcome
-		waivers     []reports.Waiver
-		status      reports.Status
+		waivers     []evidence.Waiver
+		status      evidence.Status
 		level       string
 		reason      string
 	}{
-		{"passes", "AUTH-01", "derbysoft", []outcome{{}}, nil, reports.StatusPassed, "must", ""},
-		{"MUST part fails", "AUTH-01", "derbysoft", []outcome{{failures: []failure{must}}}, nil, reports.StatusFailed, "must", must.reason},
-		{"only the SHOULD part fails: reported at SHOULD", "AUTH-01", "derbysoft", []outcome{{failures: []failure{should}}}, nil, reports.StatusFailed, "should", should.reason},
-		{"worst part wins, its reason first", "AUTH-01", "derbysoft", []outcome{{failures: []failure{should, must}}}, nil, reports.StatusFailed, "must", must.reason + "; " + should.reason},
-		{"one failing variant of an outline fails the check", "AUTH-15", "derbysoft", []outcome{{}, {failures: []failure{must}}, {}}, nil, reports.StatusFailed, "must", must.reason},
-		{"never run: skipped with the reason", "AUTH-17", "derbysoft", nil, nil, reports.StatusSkipped, "info", "why"},
-		{"every variant skipped", "BEARER-11", "derbysoft", []outcome{{skip: "needs control"}}, nil, reports.StatusSkipped, "must", "needs control"},
-		{"some variants skipped: still passed", "BEARER-12", "derbysoft", []outcome{{}, {skip: "needs keys"}}, nil, reports.StatusPassed, "should", ""},
-		{"waived with the waiver's reason", "AUTH-01", "derbysoft", []outcome{{failures: []failure{must}}}, []reports.Waiver{{ID: "AUTH-01", Reason: "known; ticket 42"}}, reports.StatusWaived, "must", "known; ticket 42"},
-		{"an expired waiver does not apply", "AUTH-01", "derbysoft", []outcome{{failures: []failure{must}}}, []reports.Waiver{{ID: "AUTH-01", Reason: "old", Expires: "2029-12-31"}}, reports.StatusFailed, "must", must.reason},
-		{"a waiver never turns a pass into waived", "AUTH-01", "derbysoft", []outcome{{}}, []reports.Waiver{{ID: "AUTH-01", Reason: "r"}}, reports.StatusPassed, "must", ""},
-		{"profile level: TOK-06 is INFO under rfc6749", "TOK-06", "rfc6749", []outcome{{notes: []string{"expected expires_in 28800, got 3600"}}}, nil, reports.StatusPassed, "info", ""},
+		{"passes", "AUTH-01", "derbysoft", []outcome{{}}, nil, evidence.StatusPassed, "must", ""},
+		{"MUST part fails", "AUTH-01", "derbysoft", []outcome{{failures: []failure{must}}}, nil, evidence.StatusFailed, "must", must.reason},
+		{"only the SHOULD part fails: reported at SHOULD", "AUTH-01", "derbysoft", []outcome{{failures: []failure{should}}}, nil, evidence.StatusFailed, "should", should.reason},
+		{"worst part wins, its reason first", "AUTH-01", "derbysoft", []outcome{{failures: []failure{should, must}}}, nil, evidence.StatusFailed, "must", must.reason + "; " + should.reason},
+		{"one failing variant of an outline fails the check", "AUTH-15", "derbysoft", []outcome{{}, {failures: []failure{must}}, {}}, nil, evidence.StatusFailed, "must", must.reason},
+		{"never run: skipped with the reason", "AUTH-17", "derbysoft", nil, nil, evidence.StatusSkipped, "info", "why"},
+		{"every variant skipped", "BEARER-11", "derbysoft", []outcome{{skip: "needs control"}}, nil, evidence.StatusSkipped, "must", "needs control"},
+		{"some variants skipped: still passed", "BEARER-12", "derbysoft", []outcome{{}, {skip: "needs keys"}}, nil, evidence.StatusPassed, "should", ""},
+		{"waived with the waiver's reason", "AUTH-01", "derbysoft", []outcome{{failures: []failure{must}}}, []evidence.Waiver{{ID: "AUTH-01", Reason: "known; ticket 42"}}, evidence.StatusWaived, "must", "known; ticket 42"},
+		{"an expired waiver does not apply", "AUTH-01", "derbysoft", []outcome{{failures: []failure{must}}}, []evidence.Waiver{{ID: "AUTH-01", Reason: "old", Expires: "2029-12-31"}}, evidence.StatusFailed, "must", must.reason},
+		{"a waiver never turns a pass into waived", "AUTH-01", "derbysoft", []outcome{{}}, []evidence.Waiver{{ID: "AUTH-01", Reason: "r"}}, evidence.StatusPassed, "must", ""},
+		{"profile level: TOK-06 is INFO under rfc6749", "TOK-06", "rfc6749", []outcome{{notes: []string{"expected expires_in 28800, got 3600"}}}, nil, evidence.StatusPassed, "info", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,18 +57,18 @@ func TestVerdict(t *testing.T) {
 }
 
 func TestSummarizeStrictness(t *testing.T) {
-	results := []reports.CheckResult{
-		{ID: "TOK-01", Level: "must", Status: reports.StatusPassed},
-		{ID: "TOK-09", Level: "should", Status: reports.StatusFailed},
-		{ID: "AUTH-01", Level: "must", Status: reports.StatusWaived},
-		{ID: "AUTH-17", Level: "info", Status: reports.StatusSkipped},
+	results := []evidence.CheckResult{
+		{ID: "TOK-01", Level: "must", Status: evidence.StatusPassed},
+		{ID: "TOK-09", Level: "should", Status: evidence.StatusFailed},
+		{ID: "AUTH-01", Level: "must", Status: evidence.StatusWaived},
+		{ID: "AUTH-17", Level: "info", Status: evidence.StatusSkipped},
 	}
 	result, n := summarize(results, false)
 	assert.Equal(t, "passed", result, "a SHOULD failure is a warning")
-	assert.Equal(t, reports.Counts{Total: 4, Passed: 1, Failed: 1, Skipped: 1, Waived: 1, FailedShould: 1}, n)
+	assert.Equal(t, evidence.Counts{Total: 4, Passed: 1, Failed: 1, Skipped: 1, Waived: 1, FailedShould: 1}, n)
 	result, _ = summarize(results, true)
 	assert.Equal(t, "failed", result, "--strict")
-	results[0].Status = reports.StatusFailed
+	results[0].Status = evidence.StatusFailed
 	result, _ = summarize(results, false)
 	assert.Equal(t, "failed", result)
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/load"
 	"github.com/authzcheck/authzcheck/mock"
 	"github.com/authzcheck/authzcheck/reports"
@@ -374,7 +375,7 @@ func loadOutcome(sum *load.Summary, runErr, finErr error, loadDir string) error 
 		return cli.Unreachablef("interrupted after %d requests; what was measured is in %s", sum.Requests, loadDir)
 	case finErr != nil:
 		return cli.Unreachablef("sealing the evidence: %v", finErr)
-	case sum.Result != "passed":
+	case sum.Result != evidence.Passed:
 		return cli.Failedf("%s", sum.Reason)
 	}
 	return nil
