@@ -340,10 +340,15 @@ func prepare(ctx context.Context, cfg *Config, sum *Summary, plain *http.Client)
 	return target, inner, cache, nil
 }
 
+// maxAnswerBody is how much of each answer Vegeta keeps for the analysis: a token answer is a
+// few KB, and Vegeta's default (no limit) would hold a hostile server's 200 MB answer in memory
+// once per request in flight. The rest of a larger answer is read and dropped.
+const maxAnswerBody = 64 << 10
+
 // attack runs Vegeta's attack and hands every result to col, until the duration is over, ctx
 // is done (the attack stops; in-flight requests get requestGrace) or col says to abort.
 func attack(ctx context.Context, cfg *Config, client *http.Client, target vegeta.Target, pacer *backoffPacer, col *collector, conns *connTracker) {
-	opts := []func(*vegeta.Attacker){vegeta.Client(client), vegeta.Workers(cfg.Workers)}
+	opts := []func(*vegeta.Attacker){vegeta.Client(client), vegeta.Workers(cfg.Workers), vegeta.MaxBody(maxAnswerBody)}
 	if cfg.MaxWorkers > 0 {
 		opts = append(opts, vegeta.MaxWorkers(cfg.MaxWorkers))
 	}
