@@ -524,4 +524,3 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
-

@@ -121,13 +121,13 @@ type phase struct {
 type session struct {
 	clientID, secret, distributor string
 
-	mock  *mock.Server
-	front *http.Server
-	other *http.Server
-	fwd   *http.Transport
-	base  string // the URL the client is given (the front's or, under TLS, the mock's)
+	mock     *mock.Server
+	front    *http.Server
+	other    *http.Server
+	fwd      *http.Transport
+	base     string // the URL the client is given (the front's or, under TLS, the mock's)
 	otherURL string
-	caPEM []byte
+	caPEM    []byte
 
 	cur atomic.Pointer[phase]
 
