@@ -4,9 +4,9 @@ import (
 	"context"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
-	"path/filepath"
 	"testing"
 	"time"
 
