@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cucumber/godog"
@@ -28,6 +29,9 @@ type outcome struct {
 	proc           *procResult
 	// phase keeps only the records of one phase (under --serve, where sessions share a mock).
 	phase string
+
+	once sync.Once
+	all  []record // the phase's records, read once when judging starts
 }
 
 // recs is the session's records from the given origin ("" = all).
@@ -35,9 +39,19 @@ func (o *outcome) recs(origin string) []record {
 	if o.s == nil {
 		return nil
 	}
+	o.once.Do(func() {
+		for _, r := range o.s.records() {
+			if o.phase == "" || r.Phase == o.phase {
+				o.all = append(o.all, r)
+			}
+		}
+	})
+	if origin == "" {
+		return o.all
+	}
 	var out []record
-	for _, r := range o.s.records() {
-		if (origin == "" || r.Origin == origin) && (o.phase == "" || r.Phase == o.phase) {
+	for _, r := range o.all {
+		if r.Origin == origin {
 			out = append(out, r)
 		}
 	}

@@ -113,6 +113,41 @@ func testClient(mode string) int {
 	case "exit":
 		fmt.Fprintln(os.Stderr, "cannot start: secret is", os.Getenv("AUTHZ_CLIENT_SECRET"))
 		return 4
+	case "noisy":
+		// Megabytes on both streams, the secret in every line, until stopped.
+		line := strings.Repeat("x", 200) + " secret=" + os.Getenv("AUTHZ_CLIENT_SECRET") + "\n"
+		for {
+			select {
+			case <-stop:
+				return 0
+			default:
+				fmt.Print(line)
+				fmt.Fprint(os.Stderr, line)
+			}
+		}
+	case "flood":
+		// As many API calls as 64 workers can make, one token, no pause.
+		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		ts := &tokenSource{mode: mode, hc: hc}
+		for w := 0; w < 64; w++ {
+			go func() {
+				for {
+					tok, err := ts.token("")
+					if err != nil {
+						time.Sleep(10 * time.Millisecond)
+						continue
+					}
+					req, _ := http.NewRequest(http.MethodGet, os.Getenv("AUTHZ_API_URL")+"/products", nil)
+					req.Header.Set("Authorization", "Bearer "+tok)
+					if resp, err := hc.Do(req); err == nil {
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					}
+				}
+			}()
+		}
+		<-stop
+		return 0
 	case "hang":
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Println("hanging; secret", os.Getenv("AUTHZ_CLIENT_SECRET"))
