@@ -11,8 +11,8 @@
 //	escape       starts a child in a new session (setsid) that ignores SIGTERM
 //
 // When HOSTILE_STATE_DIR is set, every process of it writes its pid to pid.<pid> there and the
-// secret it was given to secret, so a test can check that none survives and search outputs for
-// the secret.
+// client ID and secret it was given, a line each, to cred.<pid>, so that a test can check that
+// none survives and search every output for the secret.
 package main
 
 import (
@@ -76,9 +76,8 @@ func record() {
 	}
 	pid := strconv.Itoa(os.Getpid())
 	_ = os.WriteFile(filepath.Join(dir, "pid."+pid), []byte(pid), 0o600)
-	if s := os.Getenv("AUTHZ_CLIENT_SECRET"); s != "" {
-		_ = os.WriteFile(filepath.Join(dir, "secret"), []byte(s), 0o600)
-	}
+	cred := os.Getenv("AUTHZ_CLIENT_ID") + "\n" + os.Getenv("AUTHZ_CLIENT_SECRET")
+	_ = os.WriteFile(filepath.Join(dir, "cred."+pid), []byte(cred), 0o600)
 }
 
 // bearer fetches one token the ordinary way, or returns "" when that fails.
