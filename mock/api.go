@@ -85,6 +85,9 @@ func (s *Server) apiHandler(ep apiEndpoint) http.Handler {
 		q := st.quirks
 		if !q.has(qAPINoAuth) {
 			c, claims, ae := s.authorizeBearer(r, st)
+			if ex := observed(w); ex != nil && c != nil {
+				ex.ClientID = c.ID
+			}
 			if ae == nil && !q.has(qAPINoScopeCheck) && !hasScope(claims.Scope, ep.scope) {
 				ae = &apiError{status: http.StatusForbidden, errCode: "insufficient_scope",
 					desc: "the token lacks scope " + ep.scope, reason: "insufficient_scope"}
@@ -378,6 +381,9 @@ func writeAPIError(w http.ResponseWriter, q quirkSet, ae *apiError, scope string
 
 // writeAPIBody writes DerbySoft's {"errorCode","errorMessage"} error body.
 func writeAPIBody(w http.ResponseWriter, status int, code, msg string) {
+	if ex := observed(w); ex != nil {
+		ex.Error = code
+	}
 	b, _ := json.Marshal(struct {
 		ErrorCode    string `json:"errorCode"`
 		ErrorMessage string `json:"errorMessage"`

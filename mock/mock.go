@@ -16,6 +16,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -98,6 +99,8 @@ type settings struct {
 	now            func() time.Time
 	controlToken   string
 	allowRemote    bool
+	observer       func(Exchange)
+	tls            bool
 }
 
 // WithClients replaces the default demo clients (DefaultClientID, DefaultClient2ID).
@@ -156,6 +159,7 @@ type Server struct {
 	// ctlTransport carries Control()'s requests; its idle connections close with the server.
 	ctlTransport *http.Transport
 	initKeys     *keySet
+	tls          *serverTLS // nil without WithTLS
 
 	st   atomic.Pointer[state]
 	keys atomic.Pointer[keySet]
@@ -225,6 +229,12 @@ func New(opts ...Option) (*Server, error) {
 	if !set.allowRemote && !loopback.Host(host) {
 		return nil, fmt.Errorf("listen address %q is %w; allow it explicitly to serve other hosts", set.addr, ErrNotLoopback)
 	}
+	var stls *serverTLS
+	if set.tls {
+		if stls, err = newServerTLS(); err != nil {
+			return nil, err
+		}
+	}
 	ln, err := net.Listen("tcp", set.addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", set.addr, err)
@@ -236,6 +246,7 @@ func New(opts ...Option) (*Server, error) {
 		clock:    &clock{base: set.now},
 		metrics:  newMetrics(),
 		initKeys: ks,
+		tls:      stls,
 		issued:   newTokenRing(maxIssuedTokens),
 		serveErr: make(chan error, 1),
 	}
@@ -245,6 +256,11 @@ func New(opts ...Option) (*Server, error) {
 	s.lastRotate.Store(s.clock.now().UnixNano())
 	s.url = "http://" + ln.Addr().String()
 	s.ctlTransport = &http.Transport{MaxIdleConnsPerHost: 4}
+	if stls != nil {
+		s.url = "https://" + ln.Addr().String()
+		s.ctlTransport.TLSClientConfig = &tls.Config{RootCAs: stls.pool, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, stls.config)
+	}
 	s.control = NewControlClient(s.url, set.controlToken, &http.Client{Transport: s.ctlTransport, Timeout: 30 * time.Second})
 	s.hs = &http.Server{
 		Handler:           s.routes(),
@@ -255,6 +271,7 @@ func New(opts ...Option) (*Server, error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(set.logger.Handler(), slog.LevelWarn),
 	}
+	// The TLS listener's connections are *tls.Conn, so Serve handshakes them and sets r.TLS.
 	go func() { s.serveErr <- s.hs.Serve(ln) }()
 	return s, nil
 }
@@ -267,7 +284,7 @@ func DemoClients() []Client {
 	}
 }
 
-// URL is the server's base URL, "http://127.0.0.1:PORT".
+// URL is the server's base URL, "http://127.0.0.1:PORT" ("https://..." WithTLS).
 func (s *Server) URL() string { return s.url }
 
 // Addr is the address the server listens on.

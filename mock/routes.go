@@ -18,10 +18,17 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(ep.path, s.apiHandler(ep))
 	}
 	mux.Handle(ControlPath, s.controlHandler())
+	if s.set.observer == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.inFlight.Add(1)
+			defer s.inFlight.Add(-1)
+			mux.ServeHTTP(w, r)
+		})
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.inFlight.Add(1)
 		defer s.inFlight.Add(-1)
-		mux.ServeHTTP(w, r)
+		s.serveObserved(w, r, mux)
 	})
 }
 

@@ -55,6 +55,7 @@ func errInvalidClient(desc string) *oauthError {
 type tokenRequest struct {
 	client *clientEntry
 	secret string // the presented secret (quirk echo-secret-in-error only)
+	authed bool   // client authenticated (it is only the named one otherwise)
 }
 
 // dummyHash is compared against when the client ID is unknown, so an unknown ID takes as long
@@ -89,9 +90,18 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			}
 			s.log.Info("token request refused", "status", oe.status, "error", oe.code, "description", oe.description, "client", id)
 		}
+		if ex := observed(w); ex != nil && tr.authed {
+			ex.ClientID = tr.client.ID
+		}
 		s.writeTokenError(w, st, oe, &tr)
 		s.metrics.tokenLatency.Observe(since(start))
 		return
+	}
+	if ex := observed(w); ex != nil {
+		ex.ClientID, ex.IssuedToken, ex.ExpiresIn = iss.client, iss.token, iss.expiresIn
+		if st.quirks.has(qExpiresInFloat) {
+			ex.ExpiresIn-- // sent as expires_in-0.5
+		}
 	}
 	if s.logOn {
 		s.log.Info("token issued", "client", iss.client, "scope", iss.scope, "expires_in", iss.expiresIn)
@@ -161,7 +171,7 @@ func (s *Server) processToken(w http.ResponseWriter, r *http.Request, st *state,
 	}
 
 	client, secret, oe := s.authenticateClient(st, authz, vals, query)
-	tr.client, tr.secret = client, secret
+	tr.client, tr.secret, tr.authed = client, secret, client != nil && oe == nil
 	if client != nil {
 		client.counters.tokenRequests.Add(1)
 	}
@@ -462,6 +472,9 @@ func (s *Server) writeTokenError(w http.ResponseWriter, st *state, oe *oauthErro
 		clientStatus = "unknown"
 	}
 	if q.has(qHTMLErrors) && oe.malformed {
+		if ex := observed(w); ex != nil {
+			ex.Error = oe.code
+		}
 		h := w.Header()
 		h["Content-Type"] = []string{"text/html; charset=utf-8"}
 		if !q.has(qErrorsCacheable) {
@@ -482,6 +495,9 @@ func writeJSONError(w http.ResponseWriter, status int, code, desc string) {
 // writeJSONErrorCaching writes {"error","error_description"}, with "client_status" when not
 // empty (quirk enumerating-errors), and no-store caching headers when noStore.
 func writeJSONErrorCaching(w http.ResponseWriter, status int, code, desc, clientStatus string, noStore bool) {
+	if ex := observed(w); ex != nil {
+		ex.Error = code
+	}
 	b, _ := json.Marshal(struct {
 		ClientStatus string `json:"client_status,omitempty"`
 		Error        string `json:"error"`
