@@ -22,6 +22,12 @@ type outcome struct {
 	def      sessionDef
 	s        *session // nil when the session could not start
 	startErr error
+	// started and ended bound the session (under --serve: its phase); proc is how COMMAND
+	// ended (nil under --serve).
+	started, ended time.Time
+	proc           *procResult
+	// phase keeps only the records of one phase (under --serve, where sessions share a mock).
+	phase string
 }
 
 // recs is the session's records from the given origin ("" = all).
@@ -31,7 +37,7 @@ func (o *outcome) recs(origin string) []record {
 	}
 	var out []record
 	for _, r := range o.s.records() {
-		if origin == "" || r.Origin == origin {
+		if (origin == "" || r.Origin == origin) && (o.phase == "" || r.Phase == o.phase) {
 			out = append(out, r)
 		}
 	}
@@ -44,18 +50,21 @@ func (o *outcome) count(endpoint string) int {
 	}
 	o.s.mu.Lock()
 	defer o.s.mu.Unlock()
+	if o.phase != "" {
+		return o.s.counts[o.phase+"/"+endpoint]
+	}
 	return o.s.counts[endpoint]
 }
 
 // ended says how COMMAND ended when it ended on its own before it was stopped, else "".
-func (o *outcome) ended(j *judge) string {
+func (o *outcome) exit(j *judge) string {
 	switch {
 	case o.startErr != nil:
 		return "could not be started: " + j.red.String(o.startErr.Error())
-	case o.s == nil || o.s.proc == nil:
+	case o.proc == nil:
 		return ""
-	case o.s.proc.exited:
-		return o.s.proc.describe(j.red)
+	case o.proc.exited:
+		return o.proc.describe(j.red)
 	}
 	return ""
 }
@@ -182,7 +191,7 @@ func (j *judge) registerSteps(sc *godog.ScenarioContext) {
 func (j *judge) exitNote(st *scenarioState) string {
 	var parts []string
 	for _, o := range st.outs {
-		if e := o.ended(j); e != "" {
+		if e := o.exit(j); e != "" {
 			parts = append(parts, "in the "+o.def.name+" session the client "+e)
 		}
 	}
@@ -216,7 +225,7 @@ func (j *judge) madeAPICalls(st *scenarioState) error {
 
 func (j *judge) keptCalling(st *scenarioState) error {
 	for _, o := range st.outs {
-		if e := o.ended(j); e != "" {
+		if e := o.exit(j); e != "" {
 			st.fail("the client %s, before the %s session ended", e, o.def.name)
 			continue
 		}
@@ -458,7 +467,7 @@ func (j *judge) refreshEarly(st *scenarioState) error {
 	for _, o := range st.outs {
 		toks := issuedTokens(o.recs("main"))
 		if len(toks) < 2 {
-			st.fail("in the %s session the client fetched %d token(s) over %.0f s of tokens lasting %s: it never refreshed", o.def.name, len(toks), o.s.ended.Sub(o.s.started).Seconds(), o.def.ttl)
+			st.fail("in the %s session the client fetched %d token(s) over %.0f s of tokens lasting %s: it never refreshed", o.def.name, len(toks), o.ended.Sub(o.started).Seconds(), o.def.ttl)
 			continue
 		}
 		var late []record
@@ -482,10 +491,7 @@ var bearerRe = regexp.MustCompile(`^(?i:bearer) [A-Za-z0-9\-._~+/]+=*$`)
 func (j *judge) bearerHeader(st *scenarioState) error {
 	for _, o := range st.outs {
 		rs := o.recs("main")
-		known := map[string]bool{}
-		for _, r := range issuedTokens(rs) {
-			known[r.IssuedToken] = true
-		}
+		known := o.s.issuedTokens()
 		var bad []record
 		why := ""
 		for _, r := range filter(rs, isAPI) {
@@ -570,10 +576,10 @@ func (j *judge) recovers(st *scenarioState, within int) error {
 		}
 		switch {
 		case fetched == nil:
-			st.fail("after its token was rejected (401 invalid_token) the client fetched no new token in %.1f s%s", o.s.ended.Sub(rejected.End).Seconds(), j.exitNote(st))
+			st.fail("after its token was rejected (401 invalid_token) the client fetched no new token in %.1f s%s", o.ended.Sub(rejected.End).Seconds(), j.exitNote(st))
 			st.cite(o, *rejected)
 		case success == nil:
-			st.fail("after its token was rejected the client fetched a new token but no API call succeeded in %.1f s%s", o.s.ended.Sub(rejected.End).Seconds(), j.exitNote(st))
+			st.fail("after its token was rejected the client fetched a new token but no API call succeeded in %.1f s%s", o.ended.Sub(rejected.End).Seconds(), j.exitNote(st))
 			st.cite(o, *rejected, *fetched)
 		case success.End.Sub(rejected.End) > lim:
 			st.fail("after its token was rejected the client's API calls succeeded again only %.1f s later (at most %d s)", success.End.Sub(rejected.End).Seconds(), within)
@@ -611,7 +617,7 @@ func (j *judge) tokenRate(st *scenarioState, limit int) error {
 		}
 		peak, _ := maxInWindow(ts, time.Second)
 		total := o.count("token")
-		secs := o.s.ended.Sub(o.s.started).Seconds()
+		secs := o.ended.Sub(o.started).Seconds()
 		if peak > limit || total > maxRecords {
 			st.fail("up to %d token requests in one second in the %s session (%d in %.1f s): at most %d allowed", peak, o.def.name, total, secs, limit)
 			st.cite(o, toks...)
@@ -672,11 +678,11 @@ func (j *judge) recoversAfterSpell(st *scenarioState) error {
 		}
 		good := filter(rs, func(r *record) bool { return isAPI(r) && ok2xx(r) && r.Start.After(tok.End) })
 		if len(good) == 0 {
-			st.fail("the client got a token %.1f s into the %s session but no API call succeeded after it%s", tok.End.Sub(o.s.started).Seconds(), o.def.name, j.exitNote(st))
+			st.fail("the client got a token %.1f s into the %s session but no API call succeeded after it%s", tok.End.Sub(o.started).Seconds(), o.def.name, j.exitNote(st))
 			st.cite(o, *tok)
 			continue
 		}
-		st.note("in the %s session: first token %.1f s in, first successful API call %.1f s in", o.def.name, tok.End.Sub(o.s.started).Seconds(), good[0].End.Sub(o.s.started).Seconds())
+		st.note("in the %s session: first token %.1f s in, first successful API call %.1f s in", o.def.name, tok.End.Sub(o.started).Seconds(), good[0].End.Sub(o.started).Seconds())
 		st.cite(o, *tok, good[0])
 	}
 	return nil
@@ -840,7 +846,7 @@ func (j *judge) noteLatency(st *scenarioState) error {
 			st.note("no API calls in the %s session", o.def.name)
 			continue
 		}
-		secs := o.s.ended.Sub(o.s.started).Seconds()
+		secs := o.ended.Sub(o.started).Seconds()
 		st.note("%d API calls in %.1f s (%.1f/s), %d succeeded; API latency at the harness p50 %.1f ms, max %.1f ms", o.count("api"), secs, float64(o.count("api"))/secs, len(filter(api, ok2xx)), ds[len(ds)/2], ds[len(ds)-1])
 	}
 	return nil

@@ -4,7 +4,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
-		"testing"
+	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"

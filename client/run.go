@@ -121,6 +121,7 @@ type judge struct {
 	mu       sync.Mutex
 	states   map[string]*scenarioState
 	harness  []string
+	unserved string // why a session did not run under --serve
 }
 
 // Run certifies cfg.Command against the client catalogue: it runs every session the selected
@@ -132,35 +133,23 @@ func Run(ctx context.Context, cfg Config) (*reports.Summary, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, &UsageError{err}
 	}
-	suite, err := indexSuite()
+	suite, pick, defs, err := plan(cfg.Only)
 	if err != nil {
-		return nil, fmt.Errorf("the embedded client suite: %w", err)
-	}
-	var pick []scenarioInfo
-	need := map[string]bool{}
-	for _, sc := range suite {
-		if selected(sc, cfg.Only) {
-			pick = append(pick, sc)
-			for _, s := range sc.sessions {
-				need[s] = true
-			}
-		}
-	}
-	if len(pick) == 0 {
-		return nil, &UsageError{fmt.Errorf("no client check matches %s; give CLIENT-NN IDs or tags like must", strings.Join(cfg.Only, ","))}
-	}
-	var defs []sessionDef
-	for _, d := range sessionDefs {
-		if need[d.name] {
-			defs = append(defs, d)
-		}
+		return nil, err
 	}
 	started := time.Now()
 	outs, err := runSessions(ctx, &cfg, defs)
 	if err != nil {
 		return nil, err
 	}
+	return judgeAndWrite(ctx, &cfg, suite, pick, outs, started, "")
+}
+
+// judgeAndWrite judges the picked checks over the outcomes and, with cfg.Dir, writes the
+// bundle. unserved says why a session absent from outs was not run ("" = not needed).
+func judgeAndWrite(ctx context.Context, cfg *Config, suite, pick []scenarioInfo, outs map[string]*outcome, started time.Time, unserved string) (*reports.Summary, error) {
 	j := newJudge(outs)
+	j.unserved = unserved
 	cucumber, err := j.run(ctx, pick)
 	if err != nil {
 		return nil, err
@@ -168,15 +157,41 @@ func Run(ctx context.Context, cfg Config) (*reports.Summary, error) {
 	finished := time.Now()
 	sum := j.summary(suite, pick, cfg.Strict, started, finished)
 	if cfg.Stdout != nil {
-		fmt.Fprintf(cfg.Stdout, "  judged %d checks over %d sessions in %.1f s\n", len(pick), len(defs), finished.Sub(started).Seconds())
+		fmt.Fprintf(cfg.Stdout, "  judged %d checks over %d sessions in %.1f s\n", len(pick), len(outs), finished.Sub(started).Seconds())
 	}
 	if cfg.Dir == "" {
 		return sum, j.harnessErr()
 	}
-	if err := j.writeBundle(&cfg, sum, cucumber, started, finished); err != nil {
+	if err := j.writeBundle(cfg, sum, cucumber, started, finished); err != nil {
 		return sum, err
 	}
 	return sum, j.harnessErr()
+}
+
+// plan reads the suite and picks the checks only selects and the sessions they need.
+func plan(only []string) (suite, pick []scenarioInfo, defs []sessionDef, err error) {
+	suite, err = indexSuite()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("the embedded client suite: %w", err)
+	}
+	need := map[string]bool{}
+	for _, sc := range suite {
+		if selected(sc, only) {
+			pick = append(pick, sc)
+			for _, s := range sc.sessions {
+				need[s] = true
+			}
+		}
+	}
+	if len(pick) == 0 {
+		return nil, nil, nil, &UsageError{fmt.Errorf("no client check matches %s; give CLIENT-NN IDs or tags like must", strings.Join(only, ","))}
+	}
+	for _, d := range sessionDefs {
+		if need[d.name] {
+			defs = append(defs, d)
+		}
+	}
+	return suite, pick, defs, nil
 }
 
 func (cfg *Config) validate() error {
@@ -235,6 +250,9 @@ func runSessions(ctx context.Context, cfg *Config, defs []sessionDef) (map[strin
 			defer func() { <-sem }()
 			s, err := runSession(ctx, d, cfg, tmp)
 			o := &outcome{def: d, s: s, startErr: err}
+			if s != nil {
+				o.started, o.ended, o.proc = s.started, s.ended, s.proc
+			}
 			mu.Lock()
 			outs[d.name] = o
 			mu.Unlock()
@@ -264,7 +282,7 @@ func sessionLine(o *outcome) string {
 	if o.startErr != nil {
 		return s + ", the command could not be started"
 	}
-	if p := o.s.proc; p != nil && p.exited {
+	if p := o.proc; p != nil && p.exited {
 		s += fmt.Sprintf(", the client exited with code %d", p.exitCode)
 	} else if p != nil && p.killed {
 		s += ", the client ignored SIGTERM and was killed"
@@ -279,7 +297,7 @@ func newJudge(outs map[string]*outcome) *judge {
 			continue
 		}
 		red.AddCredential(o.s.clientID, o.s.secret)
-		for tok := range o.s.issued {
+		for tok := range o.s.issuedTokens() {
 			red.AddToken(tok)
 		}
 	}
@@ -379,6 +397,8 @@ func (j *judge) summary(suite, pick []scenarioInfo, strict bool, started, finish
 			row.Status, row.Reason = reports.StatusSkipped, "not selected"
 		case st == nil:
 			row.Status, row.Reason = reports.StatusSkipped, "not run"
+		case st.missing != "" && j.unserved != "":
+			row.Status, row.Reason = reports.StatusSkipped, "the "+st.missing+" session "+j.unserved
 		case st.missing != "":
 			row.Status, row.Reason = reports.StatusSkipped, "the "+st.missing+" session did not run"
 		default:
@@ -524,4 +544,3 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
-

@@ -2,7 +2,11 @@ package client
 
 import (
 	"context"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,4 +52,79 @@ func TestGoodClientPassesEverything(t *testing.T) {
 	v, err := reports.Verify(dir, nil)
 	require.NoError(t, err)
 	assert.True(t, v.OK(), "%v", v.Problems)
+}
+
+// Each naive client fails exactly the checks its defect breaks.
+func TestNaiveClientsFailTheirChecks(t *testing.T) {
+	tests := []struct {
+		mode string
+		only []string
+		want []string
+	}{
+		{"per-call", []string{"CLIENT-04", "CLIENT-05", "CLIENT-09"}, []string{"CLIENT-04"}},
+		{"hardcoded", []string{"CLIENT-04", "CLIENT-05", "CLIENT-06"}, []string{"CLIENT-05", "CLIENT-06"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			cmd, env := testCommand(t, tt.mode)
+			sum, err := Run(context.Background(), Config{Command: cmd, Env: env, Only: tt.only, Grace: time.Second})
+			require.NoError(t, err)
+			for _, c := range sum.Checks {
+				if c.Status == reports.StatusFailed {
+					t.Logf("%s: %s", c.ID, c.Reason)
+				}
+			}
+			assert.Equal(t, tt.want, failed(sum))
+			assert.Equal(t, "failed", sum.Result)
+		})
+	}
+}
+
+// A client that exits at once, or hangs ignoring SIGTERM, gets a verdict in bounded time, and
+// its secret, printed on its output, reaches no output of the harness.
+func TestMisbehavingClientsGetAVerdict(t *testing.T) {
+	for _, mode := range []string{"exit", "hang"} {
+		t.Run(mode, func(t *testing.T) {
+			cmd, env := testCommand(t, mode)
+			dir := t.TempDir()
+			var out strings.Builder
+			start := time.Now()
+			sum, err := Run(context.Background(), Config{Command: cmd, Env: env, Dir: dir, Grace: 200 * time.Millisecond,
+				Only: []string{"CLIENT-01", "CLIENT-04", "CLIENT-15"}, Stdout: &out})
+			require.NoError(t, err)
+			assert.Less(t, time.Since(start), 30*time.Second)
+			assert.Equal(t, "failed", sum.Result)
+			assert.Equal(t, "failed", statuses(sum)["CLIENT-04"])
+			var reason string
+			for _, c := range sum.Checks {
+				if c.ID == "CLIENT-04" {
+					reason = c.Reason
+				}
+			}
+			if mode == "exit" {
+				assert.Contains(t, reason, "exited with code 4")
+				assert.Contains(t, reason, "cannot start: secret is ***")
+			}
+			// Every file of the bundle, and the console, are free of every session's secret.
+			secretsFree(t, dir, out.String())
+		})
+	}
+}
+
+// secretsFree fails when a session secret (they all end in "%!", after a '=' segment) appears
+// in the console text or any bundle file. The secrets are random per session, so the test
+// looks for their shape: fresh credentials never leave the harness unredacted.
+func secretsFree(t *testing.T, dir, console string) {
+	t.Helper()
+	shape := regexp.MustCompile(`[0-9a-f]{6}\+[0-9a-f]{6}/[0-9a-f]{6}=[0-9a-f]{6}%!`)
+	assert.False(t, shape.MatchString(console), "a secret on the console")
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		assert.False(t, shape.Match(b), "a secret in %s", p)
+		return nil
+	}))
 }

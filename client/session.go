@@ -121,13 +121,13 @@ type phase struct {
 type session struct {
 	clientID, secret, distributor string
 
-	mock  *mock.Server
-	front *http.Server
-	other *http.Server
-	fwd   *http.Transport
-	base  string // the URL the client is given (the front's or, under TLS, the mock's)
+	mock     *mock.Server
+	front    *http.Server
+	other    *http.Server
+	fwd      *http.Transport
+	base     string // the URL the client is given (the front's or, under TLS, the mock's)
 	otherURL string
-	caPEM []byte
+	caPEM    []byte
 
 	cur atomic.Pointer[phase]
 
@@ -143,7 +143,10 @@ type session struct {
 
 // newSession starts a mock (and, unless the definition is TLS, a recording front) with fresh
 // credentials. Close stops them.
-func newSession(def sessionDef) (*session, error) {
+func newSession(def sessionDef) (*session, error) { return newSessionAt(def, "127.0.0.1:0") }
+
+// newSessionAt is newSession with the front listening on addr (--serve).
+func newSessionAt(def sessionDef, addr string) (*session, error) {
 	s := &session{
 		clientID:    "cert-" + randHex(4),
 		secret:      freshSecret(),
@@ -166,7 +169,7 @@ func newSession(def sessionDef) (*session, error) {
 	if def.tls != tlsOff {
 		s.base = m.URL()
 		s.caPEM = m.CACertPEM()
-	} else if err := s.startFront(); err != nil {
+	} else if err := s.startFront(addr); err != nil {
 		m.Close()
 		return nil, fmt.Errorf("session %s: %w", def.name, err)
 	}
@@ -198,8 +201,8 @@ func (s *session) setPhase(def sessionDef) {
 func (s *session) TokenURL() string { return s.base + mock.TokenPath }
 func (s *session) APIURL() string   { return s.base }
 
-func (s *session) startFront() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func (s *session) startFront(addr string) error {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("front: %w", err)
 	}
@@ -299,6 +302,7 @@ func (s *session) add(rec *record) {
 	defer s.mu.Unlock()
 	s.seq++
 	s.counts[rec.Endpoint]++
+	s.counts[rec.Phase+"/"+rec.Endpoint]++
 	if rec.IssuedToken != "" && len(s.issued) < maxIssuedKnown {
 		s.issued[rec.IssuedToken] = rec.End
 	}
@@ -475,6 +479,17 @@ func (s *session) Close() {
 	if err := s.mock.Shutdown(ctx); err != nil {
 		s.mock.Close()
 	}
+}
+
+// issuedTokens is the set of tokens the session issued (up to maxIssuedKnown).
+func (s *session) issuedTokens() map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]bool, len(s.issued))
+	for t := range s.issued {
+		out[t] = true
+	}
+	return out
 }
 
 // records returns what the session kept, in order of arrival.
