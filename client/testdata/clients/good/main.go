@@ -40,7 +40,7 @@ import (
 
 func main() {
 	workers := flag.Int("workers", 4, "concurrent API callers")
-	pause := flag.Duration("pause", 20*time.Millisecond, "pause between one worker's calls")
+	pause := flag.Duration("pause", 50*time.Millisecond, "pause between one worker's calls")
 	flag.Parse()
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
 	if err := run(*workers, *pause); err != nil {

@@ -13,6 +13,7 @@
 //	insecure-tls        skips TLS certificate verification
 //	strict-expires-in   decodes expires_in as a JSON number only (the seed types it as a string)
 //	follow-redirect     follows a redirect of its token request, Basic credential and all
+//	                    (Go itself drops Authorization when a redirect leaves the host)
 //	no-derby-headers    sends no echo-token or distributor-id
 //
 // Environment: AUTHZ_TOKEN_URL, AUTHZ_API_URL, AUTHZ_CLIENT_ID, AUTHZ_CLIENT_SECRET and
@@ -88,8 +89,14 @@ func run(defect string, workers int, pause time.Duration) error {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsConf
 	tokenHTTP := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	if defect != "follow-redirect" {
-		tokenHTTP.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	tokenHTTP.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if defect == "follow-redirect" {
+		// The defect, a common "fix" for a token endpoint behind a redirect: Go drops
+		// Authorization when a redirect leaves the host, so this puts it back, wherever it goes.
+		tokenHTTP.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			req.Header.Set("Authorization", via[0].Header.Get("Authorization"))
+			return nil
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
