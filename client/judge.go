@@ -577,7 +577,7 @@ func (j *judge) recovers(st *scenarioState, within int) error {
 		if rejected == nil {
 			// A client whose tokens all post-date the revocation (one that fetches per call)
 			// never presents a revoked token: there is nothing to recover from.
-			revokeAt := o.s.started.Add(o.def.revokeAfter)
+			revokeAt := o.started.Add(o.def.revokeAfter)
 			if after := filter(rs, func(r *record) bool { return isAPI(r) && ok2xx(r) && r.Start.After(revokeAt) }); len(after) > 0 {
 				st.note("in the %s session the client never presented a revoked token; %d API calls succeeded after the revocation at %s", o.def.name, len(after), o.def.revokeAfter)
 				continue
