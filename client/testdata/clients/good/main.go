@@ -83,8 +83,8 @@ func run(workers int, pause time.Duration) error {
 	// Not ctx: a fetch should finish even while we shut down, and Close discards it.
 	tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, tokenHTTP)
 	// cfg.Token fetches on every call; the cache decides when to call it.
-	cache := tokencache.New(tokencache.SourceFunc(func() (*oauth2.Token, error) { return cfg.Token(tokenCtx) }),
-		tokencache.Backoff(250*time.Millisecond, 5*time.Second))
+	src := &spaced{gap: 300 * time.Millisecond, fetch: func() (*oauth2.Token, error) { return cfg.Token(tokenCtx) }}
+	cache := tokencache.New(src, tokencache.Backoff(250*time.Millisecond, 5*time.Second))
 	defer cache.Close()
 
 	api := &http.Client{
@@ -124,6 +124,27 @@ func transport(caFile string) (*http.Transport, error) {
 	}
 	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	return t, nil
+}
+
+// spaced is a token source that never fetches twice within gap. The cache fetches a new token
+// after each 401 whose token is still its current one; when the API rejects every token, workers
+// whose calls overlap would each reject the token the previous one just fetched, and fetch at
+// the pace of the API calls. Spaced, a storm of 401s costs at most one fetch per gap.
+type spaced struct {
+	gap   time.Duration
+	fetch func() (*oauth2.Token, error)
+	mu    sync.Mutex
+	last  time.Time
+}
+
+func (s *spaced) Token() (*oauth2.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if wait := s.gap - time.Since(s.last); wait > 0 {
+		time.Sleep(wait)
+	}
+	defer func() { s.last = time.Now() }()
+	return s.fetch()
 }
 
 // echoTokens sets DerbySoft's echo-token, unique per request sent (a 401 retry is a new one).

@@ -66,7 +66,7 @@ class Tokens:
         self.basic = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
         self.lock = threading.Lock()  # held across a fetch: concurrent callers share it
         self.token, self.renew, self.expires = None, 0.0, 0.0
-        self.not_before, self.delay = 0.0, 0.0
+        self.not_before, self.delay, self.last_fetch = 0.0, 0.0, float("-inf")
 
     def get(self):
         with self.lock:
@@ -78,14 +78,21 @@ class Tokens:
                 if valid:
                     return self.token
                 raise RuntimeError("token endpoint failing; waiting before the next attempt")
+            # Never two fetches within 0.3 s: when the API rejects every token, workers whose calls
+            # overlap would each reject the token another just fetched, at the pace of the calls.
+            gap = self.last_fetch + 0.3 - time.monotonic()
+            if gap > 0:
+                time.sleep(gap)
             try:
                 token, lifetime = self.fetch()
             except Exception as e:
+                self.last_fetch = time.monotonic()
                 self.delay = min(max(2 * self.delay, 0.25), 5.0)
                 self.not_before = now + max(self.delay, getattr(e, "retry_after", 0))
                 if valid:
                     return self.token
                 raise
+            self.last_fetch = time.monotonic()
             self.delay = 0.0
             self.token, self.expires, self.renew = token, now + lifetime, now + 0.8 * lifetime
             return token
