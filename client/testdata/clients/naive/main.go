@@ -6,7 +6,7 @@
 //	fetch-per-call      asks for a new token before every API call
 //	hardcoded-28800     keeps a token for 28800 s whatever expires_in says
 //	no-401-recovery     keeps using a token the API rejected with 401
-//	retry-loop-401      after a 401, fetches a new token and retries until it works
+//	retry-loop-401      after a 401, fetches new tokens and retries until one works
 //	ignore-retry-after  retries a 429/503 token answer on its own schedule
 //	creds-in-body       sends client_id and client_secret in the form body, not Basic
 //	creds-in-query      sends client_id and client_secret in the token URL's query, not Basic
@@ -128,6 +128,7 @@ type tokens struct {
 	tok            string
 	renew, expires time.Time
 	notBefore      time.Time // no fetch before this after a failure
+	fetched        time.Time // when the last fetch ended
 	delay          time.Duration
 }
 
@@ -150,7 +151,13 @@ func (t *tokens) get(ctx context.Context) (string, error) {
 		}
 		return "", fmt.Errorf("token endpoint failing; next attempt in %s", t.notBefore.Sub(now).Round(time.Millisecond))
 	}
+	// Never two fetches within 300 ms: when the API rejects every token, workers whose calls
+	// overlap would each reject the token another just fetched, at the pace of the calls.
+	if !sleep(ctx, time.Until(t.fetched.Add(300*time.Millisecond))) {
+		return "", ctx.Err()
+	}
 	tok, lifetime, err := t.fetch(ctx)
+	t.fetched = time.Now()
 	if err != nil {
 		t.delay = min(max(2*t.delay, 250*time.Millisecond), 5*time.Second)
 		wait := t.delay
@@ -320,7 +327,20 @@ func (c *client) call(ctx context.Context, method, path, body string) error {
 		if status != http.StatusUnauthorized || c.defect == "no-401-recovery" {
 			return fmt.Errorf("%d %s", status, http.StatusText(status))
 		}
-		if attempt == 2 && c.defect != "retry-loop-401" {
+		if c.defect == "retry-loop-401" {
+			// The defect: a new token straight from the endpoint, again and again, until one
+			// is accepted.
+			for status == http.StatusUnauthorized {
+				if tok, _, err = c.tokens.fetch(ctx); err != nil {
+					return err
+				}
+				if status, err = c.send(ctx, tok, method, path, body); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if attempt == 2 {
 			// A new token was rejected too: the API refuses every token, and fetching
 			// another one for each call would only load the token endpoint.
 			return fmt.Errorf("%d %s after a new token", status, http.StatusText(status))
