@@ -474,6 +474,9 @@ func (j *judge) writeBundle(cfg *Config, sum *reports.Summary, cucumber []byte, 
 	if err := steps.WriteOutputs(cfg.Dir, sum, [][]byte{cucumber}); err != nil {
 		return err
 	}
+	if err := j.writeTimeline(cfg.Dir); err != nil {
+		return fmt.Errorf("writing the timeline: %w", err)
+	}
 	var creds []reports.Credential
 	clientID := ""
 	for _, o := range j.outcomes {
