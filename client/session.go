@@ -610,12 +610,13 @@ func basicCredentials(h http.Header) (id, secret string, ok bool) {
 		return "", "", false
 	}
 	id, secret, ok = strings.Cut(string(raw), ":")
-	if ok {
-		if d, err := url.QueryUnescape(id); err == nil {
-			id = d
-		}
+	if !ok {
+		return "", "", false
 	}
-	return id, secret, ok
+	if d, err := url.QueryUnescape(id); err == nil {
+		id = d
+	}
+	return id, secret, true
 }
 
 // bearerToken is the token of a single "Authorization: Bearer ..." header, "" otherwise.
