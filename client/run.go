@@ -262,9 +262,14 @@ func runSessions(ctx context.Context, cfg *Config, defs []sessionDef) (map[strin
 		}()
 	}
 	wg.Wait()
-	for _, o := range outs {
-		if o.s == nil && o.startErr != nil {
-			return nil, fmt.Errorf("session %s: %w", o.def.name, o.startErr)
+	for _, d := range defs {
+		o := outs[d.name]
+		switch {
+		case o == nil:
+		case o.s == nil && o.startErr != nil:
+			return nil, fmt.Errorf("session %s: %w", d.name, o.startErr)
+		case o.startErr != nil:
+			return nil, &UsageError{fmt.Errorf("command %q cannot be started: %v", cfg.Command[0], unwrapExec(o.startErr))}
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -473,6 +478,9 @@ func (j *judge) writeBundle(cfg *Config, sum *reports.Summary, cucumber []byte, 
 	}
 	if err := steps.WriteOutputs(cfg.Dir, sum, [][]byte{cucumber}); err != nil {
 		return err
+	}
+	if err := j.writeTimeline(cfg.Dir); err != nil {
+		return fmt.Errorf("writing the timeline: %w", err)
 	}
 	var creds []reports.Credential
 	clientID := ""

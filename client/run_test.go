@@ -46,9 +46,15 @@ func TestGoodClientPassesEverything(t *testing.T) {
 	}
 	assert.Empty(t, failed(sum))
 	assert.Equal(t, "passed", sum.Result)
-	for _, f := range []string{"summary.json", "junit.xml", "cucumber.json", "report.html", "manifest.json", "SHA256SUMS"} {
+	for _, f := range []string{"summary.json", "junit.xml", "cucumber.json", "report.html", "manifest.json", "SHA256SUMS", "client/timeline.json"} {
 		assert.FileExists(t, filepath.Join(dir, f))
 	}
+	// report.html draws each session's timeline: tokens, token requests and API calls.
+	page, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	require.NoError(t, err)
+	assert.Contains(t, string(page), `<section id="timeline">`)
+	assert.Equal(t, len(sessionDefs), strings.Count(string(page), `<svg class="timeline"`))
+	secretsFree(t, dir, "")
 	v, err := reports.Verify(dir, nil)
 	require.NoError(t, err)
 	assert.True(t, v.OK(), "%v", v.Problems)

@@ -112,6 +112,9 @@ func Serve(ctx context.Context, sc ServeConfig) (*reports.Summary, error) {
 		if err := s.mock.Control().SetConfig(ctx, mock.ConfigPatch{TokenTTL: &d.ttl}); err != nil {
 			return nil, fmt.Errorf("session %s: %w", d.name, err)
 		}
+		if err := s.mock.Control().SetQuirks(ctx, d.quirks()); err != nil {
+			return nil, fmt.Errorf("session %s: %w", d.name, err)
+		}
 		s.setPhase(d)
 		o := &outcome{def: d, s: s, phase: d.name, started: time.Now()}
 		ticker := time.NewTicker(500 * time.Millisecond)

@@ -64,21 +64,33 @@ type sessionDef struct {
 	expiresInString bool
 	// lowerBearer: token_type is "bearer" and the answer has no scope.
 	lowerBearer bool
+	// lenientExpiry: the API accepts expired tokens (mock quirk api-ignore-expiry), so that a
+	// client that does not honour expires_in keeps presenting its token instead of learning
+	// from a 401 (CLIENT-05 sees it).
+	lenientExpiry bool
+}
+
+// quirks are the mock quirks a session needs.
+func (d sessionDef) quirks() []string {
+	if d.lenientExpiry {
+		return []string{"api-ignore-expiry"}
+	}
+	return []string{}
 }
 
 // sessionDefs are the client catalogue's sessions. Lifetimes are seconds, never 28800, so that
 // a client that hard-codes it fails within the session.
 var sessionDefs = []sessionDef{
-	{name: "baseline", about: "tokens of 3 s for 13 s", ttl: 3 * time.Second, run: 13 * time.Second},
+	{name: "baseline", about: "tokens of 3 s for 13 s; the API does not reject expired tokens, so only the client's own bookkeeping decides when it refreshes", ttl: 3 * time.Second, run: 13 * time.Second, lenientExpiry: true},
 	{name: "revocation", about: "tokens of 20 s; every token issued in the first 3 s is revoked at 3 s", ttl: 20 * time.Second, run: 8 * time.Second, revokeAfter: 3 * time.Second},
 	{name: "every token rejected", about: "the API rejects every token with 401 invalid_token", ttl: 3 * time.Second, run: 6 * time.Second, rejectAll: true},
-	{name: "rate limited", about: "the first token request gets 429 with Retry-After: 2", ttl: 3 * time.Second, run: 7 * time.Second, retryAfter: 2 * time.Second},
-	{name: "unavailable", about: "the token endpoint answers 503 for the first 3 s", ttl: 3 * time.Second, run: 8 * time.Second, unavailable: 3 * time.Second},
-	{name: "string expires_in", about: "expires_in is a numeric string; tokens of 2 s", ttl: 2 * time.Second, run: 8 * time.Second, expiresInString: true},
-	{name: "lower-case bearer", about: "token_type is \"bearer\" and no scope is returned", ttl: 3 * time.Second, run: 6 * time.Second, lowerBearer: true},
-	{name: "trusted TLS", about: "HTTPS with a CA of its own, named in AUTHZ_CA_FILE and the usual CA variables", ttl: 3 * time.Second, run: 5 * time.Second, tls: tlsTrusted},
-	{name: "untrusted TLS", about: "HTTPS with a CA the client was not told about", ttl: 3 * time.Second, run: 4 * time.Second, tls: tlsUntrusted},
-	{name: "redirect", about: "the token endpoint redirects (307) to another origin", ttl: 3 * time.Second, run: 4 * time.Second, redirect: true},
+	{name: "rate limited", about: "the first token request gets 429 with Retry-After: 2", ttl: 3 * time.Second, run: 10 * time.Second, retryAfter: 2 * time.Second},
+	{name: "unavailable", about: "the token endpoint answers 503 for the first 3 s", ttl: 3 * time.Second, run: 10 * time.Second, unavailable: 3 * time.Second},
+	{name: "string expires_in", about: "expires_in is a numeric string; tokens of 2 s; the API does not reject expired tokens", ttl: 2 * time.Second, run: 8 * time.Second, expiresInString: true, lenientExpiry: true},
+	{name: "lower-case bearer", about: "token_type is \"bearer\" and no scope is returned", ttl: 3 * time.Second, run: 8 * time.Second, lowerBearer: true},
+	{name: "trusted TLS", about: "HTTPS with a CA of its own, named in AUTHZ_CA_FILE and the usual CA variables", ttl: 3 * time.Second, run: 7 * time.Second, tls: tlsTrusted},
+	{name: "untrusted TLS", about: "HTTPS with a CA the client was not told about", ttl: 3 * time.Second, run: 6 * time.Second, tls: tlsUntrusted},
+	{name: "redirect", about: "the token endpoint redirects (307) to another origin", ttl: 3 * time.Second, run: 6 * time.Second, redirect: true},
 }
 
 func lookupSession(name string) (sessionDef, bool) {
@@ -102,6 +114,9 @@ type record struct {
 	ByHarness bool
 	// Answer is the answer body (bounded), for the transcript.
 	Answer []byte
+	// Observed: recorded by the mock's observer (TLS sessions), whose Body holds only what the
+	// mock read (nothing, for a request it refused before reading the body).
+	Observed bool
 	// SecretForm says how the Basic credential carried the secret: "as is", "form-encoded",
 	// "wrong" or "" (no Basic credential).
 	SecretForm string
@@ -157,6 +172,7 @@ func newSessionAt(def sessionDef, addr string) (*session, error) {
 	opts := []mock.Option{
 		mock.WithClients(mock.Client{ID: s.clientID, Secret: s.secret, Distributor: s.distributor}),
 		mock.WithTokenTTL(def.ttl),
+		mock.WithQuirks(def.quirks()...),
 	}
 	if def.tls != tlsOff {
 		opts = append(opts, mock.WithTLS(), mock.WithObserver(s.observe))
@@ -249,7 +265,7 @@ func (s *session) startOther() error {
 
 // observe records an exchange the mock reports (TLS sessions).
 func (s *session) observe(ex mock.Exchange) {
-	rec := &record{Exchange: ex, Origin: "main", Phase: s.cur.Load().def.name}
+	rec := &record{Exchange: ex, Origin: "main", Phase: s.cur.Load().def.name, Observed: true}
 	if len(rec.Body) > maxKeptBody {
 		rec.Body, rec.BodyTruncated = rec.Body[:maxKeptBody], true
 	}
@@ -384,6 +400,9 @@ func (s *session) forward(w http.ResponseWriter, r *http.Request, rec *record, p
 	}
 	out.Header = r.Header.Clone()
 	out.Host = r.Host
+	if rec.Endpoint == "token" {
+		basicFromElsewhere(out, rec.Body)
+	}
 	resp, err := s.fwd.RoundTrip(out)
 	if err != nil {
 		rec.Error = "harness: " + err.Error()
@@ -418,6 +437,38 @@ func (s *session) forward(w http.ResponseWriter, r *http.Request, rec *record, p
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(body)
 	s.finish(rec, h)
+}
+
+// basicFromElsewhere moves client credentials sent in the body or the query (CLIENT-02 fails
+// them) into an Authorization: Basic header before the request reaches the mock, which accepts
+// HTTP Basic only: each defect is judged by its own check, and the client's other behaviour is
+// still seen. The record keeps the request as the client sent it.
+func basicFromElsewhere(out *http.Request, body []byte) {
+	if out.Header.Get("Authorization") != "" {
+		return
+	}
+	q := out.URL.Query()
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return
+	}
+	id, secret := q.Get("client_id"), q.Get("client_secret")
+	inQuery := id != "" && secret != ""
+	if !inQuery {
+		id, secret = form.Get("client_id"), form.Get("client_secret")
+		if id == "" || secret == "" {
+			return
+		}
+	}
+	for _, v := range []url.Values{q, form} {
+		v.Del("client_id")
+		v.Del("client_secret")
+	}
+	out.URL.RawQuery = q.Encode()
+	nb := []byte(form.Encode())
+	out.Body = io.NopCloser(bytes.NewReader(nb))
+	out.ContentLength = int64(len(nb))
+	out.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
 }
 
 // tokenAnswer reads an issued token from the mock's answer and rewrites the answer for the
@@ -559,12 +610,13 @@ func basicCredentials(h http.Header) (id, secret string, ok bool) {
 		return "", "", false
 	}
 	id, secret, ok = strings.Cut(string(raw), ":")
-	if ok {
-		if d, err := url.QueryUnescape(id); err == nil {
-			id = d
-		}
+	if !ok {
+		return "", "", false
 	}
-	return id, secret, ok
+	if d, err := url.QueryUnescape(id); err == nil {
+		id = d
+	}
+	return id, secret, true
 }
 
 // bearerToken is the token of a single "Authorization: Bearer ..." header, "" otherwise.

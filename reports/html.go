@@ -62,6 +62,8 @@ type reportView struct {
 	Files        []FileEntry
 	FailedMust   []string // IDs of the failed MUST checks, for the banner
 	FailedRuns   []string // kinds of the runs that failed, other than by a check (load thresholds)
+	// Timeline: a client certification run's sessions (timeline.go).
+	Timeline []timelineView
 }
 
 type runView struct {
@@ -191,6 +193,10 @@ func buildView(b *Bundle) *reportView {
 	}
 	if b.Load != nil {
 		v.Load = buildLoadView(b.Load)
+	}
+	var problem string
+	if v.Timeline, problem = timelineViews(b); problem != "" {
+		v.Problems = append(v.Problems, problem)
 	}
 	return v
 }

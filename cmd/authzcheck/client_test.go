@@ -42,6 +42,7 @@ func TestClientUsageErrors(t *testing.T) {
 		{"serve with a command", []string{"client", "--serve", "--", script}, "--serve takes no COMMAND"},
 		{"a command that cannot start", []string{"client", "--", filepath.Join(t.TempDir(), "missing")}, "cannot be started"},
 		{"a program not on PATH", []string{"client", "--", "no-such-authz-client-xyz"}, "cannot be started"},
+		{"an executable that is no program", []string{"client", "--", writeScript(t, "no shebang, not a binary\n")}, "cannot be started"},
 		{"no check matches", []string{"client", "--tags", "NOPE-01", "--", script}, "no client check matches"},
 		{"bad grace", []string{"client", "--grace", "0s", "--", script}, "--grace"},
 		{"serve on a remote address", []string{"client", "--serve", "--addr", "192.0.2.1:0"}, "not loopback"},
