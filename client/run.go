@@ -254,8 +254,8 @@ func runSessions(ctx context.Context, cfg *Config, defs []sessionDef) (map[strin
 				o.started, o.ended, o.proc = s.started, s.ended, s.proc
 			}
 			mu.Lock()
+			defer mu.Unlock()
 			outs[d.name] = o
-			mu.Unlock()
 			if cfg.Stdout != nil {
 				fmt.Fprintf(cfg.Stdout, "  session %-22s %s\n", d.name, sessionLine(o))
 			}

@@ -109,7 +109,6 @@ func TestMisbehavingClientsGetAVerdict(t *testing.T) {
 				Only: []string{"CLIENT-04", "CLIENT-17"}, Stdout: &out})
 			require.NoError(t, err)
 			assert.Less(t, time.Since(start), 40*time.Second)
-			assert.Equal(t, "failed", sum.Result)
 			assert.Equal(t, "failed", statuses(sum)[tt.failed])
 			var reason string
 			for _, c := range sum.Checks {
