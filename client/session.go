@@ -267,7 +267,10 @@ func (s *session) startOther() error {
 func (s *session) observe(ex mock.Exchange) {
 	rec := &record{Exchange: ex, Origin: "main", Phase: s.cur.Load().def.name, Observed: true}
 	if len(rec.Body) > maxKeptBody {
-		rec.Body, rec.BodyTruncated = rec.Body[:maxKeptBody], true
+		rec.Body, rec.BodyTruncated = append([]byte(nil), rec.Body[:maxKeptBody]...), true
+	}
+	if rec.Endpoint == "api" && rec.Status < 400 {
+		rec.ResponseHeader = nil // as finish: nothing to judge in a successful API answer
 	}
 	rec.SecretForm = s.secretForm(ex.Header)
 	s.add(rec)
@@ -297,18 +300,21 @@ func (s *session) begin(r *http.Request, origin string) *record {
 	return rec
 }
 
-// finish completes a record with the answer's headers and stores it.
+// finish completes a record with the answer's headers and stores it. What it keeps is copied
+// out at its bound, so that no record holds a larger buffer.
 func (s *session) finish(rec *record, h http.Header) {
 	rec.End = time.Now()
-	rec.ResponseHeader = h.Clone()
 	if len(rec.Body) > maxKeptBody {
-		rec.Body, rec.BodyTruncated = rec.Body[:maxKeptBody], true
+		rec.Body, rec.BodyTruncated = append([]byte(nil), rec.Body[:maxKeptBody]...), true
 	}
-	switch {
-	case rec.Endpoint == "api" && rec.Status < 400:
-		rec.Answer = nil // the sample API's canned data: nothing to judge, and a flood of it
-	case len(rec.Answer) > maxKeptBody:
-		rec.Answer = append([]byte(nil), rec.Answer[:maxKeptBody]...)
+	if rec.Endpoint == "api" && rec.Status < 400 {
+		// The sample API's canned answer: nothing to judge, and a flood of it.
+		rec.Answer = nil
+	} else {
+		rec.ResponseHeader = h.Clone()
+		if len(rec.Answer) > maxKeptBody {
+			rec.Answer = append([]byte(nil), rec.Answer[:maxKeptBody]...)
+		}
 	}
 	if rec.BearerToken != "" && rec.TokenExpiry.IsZero() {
 		rec.TokenExpiry = tokenExp(rec.BearerToken)
