@@ -643,6 +643,12 @@ func (j *judge) tokenRate(st *scenarioState, perSec, w int) error {
 		toks := filter(o.recs("main"), isToken)
 		var ts []time.Time
 		for _, r := range toks {
+			// While the endpoint is unavailable the rate judged is the client's retries, not
+			// that of its normal work once the endpoint is back (a fetch-per-call client's
+			// traffic, which CLIENT-04 judges, and which depends on the machine's speed).
+			if o.def.unavailable > 0 && !r.Start.Before(o.started.Add(o.def.unavailable)) {
+				continue
+			}
 			ts = append(ts, r.Start)
 		}
 		peak, _ := maxInWindow(ts, win)
