@@ -55,7 +55,7 @@ func runClient(env *cli.Env) error {
 		serve    = fs.Bool("serve", false, "serve the scenarios for a client started elsewhere, instead of starting COMMAND")
 		addr     = fs.String("addr", "127.0.0.1:0", "--serve: listen address (loopback unless --allow-non-loopback)")
 		remote   = fs.Bool("allow-non-loopback", false, "--serve: listen on an address other machines reach (plain HTTP: test credentials only)")
-		duration = fs.Duration("duration", 0, "--serve: time per scenario (default: each scenario's own, 4 to 13 s)")
+		duration = fs.Duration("duration", 0, "--serve: time per scenario (default: each scenario's own, 6 to 13 s)")
 	)
 	if err := fs.Parse(env.Args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
