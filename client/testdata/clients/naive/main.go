@@ -165,7 +165,7 @@ func (t *tokens) get(ctx context.Context) (string, error) {
 		if errors.As(err, &ra) && ra.after > wait && t.defect != "ignore-retry-after" {
 			wait = ra.after
 		}
-		t.notBefore = now.Add(wait)
+		t.notBefore = t.fetched.Add(wait) // Retry-After counts from the answer, not from the ask
 		if valid {
 			return t.tok, nil
 		}

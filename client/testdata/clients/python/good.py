@@ -88,7 +88,8 @@ class Tokens:
             except Exception as e:
                 self.last_fetch = time.monotonic()
                 self.delay = min(max(2 * self.delay, 0.25), 5.0)
-                self.not_before = now + max(self.delay, getattr(e, "retry_after", 0))
+                # Retry-After counts from the answer, not from the ask.
+                self.not_before = self.last_fetch + max(self.delay, getattr(e, "retry_after", 0))
                 if valid:
                     return self.token
                 raise
