@@ -132,3 +132,11 @@ bench-load-memory: build
 	/usr/bin/time -v ./$(BIN) load issuance --rate 1000 --duration $(MEMORY_DURATION) --mock-policy cached --quiet --out $$tmp/ev 2> $$tmp/time.txt; \
 	grep -E 'Maximum resident|Elapsed|Percent of CPU' $$tmp/time.txt; ls -l $$tmp/ev/load/results.bin
 	@uptime
+
+# Client certification (`authzcheck client`) of the good reference client
+# (client/testdata/clients/good: clientcredentials behind tokencache): the whole CLIENT catalogue;
+# exits 0. ARGS passes flags on, e.g. ARGS='--out evidence/client-example'.
+.PHONY: certify-example
+certify-example: build
+	$(GO) build -trimpath -o bin/good-client ./client/testdata/clients/good
+	./$(BIN) client $(ARGS) -- ./bin/good-client

@@ -9,3 +9,9 @@ import "embed"
 //
 //go:embed *.feature
 var FS embed.FS
+
+// ClientFS holds the client certification suite (the CLIENT area), features/client/*.feature,
+// under client/; package client runs it against a partner's program.
+//
+//go:embed client/*.feature
+var ClientFS embed.FS

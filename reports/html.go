@@ -66,6 +66,8 @@ type reportView struct {
 	Files        []FileEntry
 	FailedMust   []string // IDs of the failed MUST checks, for the banner
 	FailedRuns   []string // kinds of the runs that failed, other than by a check (load thresholds)
+	// Timeline: a client certification run's sessions (timeline.go).
+	Timeline []timelineView
 }
 
 type waiverView struct {
@@ -203,6 +205,10 @@ func buildView(b *Bundle) *reportView {
 		v.Load = buildLoadView(b.Load)
 	}
 	v.Origins = origins(b.Transcripts)
+	var problem string
+	if v.Timeline, problem = timelineViews(b); problem != "" {
+		v.Problems = append(v.Problems, problem)
+	}
 	return v
 }
 

@@ -20,6 +20,7 @@ const usage = `authzcheck: conformance and load tests for DerbySoft's AuthZ toke
 Usage:
   authzcheck conformance [flags]        run the check catalogue (default target: the embedded mock)
   authzcheck load issuance|cached|ramp  measure token issuance and token caching under load
+  authzcheck client [flags] -- COMMAND  certify a partner's client program (the CLIENT checks)
   authzcheck mock [flags]               serve the reference AuthZ mock and sample Ticket API
   authzcheck report html|verify|merge|keygen ...
   authzcheck version                    print harness, Go, godog and Vegeta versions (also --version)
@@ -31,6 +32,7 @@ Exit codes: 0 all required checks held; 1 a MUST check or threshold failed;
 
 // commands maps a subcommand name to its entry point. Each lives in its own file.
 var commands = map[string]func(*cli.Env) error{
+	"client":      runClient,
 	"conformance": runConformance,
 	"load":        runLoad,
 	"mock":        runMock,

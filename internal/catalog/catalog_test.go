@@ -3,6 +3,7 @@ package catalog
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,8 +15,8 @@ func TestCatalogHasEveryArea(t *testing.T) {
 	for _, a := range Areas() {
 		codes = append(codes, a.Code)
 	}
-	assert.Equal(t, []string{"TOK", "AUTH", "GRANT", "HTTP", "JWT", "BEARER", "CACHE", "SEC"}, codes)
-	assert.Len(t, All(), 14+17+7+9+10+16+6+4)
+	assert.Equal(t, []string{"TOK", "AUTH", "GRANT", "HTTP", "JWT", "BEARER", "CACHE", "SEC", "CLIENT"}, codes)
+	assert.Len(t, All(), 14+17+7+9+10+16+6+4+18)
 }
 
 func TestCatalogLevelsAndNeeds(t *testing.T) {
@@ -35,6 +36,10 @@ func TestCatalogLevelsAndNeeds(t *testing.T) {
 		{"BEARER-11", Must, Must, []string{NeedAPI, NeedControl}},
 		{"CACHE-03", Should, Should, []string{NeedAPI}},
 		{"CACHE-05", Must, Must, []string{NeedClient2}},
+		{"CLIENT-03", Info, Info, nil},
+		{"CLIENT-04", Must, Must, nil},
+		{"CLIENT-14", Should, Should, nil},
+		{"CLIENT-18", Info, Info, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {
@@ -65,15 +70,40 @@ func TestParseRejectsMalformedRows(t *testing.T) {
 	}
 }
 
-// The embedded copy must match the project's shared catalogue when it is present beside the
-// checkout (it is, on developer machines and in CI), so an extended CHECKS.md is never missed.
-func TestEmbeddedCopyMatchesShared(t *testing.T) {
+// The embedded copy extends the project's shared catalogue (../shared/CHECKS.md, present beside
+// the checkout on developer machines and in CI) with the CLIENT area: every row of the shared one
+// is there verbatim and parses the same, its areas come first and in order, and the summary.json
+// schema is unchanged, so an extended shared CHECKS.md is never missed.
+func TestEmbeddedCopyExtendsShared(t *testing.T) {
 	shared, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "CHECKS.md"))
 	if os.IsNotExist(err) {
 		t.Skip("../shared/CHECKS.md not present")
 	}
 	require.NoError(t, err)
-	assert.Equal(t, string(shared), checksMD, "internal/catalog/CHECKS.md is stale: copy ../shared/CHECKS.md over it")
+	stale := "internal/catalog/CHECKS.md is stale: merge ../shared/CHECKS.md into it, keeping the CLIENT area"
+	for _, line := range strings.Split(string(shared), "\n") {
+		if strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| ID ") {
+			assert.Contains(t, checksMD, line+"\n", stale)
+		}
+	}
+	checks, areas, err := Parse(string(shared))
+	require.NoError(t, err)
+	for _, want := range checks {
+		got, ok := Lookup(want.ID)
+		if assert.True(t, ok, "%s: %s", want.ID, stale) {
+			assert.Equal(t, want, got, stale)
+		}
+	}
+	assert.Equal(t, append(areas, Area{Code: "CLIENT", Title: "certifying a partner's client"}), Areas(), stale)
+	schema := func(md string) string { _, s, _ := strings.Cut(md, "## summary.json"); return s }
+	assert.Equal(t, schema(string(shared)), schema(checksMD), stale)
+	var client []string
+	for _, c := range All() {
+		if c.Area == "CLIENT" {
+			client = append(client, c.ID)
+		}
+	}
+	assert.Len(t, client, 18)
 }
 
 func FuzzParse(f *testing.F) {

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/authzcheck/authzcheck/client"
+	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/reports"
+)
+
+const clientUsage = `Usage: authzcheck client [flags] -- COMMAND [ARG...]
+       authzcheck client --serve [--addr HOST:PORT] [--duration D] [flags]
+
+Certifies a partner's OAuth 2.0 client-credentials client (the CLIENT checks of CHECKS.md). For
+each scenario it starts an embedded mock with fresh credentials and tokens of a few seconds, runs
+COMMAND with AUTHZ_TOKEN_URL, AUTHZ_API_URL, AUTHZ_CLIENT_ID and AUTHZ_CLIENT_SECRET (TLS
+scenarios add AUTHZ_CA_FILE, SSL_CERT_FILE, NODE_EXTRA_CA_CERTS, REQUESTS_CA_BUNDLE), stops it
+(SIGTERM, then SIGKILL after --grace) and judges what the mock saw. {token_url}, {api_url} and
+{client_id} in ARGs are replaced; the secret is only ever in the environment.
+
+  authzcheck client -- ./my-client --workers 4
+  authzcheck client -- python3 client.py {token_url}
+
+--serve is for a client that cannot be started as a command: it prints the URLs and
+credentials, runs the scenarios one after another on one mock and judges what it saw.
+
+Exit codes: 0 every MUST check held; 1 a MUST check failed (or a SHOULD check with --strict);
+2 bad usage, or COMMAND cannot be started; 3 the harness failed.
+
+Flags:
+`
+
+// runClient is the 'client' subcommand: flags in, client.Run (or client.Serve), a short
+// console report out.
+func runClient(env *cli.Env) error {
+	fs := flag.NewFlagSet("client", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var (
+		tags     = fs.String("tags", "", "comma-separated check IDs or tags to run, e.g. 'CLIENT-04,CLIENT-05' or 'must' (default: all)")
+		strict   = fs.Bool("strict", false, "a failed SHOULD check fails the run")
+		out      = fs.String("out", "", "evidence directory (default evidence/<UTC timestamp>/)")
+		signKey  = fs.String("sign-key", "", "ed25519 private key (PEM) to sign the bundle's SHA256SUMS")
+		grace    = fs.Duration("grace", 2*time.Second, "how long COMMAND has to exit after SIGTERM before SIGKILL")
+		parallel = fs.Int("parallel", 0, "sessions run at once (0: all of them)")
+		quiet    = fs.Bool("quiet", false, "print only the result line and errors")
+		serve    = fs.Bool("serve", false, "serve the scenarios for a client started elsewhere, instead of starting COMMAND")
+		addr     = fs.String("addr", "127.0.0.1:0", "--serve: listen address (loopback unless --allow-non-loopback)")
+		remote   = fs.Bool("allow-non-loopback", false, "--serve: listen on an address other machines reach (plain HTTP: test credentials only)")
+		duration = fs.Duration("duration", 0, "--serve: time per scenario (default: each scenario's own, 6 to 13 s)")
+	)
+	if err := fs.Parse(env.Args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printFlags(env.Stdout, clientUsage, fs)
+			return nil
+		}
+		return cli.Usagef("%v; run 'authzcheck client -h' for the flags", err)
+	}
+	command := fs.Args()
+	switch {
+	case *serve && len(command) > 0:
+		return cli.Usagef("--serve takes no COMMAND: start your client yourself against the URLs it prints")
+	case !*serve && len(command) == 0:
+		return cli.Usagef("no COMMAND: authzcheck client [flags] -- COMMAND [ARG...] (or --serve)")
+	case *grace <= 0:
+		return cli.Usagef("--grace %s: must be positive", *grace)
+	case *parallel < 0:
+		return cli.Usagef("--parallel %d: must not be negative", *parallel)
+	case *duration < 0:
+		return cli.Usagef("--duration %s: must not be negative", *duration)
+	}
+	var key ed25519.PrivateKey
+	if *signKey != "" {
+		k, err := reports.ReadPrivateKeyFile(*signKey)
+		if err != nil {
+			return cli.Usagef("--sign-key: %v", err)
+		}
+		key = k
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("evidence", time.Now().UTC().Format("20060102T150405Z"))
+	}
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return cli.Usagef("--out %s already holds files; give a new directory so no evidence is mixed", dir)
+	}
+	var only []string
+	for _, t := range strings.Split(*tags, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			only = append(only, t)
+		}
+	}
+	cfg := client.Config{Command: command, Dir: dir, Only: only, Grace: *grace, Parallel: *parallel,
+		Strict: *strict, SignKey: key, Stderr: env.Stderr}
+	if !*quiet {
+		cfg.Stdout = env.Stdout
+	}
+	ctx := env.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return cli.Usagef("--out %s: %v", dir, err)
+	}
+	var (
+		sum    *reports.Summary
+		runErr error
+	)
+	if *serve {
+		sum, runErr = client.Serve(ctx, client.ServeConfig{Config: cfg, Addr: *addr, AllowNonLoopback: *remote,
+			Duration: *duration, Status: env.IsTerminal})
+	} else {
+		if !*quiet {
+			fmt.Fprintf(env.Stdout, "authzcheck client: %s\n", strings.Join(command, " "))
+		}
+		sum, runErr = client.Run(ctx, cfg)
+	}
+	var ue *client.UsageError
+	if errors.As(runErr, &ue) {
+		_ = os.Remove(dir) // only when still empty: nothing ran
+		return cli.Usagef("%v", ue)
+	}
+	if sum == nil {
+		return cli.Unreachablef("%v", runErr)
+	}
+	printResults(env.Stdout, sum, dir, *quiet)
+	switch {
+	case runErr != nil:
+		return cli.Unreachablef("%v", runErr)
+	case sum.Result != "passed":
+		if sum.Counts.FailedMust > 0 {
+			return cli.Failedf("%d MUST check(s) failed; see %s", sum.Counts.FailedMust, filepath.Join(dir, "summary.json"))
+		}
+		return cli.Failedf("%d SHOULD check(s) failed under --strict; see %s", sum.Counts.FailedShould, filepath.Join(dir, "summary.json"))
+	}
+	return nil
+}

@@ -1,0 +1,153 @@
+package reports
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// TimelineFile is where a client certification run (package client) writes, in the bundle, what
+// each session saw on one time axis; report.html draws it.
+const TimelineFile = "client/timeline.json"
+
+// ClientTimeline is client/timeline.json: per session, the token lifetimes, token requests and
+// API calls, in milliseconds from the session's start. It holds no token and no secret.
+type ClientTimeline struct {
+	Sessions []TimelineSession `json:"sessions"`
+}
+
+// TimelineSession is one session of a client certification run.
+type TimelineSession struct {
+	Name       string          `json:"name"`
+	About      string          `json:"about"`
+	DurationMS int64           `json:"duration_ms"`
+	TTLSeconds int64           `json:"ttl_s"`
+	Tokens     []TimelineToken `json:"tokens"`     // tokens issued: when, and until when
+	Requests   []TimelineEvent `json:"requests"`   // token requests
+	Calls      []TimelineEvent `json:"calls"`      // API calls (thinned to a bound, failures kept)
+	CallsSeen  int             `json:"calls_seen"` // API calls in all, kept or not
+}
+
+// TimelineToken is one token's lifetime.
+type TimelineToken struct {
+	IssuedMS  int64 `json:"issued_ms"`
+	ExpiresMS int64 `json:"expires_ms"`
+}
+
+// TimelineEvent is one request: when it started and the status it got (0: no answer).
+type TimelineEvent struct {
+	AtMS   int64 `json:"at_ms"`
+	Status int   `json:"status"`
+}
+
+// readTimeline reads dir/client/timeline.json; a missing file is (nil, nil).
+func readTimeline(dir string) (*ClientTimeline, error) {
+	b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(TimelineFile)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var t ClientTimeline
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, fmt.Errorf("%s: %w", TimelineFile, err)
+	}
+	return &t, nil
+}
+
+// timelineView is one session's drawing for the template.
+type timelineView struct {
+	Name, About string
+	SVG         template.HTML
+}
+
+// timelineViews draws each session of the bundle's client timeline (nil when there is none).
+// A timeline that cannot be read is a listed problem, not a failed report.
+func timelineViews(b *Bundle) ([]timelineView, string) {
+	if b.Dir == "" {
+		return nil, ""
+	}
+	t, err := readTimeline(b.Dir)
+	if err != nil {
+		return nil, err.Error()
+	}
+	if t == nil {
+		return nil, ""
+	}
+	var out []timelineView
+	for _, s := range t.Sessions {
+		out = append(out, timelineView{Name: s.Name, About: s.About, SVG: timelineSVG(s)})
+	}
+	return out, ""
+}
+
+// Timeline geometry: three lanes (token lifetimes, token requests, API calls) on one time axis.
+const (
+	tlW      = 880
+	tlLeft   = 110
+	tlRight  = 16
+	tlLaneH  = 22
+	tlTop    = 8
+	tlBottom = 26
+)
+
+// timelineSVG draws one session: each token as a bar from its issue to its expiry (alternating
+// shades, so a refresh ahead of expiry shows as overlapping bars), each token request and API
+// call as a tick (green answered 2xx, red otherwise).
+func timelineSVG(s TimelineSession) template.HTML {
+	span := float64(max(s.DurationMS, 1))
+	for _, tk := range s.Tokens {
+		span = math.Max(span, float64(tk.IssuedMS))
+	}
+	x := func(ms int64) float64 {
+		v := math.Min(math.Max(float64(ms), 0), span)
+		return tlLeft + v/span*(tlW-tlLeft-tlRight)
+	}
+	h := tlTop + 3*tlLaneH + tlBottom
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="timeline" viewBox="0 0 %d %d" role="img" aria-label="timeline of the %s session">`, tlW, h, template.HTMLEscapeString(s.Name))
+	lanes := []string{"tokens", "token requests", "API calls"}
+	for i, l := range lanes {
+		y := tlTop + i*tlLaneH
+		fmt.Fprintf(&b, `<text x="%d" y="%d" class="lbl">%s</text>`, tlLeft-6, y+15, l)
+		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" class="lane"/>`, tlLeft, tlW-tlRight, y+tlLaneH, y+tlLaneH)
+	}
+	for i, tk := range s.Tokens {
+		cls := "tok-a"
+		if i%2 == 1 {
+			cls = "tok-b"
+		}
+		y := tlTop + 3 + (i%2)*8
+		x0, x1 := x(tk.IssuedMS), x(tk.ExpiresMS)
+		fmt.Fprintf(&b, `<rect x="%s" y="%d" width="%s" height="8" class="%s"><title>token %d: %.1f s to %.1f s</title></rect>`,
+			num(x0), y, num(math.Max(x1-x0, 1)), cls, i+1, float64(tk.IssuedMS)/1000, float64(tk.ExpiresMS)/1000)
+	}
+	ticks := func(lane int, evs []TimelineEvent) {
+		y := tlTop + lane*tlLaneH + 3
+		for _, e := range evs {
+			cls := "ok"
+			if e.Status < 200 || e.Status > 299 {
+				cls = "bad"
+			}
+			fmt.Fprintf(&b, `<line x1="%s" x2="%s" y1="%d" y2="%d" class="%s"/>`, num(x(e.AtMS)), num(x(e.AtMS)), y, y+tlLaneH-6, cls)
+		}
+	}
+	ticks(1, s.Requests)
+	ticks(2, s.Calls)
+	axisY := tlTop + 3*tlLaneH
+	step := niceStep(span/1000, 8)
+	for v := 0.0; v <= span/1000+1e-9; v += step {
+		px := x(int64(v * 1000))
+		fmt.Fprintf(&b, `<line x1="%s" x2="%s" y1="%d" y2="%d" class="lane"/><text x="%s" y="%d" class="axis">%s s</text>`,
+			num(px), num(px), axisY, axisY+4, num(px), axisY+16, fmtTick(v))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
