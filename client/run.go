@@ -33,7 +33,7 @@ func (e *UsageError) Error() string { return e.Err.Error() }
 func (e *UsageError) Unwrap() error { return e.Err }
 
 // Area is the catalogue area this package judges.
-const Area = "CLIENT"
+const Area = catalog.AreaClient
 
 // scenarioInfo is what the client feature file says about one check.
 type scenarioInfo struct {

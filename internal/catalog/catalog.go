@@ -54,6 +54,10 @@ const (
 	NeedIntrusive = "intrusive"
 )
 
+// AreaClient is the area of the client catalogue (authzcheck client): its checks judge a
+// partner's client, never a server, so a conformance run leaves them out.
+const AreaClient = "CLIENT"
+
 // Area is one section of the catalogue (TOK, AUTH, ...).
 type Area struct {
 	Code  string // "TOK"

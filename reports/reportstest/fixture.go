@@ -99,6 +99,9 @@ func WriteConformance(dir string) (*reports.Summary, error) {
 	}
 	var shared []string
 	for i, c := range catalog.All() {
+		if c.Area == catalog.AreaClient { // a conformance run judges the server areas only
+			continue
+		}
 		r := reports.CheckResult{ID: c.ID, Title: c.Description(), Level: string(c.Level(run.Profile)),
 			Status: reports.StatusPassed, DurationMS: int64(3 + i%9)}
 		switch {
