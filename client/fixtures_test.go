@@ -190,6 +190,23 @@ func alive(pid int) bool {
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
 
+// withEnv lists the live processes whose environment holds kv.
+func withEnv(kv string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err == nil && slices.Contains(strings.Split(string(env), "\x00"), kv) && alive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
 // TestHostileClientsGetAVerdictAndLeaveNothing runs each hostile client through a session or
 // the whole catalogue. Whatever the client does, Run returns a judged summary within a bounded
 // time and memory, every process the client started has ended,
@@ -253,6 +270,8 @@ func TestHostileClientsGetAVerdictAndLeaveNothing(t *testing.T) {
 				require.NoError(t, err)
 				assert.False(t, alive(pid), "process %d of the client is still running", pid)
 			}
+			// Also any process of this run that wrote no pid file (one started late).
+			assert.Empty(t, withEnv("HOSTILE_STATE_DIR="+state), "processes of the client still running")
 
 			// Every session's credentials: each session has a secret of its own.
 			creds, err := filepath.Glob(filepath.Join(state, "cred.*"))
