@@ -13,11 +13,14 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/authzcheck
 
-# Every test, with the race detector, plus vet and a formatting check; then the tests that
-# measure memory, which skip under -race (the detector's own allocations would swamp them).
+# Every test, with the race detector, plus vet and a formatting check; then, alone and without
+# -race, the tests that measure memory or judge timing, which skip under -race (the detector's
+# allocations and slowdown would swamp them): huge answers, and the reference clients of the
+# client catalogue (about 6 minutes: each client runs the whole catalogue in turn).
 test: lint
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run 'TestHugeAnswers' ./steps/
+	$(GO) test -count=1 -timeout 20m -run 'TestReferenceClients|TestHostileClients' ./client/
 
 # The main job: the whole check catalogue against the embedded mock (no configuration needed), or
 # against AUTHZ_TOKEN_URL when it is set.
