@@ -169,14 +169,27 @@ func (p *process) Stop() *procResult {
 
 // killMarked sends SIGKILL to every process whose environment holds this run's marker (Linux;
 // elsewhere the process group is all there is). Processes of other users are not readable and
-// cannot be ours.
+// cannot be ours. A marked process may fork while /proc is scanned, so it scans again until a
+// pass finds none left (bounded: a fork bomb outruns no more than maxKillPasses scans).
 func killMarked(marker string) {
+	for range maxKillPasses {
+		if killMarkedOnce(marker) == 0 {
+			return
+		}
+	}
+}
+
+// maxKillPasses bounds killMarked's scans of /proc.
+const maxKillPasses = 20
+
+// killMarkedOnce is one scan of /proc; it returns how many marked processes it signalled.
+func killMarkedOnce(marker string) int {
 	want := []byte(markerVar + "=" + marker + "\x00")
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return
+		return 0
 	}
-	self := os.Getpid()
+	self, n := os.Getpid(), 0
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid <= 1 || pid == self {
@@ -184,10 +197,13 @@ func killMarked(marker string) {
 		}
 		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
 		if err != nil || !bytes.Contains(append(env, 0), want) {
-			continue
+			continue // a zombie's environ reads empty: it is dead already
 		}
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
+			n++
+		}
 	}
+	return n
 }
 
 func closeAll(fs []*os.File) {
