@@ -67,7 +67,11 @@ var apiCalls = []apiCall{
 		if r.cfg.Control == nil {
 			return nil, skipf("needs the mock's control API to mint an expired token")
 		}
+		if err := r.rec.acquire(ctx); err != nil { // the control API is a request in flight too
+			return nil, err
+		}
 		tok, err := r.cfg.Control.ExpiredToken(ctx, r.cfg.ClientID)
+		r.rec.release()
 		if err != nil {
 			return nil, fmt.Errorf("could not mint an expired token: %v", err)
 		}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
 	"github.com/authzcheck/authzcheck/internal/evidence"
+	"github.com/authzcheck/authzcheck/internal/loopback"
 )
 
 // Config is everything a conformance run needs. Only TokenURL, ClientID and ClientSecret are
@@ -62,6 +63,11 @@ type Config struct {
 	// MaxBody is the most of a response body that is read (default 1 MiB); the rest is
 	// dropped and the transcript marked truncated.
 	MaxBody int64
+	// Concurrency bounds the requests in flight at once, and the independent scenarios run at
+	// once (default 4 against a target that is not loopback, 8 against loopback; 1 runs one
+	// request after another). The checks that depend on order (orderedCheck) always run one
+	// after another, alone.
+	Concurrency int
 
 	// Tags is a godog tag expression selecting checks ("@must && ~@api", "@AUTH-02,@TOK-01").
 	// @intrusive checks run only when the expression names @intrusive or their ID.
@@ -111,4 +117,17 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency(c.TokenURL)
+	}
+}
+
+// DefaultConcurrency is the bound on requests in flight when Config.Concurrency is 0: 4 against
+// a target that is not loopback (a partner's server sees no more than a small client would
+// send), 8 against loopback (the mock, or a tunnel to the target).
+func DefaultConcurrency(tokenURL string) int {
+	if loopback.URL(tokenURL) {
+		return 8
+	}
+	return 4
 }

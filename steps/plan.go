@@ -78,6 +78,9 @@ func validate(cfg *Config) (tagExpr, error) {
 	if cfg.OutDir == "" {
 		return nil, errors.New("no output directory")
 	}
+	if cfg.Concurrency < 1 {
+		return nil, fmt.Errorf("concurrency %d: want at least 1 request in flight", cfg.Concurrency)
+	}
 	return parseTagExpr(cfg.Tags)
 }
 

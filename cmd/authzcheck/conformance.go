@@ -49,6 +49,7 @@ func runConformance(env *cli.Env) error {
 		out     = fs.String("out", "", "evidence directory (default evidence/<UTC timestamp>/)")
 		signKey = fs.String("sign-key", "", "ed25519 private key (PEM) to sign the bundle's SHA256SUMS")
 		quiet   = fs.Bool("quiet", false, "print only the result line and errors")
+		conc    = fs.Int("concurrency", 0, "most requests in flight at once; independent checks run at once within it, CACHE and AUTH-17 alone (default 4 against a remote target, 8 against loopback; 1: one after another)")
 	)
 	if err := fs.Parse(env.Args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -59,6 +60,9 @@ func runConformance(env *cli.Env) error {
 	}
 	if fs.NArg() > 0 {
 		return cli.Usagef("unexpected argument %q; run 'authzcheck conformance -h' for the flags", fs.Arg(0))
+	}
+	if *conc < 0 || (*conc == 0 && flagGiven(fs, "concurrency")) {
+		return cli.Usagef("--concurrency %d: give at least 1 (1 sends one request after another)", *conc)
 	}
 
 	// Everything that can be wrong with the configuration is found before anything starts.
@@ -88,6 +92,7 @@ func runConformance(env *cli.Env) error {
 	}
 	cfg := conformanceConfig(t)
 	cfg.Tags, cfg.Strict, cfg.Waivers, cfg.OutDir = *tags, *strict, ws, stage.Dir()
+	cfg.Concurrency = *conc // 0: steps.DefaultConcurrency
 	if !*quiet {
 		fmt.Fprintf(env.Stdout, "authzcheck conformance: %s, profile %s\n", t, t.Profile)
 		cfg.Progress = env.Stdout
@@ -252,6 +257,13 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n-1]) + "…"
+}
+
+// flagGiven reports whether the flag name was set on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // printFlags prints a usage text and the flag set's defaults.
