@@ -153,6 +153,7 @@ type recorder struct {
 	// slots holds a token per request in flight: never more than Config.Concurrency at once,
 	// whatever runs them (scenarios run at once, a batch sent "at once", the control API).
 	slots chan struct{}
+	store *tokenStore // --token-store: the run's first token of the client is kept there; nil: none
 
 	jobs    chan transcriptJob // written by one goroutine, off the requests' path
 	large   sync.Mutex         // held while a large answer's transcript is written
@@ -300,6 +301,15 @@ func (r *recorder) do(ctx context.Context, check string, req request) *exchange 
 		r.red.AddToken(ex.tokens...)
 		if ex.status >= 400 {
 			ex.echoesSecret = containsAnyOf(ex.body, r.secrets)
+		}
+		if r.store != nil && req.to == toToken && req.client == r.store.clientID && req.url == r.store.tokenURL && ex.status == http.StatusOK {
+			if err := r.store.keep(ex, ex.started); err != nil {
+				r.mu.Lock()
+				if r.writeErr == nil {
+					r.writeErr = err
+				}
+				r.mu.Unlock()
+			}
 		}
 		if tok, ok := ex.accessToken(); ok && ex.status/100 == 2 {
 			if p, err := parseJWT(tok, false); err == nil {
