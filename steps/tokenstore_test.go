@@ -23,7 +23,7 @@ import (
 // testClock is a clock the test moves; the mock and the harness share it.
 type testClock struct{ off atomic.Int64 }
 
-func (c *testClock) now() time.Time         { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *testClock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
 func (c *testClock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
 // checkResult is the summary's row of a check.
