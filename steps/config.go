@@ -7,7 +7,9 @@
 // State lives per scenario in the context godog passes from step to step; a Run shares nothing
 // with another Run, so several may run at once in one process.
 //
-// Files by concern: run.go runs godog and its hooks; plan.go decides what runs (the suite's
+// Files by concern: run.go runs godog and its hooks (independent scenarios at once within
+// Config.Concurrency, the ordered ones alone); tokenstore.go keeps tokens between runs
+// (--token-store); plan.go decides what runs (the suite's
 // areas of the catalogue, tags, needs, the preflight); index.go reads the feature files'
 // scenarios; progress.go prints the marks; state.go is a scenario's state and judge; steps.go and
 // wordings.go define the steps, most of them tables of wordings (step families); requests.go and
