@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X $(PKG)/internal/buildinfo.Version=$(VERSION) -X $(PKG)/internal/buildinfo.Commit=$(COMMIT)
 
-.PHONY: all build test conformance bench-conformance mock bench lint fuzz clean
+.PHONY: all build test conformance bench-conformance bench-latency mock bench lint fuzz clean
 
 all: build
 
@@ -37,6 +37,27 @@ bench-conformance: build
 	  s=$$(date +%s%N); ./$(BIN) conformance --quiet --out "$$dir/$$i" >/dev/null || exit 1; e=$$(date +%s%N); \
 	  ms=$$(( (e - s) / 1000000 )); total=$$((total + ms)); echo "run $$i: $$ms ms"; \
 	done; echo "mean: $$((total / $(BENCH_RUNS))) ms over $(BENCH_RUNS) runs (goal <= 2000 ms)"
+
+# Wall time of the default conformance run against a target LATENCY away (`authzcheck mock
+# --latency`, its own process on a free loopback port, reached over plain HTTP as a remote target
+# would be over HTTPS), one request after another (--concurrency 1) and with the default bound
+# (8 on loopback) or CONCURRENCY. Goal: at most 3 s a run at the default 100ms.
+LATENCY ?= 100ms
+CONCURRENCY ?=
+bench-latency: build
+	@uptime
+	@dir=$$(mktemp -d); log="$$dir/mock.log"; \
+	./$(BIN) mock --addr 127.0.0.1:0 --latency $(LATENCY) >"$$log" 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; rm -rf "$$dir"' EXIT; \
+	for i in $$(seq 50); do base=$$(sed -n 's|.*listening on \(http://[^ ]*\).*|\1|p' "$$log"); [ -n "$$base" ] && break; sleep 0.1; done; \
+	[ -n "$$base" ] || { echo "the mock did not start:"; cat "$$log"; exit 1; }; \
+	export AUTHZ_TOKEN_URL="$$base/ticket-distributor-authorizer/token" AUTHZ_API_URL="$$base/products" \
+	  AUTHZ_CLIENT_ID=DEMO AUTHZ_CLIENT_SECRET='Demo+Secret/Key=42%!ok' AUTHZ_CLIENT2_ID=DEMO2 AUTHZ_CLIENT2_SECRET='Second+Demo/Key=7%!xy'; \
+	run() { s=$$(date +%s%N); ./$(BIN) conformance --quiet --jwks-url "$$base/.well-known/jwks.json" $$2 --out "$$dir/$$1" >"$$dir/out" || { cat "$$dir/out"; exit 1; }; \
+	  e=$$(date +%s%N); echo "latency $(LATENCY), $$1: $$(( (e - s) / 1000000 )) ms"; }; \
+	run "concurrency-1" "--concurrency 1"; \
+	for c in $(CONCURRENCY); do run "concurrency-$$c" "--concurrency $$c"; done; \
+	run "default-concurrency" ""; echo "goal: default concurrency <= 3000 ms at 100ms"
 
 # The reference mock on 127.0.0.1:8080 until interrupted (ARGS='--quirk no-pragma ...').
 # CRYPTO=boring runs a build with Go's BoringCrypto backend (see bench-mock).

@@ -55,6 +55,8 @@ Feature: BEARER - using the token at the API
     When I call the API with the token, re-signed with HS256 using the issuer's public key as the secret
     Then the response status is 401
 
+  # The expired token is minted by the embedded mock, or, against any server, is one an earlier
+  # run kept in --token-store DIR that has expired by now.
   @BEARER-11 @must @api @control
   Scenario: An expired token is refused
     When I call the API with an expired token
@@ -81,6 +83,8 @@ Feature: BEARER - using the token at the API
       | token                                   |
       | an expired token                        |
 
+  # The API that needs another scope is the embedded mock's /shopping, or one named by
+  # --api-url-for SCOPE=URL (called with POST).
   @BEARER-13 @should @api
   Scenario: A token without the needed scope is refused as insufficient
     Given I have a token with the scope "product.all"

@@ -1,6 +1,8 @@
 Feature: CACHE - issuance and caching behaviour
   How the token endpoint behaves when a client asks again: new tokens or the same one, lifetimes
   that tell the truth, several tokens alive at once, and separate tokens for separate clients.
+  These scenarios run alone, one after another, after the others: no other request comes between
+  theirs. "At once" sends at most --concurrency requests at a time.
 
   @CACHE-01 @info
   Scenario: Whether the endpoint reissues or caches tokens is reported

@@ -159,6 +159,7 @@ type Server struct {
 	opaque sync.Map // token -> opaqueEntry (quirk opaque-token); bounded by issued
 
 	inFlight   atomic.Int64
+	peak       atomic.Int64   // the most requests handled at once since the start (MaxInFlight)
 	lastRotate atomic.Int64   // mock-clock UnixNano of the last key rotation (fault KeyRotateEvery)
 	rotating   atomic.Bool    // a background rotation is running
 	bg         sync.WaitGroup // background work Shutdown waits for

@@ -20,20 +20,35 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(ControlPath, s.controlHandler())
 	if s.cfg.Observer == nil {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s.inFlight.Add(1)
+			s.enter()
 			defer s.inFlight.Add(-1)
 			mux.ServeHTTP(w, r)
 		})
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.inFlight.Add(1)
+		s.enter()
 		defer s.inFlight.Add(-1)
 		s.serveObserved(w, r, mux)
 	})
 }
 
+// enter counts a request in flight and raises the high-water mark when it is a new peak.
+func (s *Server) enter() {
+	n := s.inFlight.Add(1)
+	for {
+		p := s.peak.Load()
+		if n <= p || s.peak.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
 // InFlight is the number of requests being handled right now.
 func (s *Server) InFlight() int64 { return s.inFlight.Load() }
+
+// MaxInFlight is the most requests handled at once since the server started: a client's bound
+// on its requests in flight is proven by it (the conformance runner's Config.Concurrency).
+func (s *Server) MaxInFlight() int64 { return s.peak.Load() }
 
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"time"
+
+	"github.com/authzcheck/authzcheck/internal/redact"
 )
 
 // Calls to the API.
@@ -65,9 +68,19 @@ var apiCalls = []apiCall{
 	{"the API with an expired token", true, func(ctx context.Context, s *scenario, _ []string) ([]request, error) {
 		r := s.r
 		if r.cfg.Control == nil {
-			return nil, skipf("needs the mock's control API to mint an expired token")
+			t := r.stored
+			if t.Token == "" {
+				return nil, skipf("%s", r.storedWhy)
+			}
+			s.note("presented %s, kept by --token-store: obtained %s, expired %s", redact.Fingerprint(t.Token),
+				t.Obtained.UTC().Format(time.RFC3339), t.Expires.UTC().Format(time.RFC3339))
+			return []request{r.apiReq("Bearer " + t.Token)}, nil
+		}
+		if err := r.rec.acquire(ctx); err != nil { // the control API is a request in flight too
+			return nil, err
 		}
 		tok, err := r.cfg.Control.ExpiredToken(ctx, r.cfg.ClientID)
+		r.rec.release()
 		if err != nil {
 			return nil, fmt.Errorf("could not mint an expired token: %v", err)
 		}

@@ -7,7 +7,9 @@
 // State lives per scenario in the context godog passes from step to step; a Run shares nothing
 // with another Run, so several may run at once in one process.
 //
-// Files by concern: run.go runs godog and its hooks; plan.go decides what runs (the suite's
+// Files by concern: run.go runs godog and its hooks (independent scenarios at once within
+// Config.Concurrency, the ordered ones alone); tokenstore.go keeps tokens between runs
+// (--token-store); plan.go decides what runs (the suite's
 // areas of the catalogue, tags, needs, the preflight); index.go reads the feature files'
 // scenarios; progress.go prints the marks; state.go is a scenario's state and judge; steps.go and
 // wordings.go define the steps, most of them tables of wordings (step families); requests.go and
@@ -22,10 +24,13 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"io"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
 	"github.com/authzcheck/authzcheck/internal/evidence"
+	"github.com/authzcheck/authzcheck/internal/loopback"
 )
 
 // Config is everything a conformance run needs. Only TokenURL, ClientID and ClientSecret are
@@ -36,8 +41,18 @@ type Config struct {
 	// APIURL is a Bearer-protected API called with GET (the "api" need); "" leaves it unmet.
 	APIURL string
 	// OtherScopeURL is an API called with POST that needs a scope other than product.all
-	// (BEARER-13; the mock's /shopping). "" skips BEARER-13.
+	// (BEARER-13; the mock's /shopping). "" takes it from APIURLFor, else skips BEARER-13.
 	OtherScopeURL string
+	// APIURLFor maps a scope to a Bearer-protected API that needs it (--api-url-for
+	// SCOPE=URL). Under the derbysoft profile an API's name stands for its scope (APIScope).
+	// The first URL, in scope order, of a scope other than product.all is BEARER-13's
+	// OtherScopeURL.
+	APIURLFor map[string]string
+	// TokenStore is a directory outside OutDir where the run keeps the first token it obtains
+	// for ClientID (mode 0600; the token and when it expires, never a secret; the bundle names
+	// it by fingerprint only), and from which BEARER-11 takes one that has expired by now when
+	// Control is unmet. "" keeps nothing.
+	TokenStore string
 
 	ClientID, ClientSecret string
 	// Client2ID and Client2Secret are a second client (the "client2" need).
@@ -62,6 +77,11 @@ type Config struct {
 	// MaxBody is the most of a response body that is read (default 1 MiB); the rest is
 	// dropped and the transcript marked truncated.
 	MaxBody int64
+	// Concurrency bounds the requests in flight at once, and the independent scenarios run at
+	// once (default 4 against a target that is not loopback, 8 against loopback; 1 runs one
+	// request after another). The checks that depend on order (orderedCheck) always run one
+	// after another, alone.
+	Concurrency int
 
 	// Tags is a godog tag expression selecting checks ("@must && ~@api", "@AUTH-02,@TOK-01").
 	// @intrusive checks run only when the expression names @intrusive or their ID.
@@ -111,4 +131,50 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.OtherScopeURL == "" {
+		c.OtherScopeURL = otherScopeURL(c.Profile, c.APIURLFor)
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency(c.TokenURL)
+	}
+}
+
+// derbysoftAPIScopes is the seed's mapping of the Ticket APIs to the scope each needs.
+var derbysoftAPIScopes = map[string]string{"products": "product.all", "shopping": "shop.all", "livecheck": "livecheck.all"}
+
+// baseScope is the scope the suite's scoped token asks for (BEARER-13): the products API's.
+const baseScope = "product.all"
+
+// APIScope is the scope an --api-url-for key names: under the derbysoft profile an API's name
+// (products, shopping, livecheck) stands for its scope; anything else is the scope itself.
+func APIScope(profile, key string) string {
+	if s, ok := derbysoftAPIScopes[strings.ToLower(key)]; ok && profile != catalog.ProfileRFC6749 {
+		return s
+	}
+	return key
+}
+
+// otherScopeURL is the URL of the first scope, in order, that is not baseScope.
+func otherScopeURL(profile string, urls map[string]string) string {
+	scopes := make([]string, 0, len(urls))
+	for k := range urls {
+		scopes = append(scopes, k)
+	}
+	sort.Strings(scopes)
+	for _, k := range scopes {
+		if APIScope(profile, k) != baseScope {
+			return urls[k]
+		}
+	}
+	return ""
+}
+
+// DefaultConcurrency is the bound on requests in flight when Config.Concurrency is 0: 4 against
+// a target that is not loopback (a partner's server sees no more than a small client would
+// send), 8 against loopback (the mock, or a tunnel to the target).
+func DefaultConcurrency(tokenURL string) int {
+	if loopback.URL(tokenURL) {
+		return 8
+	}
+	return 4
 }

@@ -72,11 +72,20 @@ func validate(cfg *Config) (tagExpr, error) {
 			return nil, fmt.Errorf("%s %q: want an http(s) URL", name, v)
 		}
 	}
+	for scope, v := range cfg.APIURLFor {
+		u, err := url.Parse(v)
+		if scope == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("API URL for scope %q %q: want a scope and an http(s) URL", scope, v)
+		}
+	}
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, errors.New("the client ID and secret are required")
 	}
 	if cfg.OutDir == "" {
 		return nil, errors.New("no output directory")
+	}
+	if cfg.Concurrency < 1 {
+		return nil, fmt.Errorf("concurrency %d: want at least 1 request in flight", cfg.Concurrency)
 	}
 	return parseTagExpr(cfg.Tags)
 }
@@ -190,8 +199,8 @@ func (r *runner) unmet(tags []string) string {
 				return "needs the issuer's public key (--jwks-url or --public-key)"
 			}
 		case catalog.NeedControl:
-			if c.Control == nil {
-				return "needs the mock's control API (minting expired tokens): runs only against the embedded mock"
+			if c.Control == nil && r.stored.Token == "" {
+				return r.storedWhy
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"bufio"
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -105,6 +106,12 @@ func TestEachQuirkFailsExactlyWhatItBreaks(t *testing.T) {
 					opts = append(opts, mock.WithQuirks(q.Name))
 				}
 				sum := runAgainstMock(t, profile, false, opts...)
+				// The same verdicts one request after another (--concurrency 1) as at once.
+				_, seqCfg := startMock(t, profile, false, opts...)
+				seqCfg.Concurrency = 1
+				seq, err := Run(context.Background(), seqCfg)
+				require.NoError(t, err)
+				assert.Equal(t, verdictRows(t, profile, q.Name, seq), verdictRows(t, profile, q.Name, sum), "verdicts at once differ from one after another")
 				want := expectedBreaks(q, profile)
 				got := failing(sum)
 				sort.Strings(got)

@@ -150,6 +150,10 @@ type recorder struct {
 	maxBody int64
 	secrets []string // every form of both clients' secrets (HTTP-08)
 	ua      string   // buildinfo.UserAgent(), read once per run
+	// slots holds a token per request in flight: never more than Config.Concurrency at once,
+	// whatever runs them (scenarios run at once, a batch sent "at once", the control API).
+	slots chan struct{}
+	store *tokenStore // --token-store: the run's first token of the client is kept there; nil: none
 
 	jobs    chan transcriptJob // written by one goroutine, off the requests' path
 	large   sync.Mutex         // held while a large answer's transcript is written
@@ -194,6 +198,7 @@ func newRecorder(cfg *Config, red *redact.Redactor, dir string) *recorder {
 		secrets: append(redact.Forms(cfg.ClientID, cfg.ClientSecret), redact.Forms(cfg.Client2ID, cfg.Client2Secret)...),
 		ua:      buildinfo.UserAgent(),
 		jobs:    make(chan transcriptJob, 256),
+		slots:   make(chan struct{}, max(cfg.Concurrency, 1)),
 	}
 	r.written.Add(1)
 	go func() {
@@ -261,13 +266,21 @@ func (r *recorder) do(ctx context.Context, check string, req request) *exchange 
 		hr.Header.Set("User-Agent", r.ua)
 	}
 	req.header = hr.Header // the transcript shows what was sent
+	if err := r.acquire(ctx); err != nil {
+		ex.err = err
+		r.finish(ex, req)
+		return ex
+	}
+	ex.started = time.Now() // the wait for a slot is not the target's time
 	resp, err := r.client.Do(hr)
 	if err != nil {
+		r.release()
 		ex.err = err
 	} else {
 		ex.status, ex.header, ex.tls = resp.StatusCode, resp.Header, resp.TLS
 		body, rerr := io.ReadAll(io.LimitReader(resp.Body, r.maxBody+1))
 		_ = resp.Body.Close()
+		r.release()
 		if int64(len(body)) > r.maxBody {
 			body, ex.truncated = body[:r.maxBody], true
 		}
@@ -289,6 +302,15 @@ func (r *recorder) do(ctx context.Context, check string, req request) *exchange 
 		if ex.status >= 400 {
 			ex.echoesSecret = containsAnyOf(ex.body, r.secrets)
 		}
+		if r.store != nil && req.to == toToken && req.client == r.store.clientID && req.url == r.store.tokenURL && ex.status == http.StatusOK {
+			if err := r.store.keep(ex, ex.started); err != nil {
+				r.mu.Lock()
+				if r.writeErr == nil {
+					r.writeErr = err
+				}
+				r.mu.Unlock()
+			}
+		}
 		if tok, ok := ex.accessToken(); ok && ex.status/100 == 2 {
 			if p, err := parseJWT(tok, false); err == nil {
 				ex.skew, err = lifetimeSkew(ex, p)
@@ -299,6 +321,20 @@ func (r *recorder) do(ctx context.Context, check string, req request) *exchange 
 	r.finish(ex, req)
 	return ex
 }
+
+// acquire takes a slot for one request in flight, waiting for one to be free; it fails only
+// when ctx ends first.
+func (r *recorder) acquire(ctx context.Context) error {
+	select {
+	case r.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// release frees the slot acquire took.
+func (r *recorder) release() { <-r.slots }
 
 func containsAnyOf(b []byte, forms []string) bool {
 	for _, f := range forms {

@@ -173,7 +173,7 @@ var tokenGrants = []struct {
 	}},
 	{`a token with the scope "([^"]*)"`, "a token with the scope", func(s *scenario, a []string) (request, error) {
 		if s.r.cfg.OtherScopeURL == "" {
-			return request{}, skipf("needs an API that requires a scope other than %s (known only for the embedded mock)", a[0])
+			return request{}, skipf("needs an API that requires a scope other than %s: give --api-url-for SCOPE=URL (derbysoft: --api-url-for shopping=https://host/.../shopping)", a[0])
 		}
 		return s.r.tokenReq(validForm + "&scope=" + url.QueryEscape(a[0])), nil
 	}},

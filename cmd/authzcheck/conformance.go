@@ -16,6 +16,7 @@ import (
 	"github.com/authzcheck/authzcheck/internal/catalog"
 	"github.com/authzcheck/authzcheck/internal/cli"
 	"github.com/authzcheck/authzcheck/internal/evidence"
+	"github.com/authzcheck/authzcheck/internal/loopback"
 	"github.com/authzcheck/authzcheck/mock"
 	"github.com/authzcheck/authzcheck/reports"
 	"github.com/authzcheck/authzcheck/steps"
@@ -49,7 +50,11 @@ func runConformance(env *cli.Env) error {
 		out     = fs.String("out", "", "evidence directory (default evidence/<UTC timestamp>/)")
 		signKey = fs.String("sign-key", "", "ed25519 private key (PEM) to sign the bundle's SHA256SUMS")
 		quiet   = fs.Bool("quiet", false, "print only the result line and errors")
+		store   = fs.String("token-store", "", "directory outside --out keeping a token of each run (mode 0600, no secret): a later run presents one that has expired by then (BEARER-11)")
+		apiFor  = apiURLFlag{}
+		conc    = fs.Int("concurrency", 0, "most requests in flight at once; independent checks run at once within it, CACHE and AUTH-17 alone (default 4 against a remote target, 8 against loopback; 1: one after another)")
 	)
+	fs.Var(apiFor, "api-url-for", "SCOPE=URL: a Bearer-protected API (called with POST) that needs SCOPE, repeatable; one needing a scope other than product.all runs BEARER-13 (derbysoft: products, shopping, livecheck name their scopes)")
 	if err := fs.Parse(env.Args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printFlags(env.Stdout, conformanceUsage, fs)
@@ -60,6 +65,9 @@ func runConformance(env *cli.Env) error {
 	if fs.NArg() > 0 {
 		return cli.Usagef("unexpected argument %q; run 'authzcheck conformance -h' for the flags", fs.Arg(0))
 	}
+	if *conc < 0 || (*conc == 0 && flagGiven(fs, "concurrency")) {
+		return cli.Usagef("--concurrency %d: give at least 1 (1 sends one request after another)", *conc)
+	}
 
 	// Everything that can be wrong with the configuration is found before anything starts.
 	ws, key, err := conformanceInputs(*waivers, *signKey)
@@ -69,6 +77,9 @@ func runConformance(env *cli.Env) error {
 	dir := *out
 	if dir == "" {
 		dir = filepath.Join("evidence", time.Now().UTC().Format("20060102T150405Z"))
+	}
+	if err := checkTokenStore(*store, dir); err != nil {
+		return err
 	}
 	// The bundle is checked (and a sealed one verified) before any request is sent; the run
 	// writes beside it and Seal puts it in place, so a run failing part-way changes nothing.
@@ -88,6 +99,8 @@ func runConformance(env *cli.Env) error {
 	}
 	cfg := conformanceConfig(t)
 	cfg.Tags, cfg.Strict, cfg.Waivers, cfg.OutDir = *tags, *strict, ws, stage.Dir()
+	cfg.Concurrency = *conc // 0: steps.DefaultConcurrency
+	cfg.TokenStore, cfg.APIURLFor = *store, apiFor
 	if !*quiet {
 		fmt.Fprintf(env.Stdout, "authzcheck conformance: %s, profile %s\n", t, t.Profile)
 		cfg.Progress = env.Stdout
@@ -252,6 +265,59 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n-1]) + "…"
+}
+
+// apiURLFlag is --api-url-for SCOPE=URL, repeatable: the scope's URL.
+type apiURLFlag map[string]string
+
+func (f apiURLFlag) String() string { return "" }
+
+// Set refuses, as the other URL flags do, what is not an http(s) URL, a URL carrying
+// credentials, and plain HTTP to a host that is not loopback (a token would travel in clear).
+func (f apiURLFlag) Set(v string) error {
+	scope, u, ok := strings.Cut(v, "=")
+	if !ok || scope == "" || u == "" {
+		return fmt.Errorf("want SCOPE=URL, e.g. shop.all=https://host/path/shopping")
+	}
+	if err := checkURL("--api-url-for "+scope, u, "https://host/path"); err != nil {
+		return err
+	}
+	if err := loopback.Cleartext(u); err != nil {
+		return err
+	}
+	if _, dup := f[scope]; dup {
+		return fmt.Errorf("scope %s given twice", scope)
+	}
+	f[scope] = u
+	return nil
+}
+
+// checkTokenStore refuses a --token-store that overlaps the evidence directory: its tokens
+// would enter the bundle.
+func checkTokenStore(store, out string) error {
+	if store == "" {
+		return nil
+	}
+	s, err1 := filepath.Abs(store)
+	o, err2 := filepath.Abs(out)
+	if err := errors.Join(err1, err2); err != nil {
+		return cli.Usagef("--token-store %s: %v", store, err)
+	}
+	inside := func(p, dir string) bool {
+		rel, err := filepath.Rel(dir, p)
+		return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	}
+	if inside(s, o) || inside(o, s) {
+		return cli.Usagef("--token-store %s overlaps the evidence directory %s: give a directory outside it, so that no token enters the bundle", store, out)
+	}
+	return nil
+}
+
+// flagGiven reports whether the flag name was set on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // printFlags prints a usage text and the flag set's defaults.
