@@ -39,10 +39,12 @@ Feature: TOK - issuing a token
     Then the field scope is absent or a space-delimited string
     And under the derbysoft profile, the field scope holds "shop.all reservation.all product.all livecheck.all"
 
-  @TOK-08 @must
+  @TOK-08 @must @whole-run
   Scenario: The token answer must not be stored by caches
+    Given every other check of the run has finished
     When I request a token with valid credentials
     Then the response header Cache-Control has no-store
+    And every other token answer of the run has the header Cache-Control no-store
 
   @TOK-09 @should
   Scenario: The token answer also forbids caching the old way

@@ -58,4 +58,5 @@ func defineSteps(t *stepTable) {
 	registerJWTSteps(t)
 	registerTransportSteps(t)
 	registerWholeRunSteps(t)
+	registerEveryTokenSteps(t)
 }
