@@ -114,7 +114,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	} else {
 		h["Content-Type"] = hvJSON
 	}
-	if !st.quirks.has(qNoCacheControl) {
+	if !st.quirks.has(qNoCacheControl) && !(st.quirks.has(qScopedAnswerCacheable) && iss.scoped) {
 		h["Cache-Control"] = hvNoStore
 	}
 	if !st.quirks.has(qNoPragma) {
@@ -210,6 +210,7 @@ func (s *Server) processToken(w http.ResponseWriter, r *http.Request, st *state,
 	if err != nil {
 		return nil, &oauthError{status: http.StatusInternalServerError, code: "server_error", description: "token signing failed"}
 	}
+	iss.scoped = vals.Get("scope") != ""
 	return iss, nil
 }
 
@@ -519,6 +520,7 @@ type issuedToken struct {
 	token     string
 	scope     string // space-delimited
 	expiresIn int64
+	scoped    bool // the request had a scope parameter (quirk scoped-answer-cacheable)
 }
 
 // appendTokenResponse appends the JSON success body.

@@ -77,6 +77,10 @@ type Config struct {
 	Progress io.Writer
 	// Now is the harness clock (default time.Now).
 	Now func() time.Time
+
+	// wait waits d or until ctx ends, for the checks that must look again later (CACHE-01,
+	// CACHE-03); tests against the mock advance the mock's clock instead of waiting.
+	wait func(ctx context.Context, d time.Duration) error
 }
 
 // Control is what the "control" need provides: tokens that only the issuer itself could mint.
@@ -110,5 +114,20 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.wait == nil {
+		c.wait = waitFor
+	}
+}
+
+// waitFor waits d, or until ctx ends.
+func waitFor(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

@@ -59,4 +59,5 @@ func defineSteps(t *stepTable) {
 	registerTransportSteps(t)
 	registerWholeRunSteps(t)
 	registerEveryTokenSteps(t)
+	registerCacheSteps(t)
 }
