@@ -11,9 +11,11 @@
 // areas of the catalogue, tags, needs, the preflight); index.go reads the feature files'
 // scenarios; progress.go prints the marks; state.go is a scenario's state and judge; steps.go and
 // wordings.go define the steps, most of them tables of wordings (step families); requests.go and
-// api.go are the tables of token requests and API calls; assertions.go, jwtsteps.go,
-// transport.go and wholerun.go are the outcome families (jwt.go decodes and forges JWTs);
-// recorder.go sends and writes transcripts; verdict.go, output.go and waivers.go make the
+// api.go are the tables of token requests and API calls, cachesteps.go the actions that depend
+// on time (asking again a second later, the two clients at once); assertions.go, jwtsteps.go,
+// transport.go, wholerun.go and everytoken.go are the outcome families (jwt.go decodes and
+// forges JWTs); recorder.go sends and writes transcripts, keeping of each token answer what
+// tokenfacts.go works out; verdict.go, output.go and waivers.go make the
 // evidence.
 package steps
 
