@@ -100,6 +100,7 @@ const (
 	qLateRevokePrevious
 	qDeterministicPerSecond
 	qSharedTokenPerSecond
+	qScopedAnswerSloppy
 	numQuirks
 )
 
@@ -195,6 +196,8 @@ var quirkTable = [numQuirks]QuirkInfo{
 		Breaks: []string{"CACHE-03"}},
 	qDeterministicPerSecond: {Name: "deterministic-per-second", Description: "a client's tokens for one scope are byte-identical within one second (jti derived from client, scope and iat); iat and exp move every second",
 		Breaks: []string{}},
+	qScopedAnswerSloppy: {Name: "scoped-answer-sloppy", Description: "an answer to a request with a scope parameter says Content-Type: text/plain and token_type \"JWT\", and carries a refresh_token (the unscoped answer is right)",
+		Breaks: []string{"TOK-02", "TOK-04", "TOK-10"}},
 	qSharedTokenPerSecond: {Name: "shared-token-per-second", Description: "within one second, every client asking for the same scope gets the token first issued in that second (to whichever client asked first)",
 		Breaks: []string{"CACHE-05"}},
 }

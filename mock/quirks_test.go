@@ -295,6 +295,12 @@ var probes = map[string]probe{
 		return h.do(tokenReq("scope=product.all")).header.Get("Cache-Control") != "no-store" &&
 			h.do(tokenReq("")).header.Get("Cache-Control") == "no-store"
 	},
+	"scoped-answer-sloppy": func(t *testing.T, h *harness) bool {
+		e := h.do(tokenReq("scope=product.all"))
+		m := e.json(t)
+		return e.header.Get("Content-Type") != "application/json" && m["token_type"] == "JWT" && m["refresh_token"] != nil &&
+			h.do(tokenReq("")).header.Get("Content-Type") == "application/json"
+	},
 	"scoped-claim-all-scopes": func(t *testing.T, h *harness) bool {
 		tok, resp := h.token("scope=product.all")
 		_, c := jwtParts(t, tok)

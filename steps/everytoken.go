@@ -3,10 +3,12 @@ package steps
 import (
 	"context"
 	"fmt"
+	"mime"
 	"strings"
 )
 
-// Checks over every token answer of the run (JWT-07, JWT-08, TOK-08): a defect that shows only
+// Checks over every token answer of the run (TOK-02, TOK-04, TOK-08, TOK-10, JWT-07, JWT-08): a
+// defect that shows only
 // in a scoped answer, or only across clients, is unseen by a check that judges its own token.
 // These checks are tagged @whole-run, so they run after every other scenario, and judge what the
 // recorder kept of each token answer (tokenfacts.go).
@@ -17,6 +19,9 @@ func registerEveryTokenSteps(t *stepTable) {
 		{"no two different tokens of the run share a jti", args0(runUniqueJTI)},
 		{"for every other token answer of the run, the token's scope claim, when present, equals the granted scope as a set", args0(runScopeClaims)},
 		{"every other token answer of the run has the header Cache-Control no-store", args0(runTokensNoStore)},
+		{"every other token answer of the run has the header Content-Type application/json", args0(runTokensJSON)},
+		{`every other token answer of the run has token_type "Bearer" in any letter case`, args0(runTokensBearer)},
+		{"no other token answer of the run has a refresh_token", args0(runTokensNoRefresh)},
 	})
 }
 
@@ -123,11 +128,57 @@ func runScopeClaims(ctx context.Context) error {
 // runTokensNoStore (TOK-08): every other token answer forbids caching, scoped ones included.
 func runTokensNoStore(ctx context.Context) error {
 	return judgeEveryOther(ctx, "token answers", func(ex *exchange) (bool, string) {
-		if ex.tok == nil || ex.to != toToken {
+		if !isTokenAnswer(ex) {
 			return false, ""
 		}
 		if !contains(directives(ex.header.Values("Cache-Control")), "no-store") {
 			return true, fmt.Sprintf("expected Cache-Control: no-store, got %q", ex.header.Get("Cache-Control"))
+		}
+		return true, ""
+	})
+}
+
+// isTokenAnswer is a 2xx answer of the token endpoint that carried an access token.
+func isTokenAnswer(ex *exchange) bool { return ex.tok != nil && ex.to == toToken }
+
+// runTokensJSON (TOK-02): every other token answer says it is JSON.
+func runTokensJSON(ctx context.Context) error {
+	return judgeEveryOther(ctx, "token answers", func(ex *exchange) (bool, string) {
+		if !isTokenAnswer(ex) {
+			return false, ""
+		}
+		ct := ex.header.Get("Content-Type")
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || !strings.EqualFold(mt, "application/json") {
+			return true, fmt.Sprintf("expected Content-Type: application/json, got %q", ct)
+		}
+		return true, ""
+	})
+}
+
+// runTokensBearer (TOK-04): every other token answer's token_type is Bearer.
+func runTokensBearer(ctx context.Context) error {
+	return judgeEveryOther(ctx, "token answers", func(ex *exchange) (bool, string) {
+		if !isTokenAnswer(ex) {
+			return false, ""
+		}
+		if !ex.tok.hasTokenType {
+			return true, "expected token_type \"Bearer\", got no string token_type"
+		}
+		if !strings.EqualFold(ex.tok.tokenType, "Bearer") {
+			return true, fmt.Sprintf("expected token_type \"Bearer\" (any case), got %q", ex.tok.tokenType)
+		}
+		return true, ""
+	})
+}
+
+// runTokensNoRefresh (TOK-10): no other token answer carries a refresh token.
+func runTokensNoRefresh(ctx context.Context) error {
+	return judgeEveryOther(ctx, "token answers", func(ex *exchange) (bool, string) {
+		if !isTokenAnswer(ex) {
+			return false, ""
+		}
+		if ex.tok.refresh {
+			return true, "expected no field refresh_token, got one"
 		}
 		return true, ""
 	})

@@ -34,11 +34,21 @@ type tokenFacts struct {
 	// disagree, "" when they agree.
 	scopeJudged bool
 	scopeWhy    string
+
+	// Of the answer itself (TOK-04, TOK-10; TOK-02 reads the kept Content-Type): its token_type
+	// when a string (clipped), and whether it carries a refresh_token.
+	tokenType    string
+	hasTokenType bool
+	refresh      bool
 }
 
 // tokenFactsOf works out the facts of a token answer to req; tok is its access token.
 func tokenFactsOf(red *redact.Redactor, req request, ex *exchange, tok string) *tokenFacts {
 	f := &tokenFacts{sum: sha256.Sum256([]byte(tok))}
+	if tt, ok := ex.obj["token_type"].(string); ok {
+		f.tokenType, f.hasTokenType = clip(red, tt, jtiShownBytes), true
+	}
+	_, f.refresh = ex.obj["refresh_token"]
 	p, err := parseJWT(tok, false)
 	if err != nil {
 		return f
