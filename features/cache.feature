@@ -7,6 +7,7 @@ Feature: CACHE - issuance and caching behaviour
   @CACHE-01 @info
   Scenario: Whether the endpoint reissues or caches tokens is reported
     When I request a token with valid credentials 5 times in a row
+    And I request a token with valid credentials once more 1 second later, when a token came twice
     Then whether the tokens are reissued, cached or mixed is reported
 
   @CACHE-02 @must @whole-run
@@ -20,6 +21,8 @@ Feature: CACHE - issuance and caching behaviour
     When I request a token with valid credentials
     And I call the API with the first token
     Then the API accepted the call
+    When I call the API with the first token again, 1 second later
+    Then the API accepted the call
 
   @CACHE-04 @should
   Scenario: Ten requests at once all succeed
@@ -30,6 +33,7 @@ Feature: CACHE - issuance and caching behaviour
   Scenario: Two clients never receive the same token
     Given I have a valid token
     And I have a valid token as the second client
+    When I request a token as each client at once, 3 times 250 ms apart
     Then the two clients' tokens differ
     And each token's sub and dis belong to its own client
 

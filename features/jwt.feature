@@ -33,16 +33,19 @@ Feature: JWT - the access token itself
     Then the token has the claim iss
     And under the derbysoft profile, for information, the token's iss is "https://www.derbysoft.com"
 
-  @JWT-07 @should
+  @JWT-07 @should @whole-run
   Scenario: The token's scope agrees with the granted scope
+    Given every other check of the run has finished
     Then the token's scope claim, when present, equals the granted scope as a set
     And under the derbysoft profile, the token has the claim scope
+    And for every other token answer of the run, the token's scope claim, when present, equals the granted scope as a set
 
-  @JWT-08 @should
+  @JWT-08 @should @whole-run
   Scenario: Every token has its own ID
+    Given every other check of the run has finished
     When I request a token with the form "grant_type=client_credentials&scope=product.all"
-    Then every token has the claim jti
-    And no two different tokens share a jti
+    Then every token of the run has the claim jti
+    And no two different tokens of the run share a jti
 
   @JWT-09 @must @keys
   Scenario: The token's signature verifies with the issuer's key

@@ -7,10 +7,12 @@ Feature: TOK - issuing a token
     When I request a token with valid credentials
     Then the response status is 200
 
-  @TOK-02 @must
+  @TOK-02 @must @whole-run
   Scenario: The token answer is JSON
+    Given every other check of the run has finished
     When I request a token with valid credentials
     Then the response header Content-Type is application/json
+    And every other token answer of the run has the header Content-Type application/json
 
   @TOK-03 @must
   Scenario: The token answer holds an access token
@@ -18,10 +20,12 @@ Feature: TOK - issuing a token
     Then the body is a JSON object
     And the field access_token is a non-empty string
 
-  @TOK-04 @must
+  @TOK-04 @must @whole-run
   Scenario: The token type is Bearer
+    Given every other check of the run has finished
     When I request a token with valid credentials
     Then the field token_type is "Bearer" in any letter case
+    And every other token answer of the run has token_type "Bearer" in any letter case
 
   @TOK-05 @must
   Scenario: The token says how long it lives
@@ -39,20 +43,24 @@ Feature: TOK - issuing a token
     Then the field scope is absent or a space-delimited string
     And under the derbysoft profile, the field scope holds "shop.all reservation.all product.all livecheck.all"
 
-  @TOK-08 @must
+  @TOK-08 @must @whole-run
   Scenario: The token answer must not be stored by caches
+    Given every other check of the run has finished
     When I request a token with valid credentials
     Then the response header Cache-Control has no-store
+    And every other token answer of the run has the header Cache-Control no-store
 
   @TOK-09 @should
   Scenario: The token answer also forbids caching the old way
     When I request a token with valid credentials
     Then the response header Pragma has no-cache
 
-  @TOK-10 @should
+  @TOK-10 @should @whole-run
   Scenario: No refresh token is issued for the client-credentials grant
+    Given every other check of the run has finished
     When I request a token with valid credentials
     Then the response has no field refresh_token
+    And no other token answer of the run has a refresh_token
 
   @TOK-11 @must
   Scenario: An unknown parameter is ignored

@@ -209,6 +209,13 @@ func (s *Server) authorizeBearer(r *http.Request, st *state) (*clientEntry, *tok
 			return c, nil, invalidToken("the access token was revoked by a newer one", "revoked")
 		}
 	}
+	if q.has(qLateRevokePrevious) {
+		if v, ok := s.lateRevoke.Load(claims.Subject); ok {
+			if lr := v.(lateRevocation); lr.jti != claims.ID && !s.clock.now().Before(lr.at) {
+				return c, nil, invalidToken("the access token was revoked by a newer one", "revoked")
+			}
+		}
+	}
 	if claims.Scope == nil && q.has(qNoScopeClaim) {
 		if sc, ok := s.scopes.Load(tok); ok {
 			claims.Scope = sc.([]string)

@@ -368,6 +368,8 @@ func (s *Server) reset() error {
 	s.cache.reset()
 	s.issued.reset()
 	s.latest.Clear()
+	s.lateRevoke.Clear()
+	s.perSecond.Clear()
 	s.scopes.Clear()
 	s.opaque.Clear()
 	return nil

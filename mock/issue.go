@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -118,6 +119,13 @@ func (s *Server) issue(st *state, c *clientEntry, scopes []string, scopeStr stri
 		left := e.expiry.Sub(now)
 		hit = hit && left > refreshMargin(st.ttl) && left >= time.Second
 	}
+	if !hit && q.has(qSharedTokenPerSecond) {
+		// Whoever asks first in a second gets a new token; every client asking for the same
+		// scope in that second gets it too.
+		if v, ok := s.perSecond.Load(scopeStr); ok && v.(perSecondEntry).sec == now.Unix() {
+			e, hit = v.(perSecondEntry).entry, true
+		}
+	}
 	if !hit {
 		issued := now
 		if q.has(qCachedFullLifetime) {
@@ -132,13 +140,20 @@ func (s *Server) issue(st *state, c *clientEntry, scopes []string, scopeStr stri
 		iat := ceilUnix(issued)
 		exp := iat + int64(st.ttl/time.Second)
 		// The answer announces exp as computed here; quirks may move the token's own exp.
-		tok, _, err := s.signToken(st, c, scopes, issued.Unix(), iat, exp)
+		claimScopes := scopes
+		if q.has(qScopedClaimAllScopes) {
+			claimScopes = c.Scopes
+		}
+		tok, _, err := s.signToken(st, c, claimScopes, issued.Unix(), iat, exp)
 		if err != nil {
 			return nil, err
 		}
 		e = cachedEntry{token: tok, expiry: time.Unix(exp, 0)}
 		if cached {
 			s.cache.put(key, e)
+		}
+		if q.has(qSharedTokenPerSecond) {
+			s.perSecond.Store(scopeStr, perSecondEntry{sec: now.Unix(), entry: e})
 		}
 		s.remember(tok)
 	}
@@ -178,8 +193,18 @@ func wholeSeconds(d time.Duration) int64 { return int64(d / time.Second) }
 func (s *Server) signToken(st *state, c *clientEntry, scopes []string, nbf, iat, exp int64) (string, int64, error) {
 	q := st.quirks
 	ks := s.keys.Load()
-	jti := repeatedJTI
-	if !q.has(qRepeatJTI) {
+	var jti string
+	switch {
+	case q.has(qRepeatJTI):
+		jti = repeatedJTI
+	case q.has(qJTICounterPerClient):
+		jti = strconv.FormatInt(c.counters.jtiSeq.Add(1), 10)
+	case q.has(qDeterministicPerSecond):
+		// The same client, scope and second give the same claims, and RS256 (PKCS #1 v1.5)
+		// the same signature: the same token, byte for byte.
+		jti = uuid.NewSHA1(uuid.NameSpaceOID, []byte(c.ID+"\x00"+strings.Join(scopes, " ")+"\x00"+strconv.FormatInt(iat, 10))).String()
+		nbf = iat - 1
+	default:
 		jti = newJTI()
 	}
 	claims := claimSet{sub: c.ID, aud: c.ID, dis: c.Distributor, nbf: nbf, iat: iat, exp: exp, jti: jti,
@@ -216,7 +241,27 @@ func (s *Server) signToken(st *state, c *clientEntry, scopes []string, nbf, iat,
 	if st.revokePrevious {
 		s.latest.Store(c.ID, jti)
 	}
+	if q.has(qLateRevokePrevious) {
+		s.lateRevoke.Store(c.ID, lateRevocation{jti: jti, at: s.clock.now().Add(lateRevokeDelay)})
+	}
 	return tok, claims.exp, nil
+}
+
+// lateRevokeDelay is how long after a newer token quirk late-revoke-previous revokes the
+// earlier ones.
+const lateRevokeDelay = 300 * time.Millisecond
+
+// lateRevocation is quirk late-revoke-previous: a client's newest token, and from when the
+// sample API refuses the client's other tokens.
+type lateRevocation struct {
+	jti string
+	at  time.Time
+}
+
+// perSecondEntry is quirk shared-token-per-second: the token first issued in a second (Unix).
+type perSecondEntry struct {
+	sec   int64
+	entry cachedEntry
 }
 
 // claimSet is the payload of a token, in the seed's claim order.

@@ -94,6 +94,13 @@ const (
 	qAPINoScopeCheck
 	qAPIRejectAll
 	qOpaqueToken
+	qScopedAnswerCacheable
+	qScopedClaimAllScopes
+	qJTICounterPerClient
+	qLateRevokePrevious
+	qDeterministicPerSecond
+	qSharedTokenPerSecond
+	qScopedAnswerSloppy
 	numQuirks
 )
 
@@ -179,6 +186,20 @@ var quirkTable = [numQuirks]QuirkInfo{
 		Breaks:        []string{"JWT-01", "JWT-02", "JWT-03", "JWT-04", "JWT-05", "JWT-06", "JWT-07", "JWT-08", "JWT-09"},
 		BreaksRFC6749: []string{}}, // an opaque token is allowed; JWT-01..02 INFO, the rest skipped
 	qAPIRejectAll: {Name: "api-reject-all", Description: "the sample API rejects every token with 401 invalid_token", Breaks: []string{"BEARER-01", "BEARER-05", "BEARER-13", "CACHE-03"}},
+	qScopedAnswerCacheable: {Name: "scoped-answer-cacheable", Description: "an answer to a request with a scope parameter has no Cache-Control header (the unscoped answer keeps no-store)",
+		Breaks: []string{"TOK-08"}},
+	qScopedClaimAllScopes: {Name: "scoped-claim-all-scopes", Description: "a token asked for with a narrower scope is answered with that scope, but its scope claim holds all of the client's scopes (the sample API reads the claim)",
+		Breaks: []string{"JWT-07", "BEARER-13"}},
+	qJTICounterPerClient: {Name: "jti-counter-per-client", Description: "jti is a counter per client (1, 2, ...), so two clients' tokens share jti values",
+		Breaks: []string{"JWT-08"}},
+	qLateRevokePrevious: {Name: "late-revoke-previous", Description: "a client's newer token revokes its earlier ones at the sample API 300 ms after it is issued (by the mock's clock)",
+		Breaks: []string{"CACHE-03"}},
+	qDeterministicPerSecond: {Name: "deterministic-per-second", Description: "a client's tokens for one scope are byte-identical within one second (jti derived from client, scope and iat); iat and exp move every second",
+		Breaks: []string{}},
+	qScopedAnswerSloppy: {Name: "scoped-answer-sloppy", Description: "an answer to a request with a scope parameter says Content-Type: text/plain and token_type \"JWT\", and carries a refresh_token (the unscoped answer is right)",
+		Breaks: []string{"TOK-02", "TOK-04", "TOK-10"}},
+	qSharedTokenPerSecond: {Name: "shared-token-per-second", Description: "within one second, every client asking for the same scope gets the token first issued in that second (to whichever client asked first)",
+		Breaks: []string{"CACHE-05"}},
 }
 
 var quirkByName = func() map[string]quirk {

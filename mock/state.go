@@ -34,6 +34,7 @@ type clientEntry struct {
 // clientCounters are one client's activity since start or the last Reset.
 type clientCounters struct {
 	tokenRequests, tokensIssued, apiCalls, rejections atomic.Int64
+	jtiSeq                                            atomic.Int64 // the last jti under quirk jti-counter-per-client
 }
 
 func (c *clientCounters) snapshot() ClientCounters {

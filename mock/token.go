@@ -109,12 +109,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	bp := bufPool.Get().(*[]byte)
 	body := appendTokenResponse((*bp)[:0], st.quirks, iss)
 	h := w.Header()
-	if st.quirks.has(qTokenContentTypeText) {
+	if st.quirks.has(qTokenContentTypeText) || (st.quirks.has(qScopedAnswerSloppy) && iss.scoped) {
 		h["Content-Type"] = hvText
 	} else {
 		h["Content-Type"] = hvJSON
 	}
-	if !st.quirks.has(qNoCacheControl) {
+	if !st.quirks.has(qNoCacheControl) && !(st.quirks.has(qScopedAnswerCacheable) && iss.scoped) {
 		h["Cache-Control"] = hvNoStore
 	}
 	if !st.quirks.has(qNoPragma) {
@@ -210,6 +210,7 @@ func (s *Server) processToken(w http.ResponseWriter, r *http.Request, st *state,
 	if err != nil {
 		return nil, &oauthError{status: http.StatusInternalServerError, code: "server_error", description: "token signing failed"}
 	}
+	iss.scoped = vals.Get("scope") != ""
 	return iss, nil
 }
 
@@ -519,6 +520,7 @@ type issuedToken struct {
 	token     string
 	scope     string // space-delimited
 	expiresIn int64
+	scoped    bool // the request had a scope parameter (quirks scoped-answer-cacheable, scoped-answer-sloppy)
 }
 
 // appendTokenResponse appends the JSON success body.
@@ -532,7 +534,7 @@ func appendTokenResponse(b []byte, q quirkSet, it *issuedToken) []byte {
 		b = append(b, it.scope...)
 	}
 	b = append(b, `","token_type":"`...)
-	if q.has(qTokenTypeWrong) {
+	if q.has(qTokenTypeWrong) || (q.has(qScopedAnswerSloppy) && it.scoped) {
 		b = append(b, "JWT"...)
 	} else {
 		b = append(b, "Bearer"...)
@@ -549,7 +551,7 @@ func appendTokenResponse(b []byte, q quirkSet, it *issuedToken) []byte {
 	default:
 		b = strconv.AppendInt(b, it.expiresIn, 10)
 	}
-	if q.has(qRefreshToken) {
+	if q.has(qRefreshToken) || (q.has(qScopedAnswerSloppy) && it.scoped) {
 		b = append(b, `,"refresh_token":"`...)
 		b = append(b, uuid.NewString()...)
 		b = append(b, '"')

@@ -52,6 +52,7 @@ type apiCall struct {
 var apiCalls = []apiCall{
 	{"the API with the token", false, withToken(false, func(s *scenario, tok string) request { return s.r.apiReq("Bearer " + tok) })},
 	{"the API with the first token", false, withToken(true, func(s *scenario, tok string) request { return s.r.apiReq("Bearer " + tok) })},
+	{`the API with the first token again, (\d+) seconds? later`, false, firstTokenLater},
 	{"the API with the token but without the word Bearer", true, withToken(false, func(s *scenario, tok string) request { return s.r.apiReq(tok) })},
 	{`the API with the token and the scheme written "bearer"`, true, withToken(false, func(s *scenario, tok string) request { return s.r.apiReq("bearer " + tok) })},
 	{"the API with the client's Basic credentials", true, withToken(false, func(s *scenario, _ string) request {

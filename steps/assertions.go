@@ -660,17 +660,26 @@ func reportThrottling(ctx context.Context) error {
 	})
 }
 
+// reportIssuance (CACHE-01) classifies the batch of requests in a row: "reissue" (a new token
+// each time), "cached" (one token), "mixed", or "reissue, deterministic per second" when tokens
+// that repeated within a second were followed, when asked again a second later, by a new token
+// whose iat and exp moved on: such a server derives each token from the second it is issued in,
+// it does not cache (requestAgainWhenRepeated asks again).
 func reportIssuance(ctx context.Context) error {
 	return judge(ctx, func(s *scenario) error {
-		seen := map[string]bool{}
+		seen := map[string]int{}
 		var exps []string
 		var values []float64
+		var repeated string
 		for _, ex := range s.batch {
 			tok, ok := ex.accessToken()
 			if !ok {
 				return fmt.Errorf("expected %d tokens, got %s", len(s.batch), ex.describe())
 			}
-			seen[tok] = true
+			seen[tok]++
+			if seen[tok] == 2 && repeated == "" {
+				repeated = tok
+			}
 			if v, text, err := expiresIn(ex); err == nil {
 				exps = append(exps, text)
 				values = append(values, v)
@@ -683,10 +692,40 @@ func reportIssuance(ctx context.Context) error {
 		case 1:
 			class = "cached"
 		}
+		later := ""
+		if repeated != "" && len(s.batch) > 0 && s.last != s.batch[len(s.batch)-1] {
+			class, later = classifyLater(s.last, repeated, class, seen)
+		}
 		counting := len(values) > 1 && values[len(values)-1] < values[0]
-		s.note("%s: %d distinct tokens in %d requests; expires_in %s (counting down: %v)", class, len(seen), len(s.batch), strings.Join(exps, ", "), counting)
+		s.note("%s: %d distinct tokens in %d requests; expires_in %s (counting down: %v)%s", class, len(seen), len(s.batch), strings.Join(exps, ", "), counting, later)
 		return nil
 	})
+}
+
+// classifyLater classifies a batch in which the token repeated, given the answer to the request
+// sent a second later: the same token again is a cache; a new token whose iat and exp moved on
+// is a token derived from the second it is issued in.
+func classifyLater(ex *exchange, repeated, class string, seen map[string]int) (string, string) {
+	tok, ok := ex.accessToken()
+	switch {
+	case !ok || ex.status/100 != 2:
+		return class, fmt.Sprintf("; asked again a second later: %s", ex.describe())
+	case seen[tok] > 0:
+		return class, "; asked again a second later: the same token again"
+	}
+	p, err1 := parseJWT(repeated, false)
+	q, err2 := parseJWT(tok, false)
+	if err1 != nil || err2 != nil {
+		return "mixed", "; asked again a second later: a new token (opaque: whether it is derived from the second cannot be seen)"
+	}
+	iat0, errA := claimNum(p, "iat")
+	iat1, errB := claimNum(q, "iat")
+	exp0, errC := claimNum(p, "exp")
+	exp1, errD := claimNum(q, "exp")
+	if errA != nil || errB != nil || errC != nil || errD != nil || iat1 <= iat0 || exp1 <= exp0 {
+		return "mixed", "; asked again a second later: a new token, but its iat and exp did not move on"
+	}
+	return "reissue, deterministic per second", fmt.Sprintf("; the repeated tokens came within one second, and a second later a new token with iat and exp %.0f s later: tokens are derived from the second they are issued in, not cached", iat1-iat0)
 }
 
 func batchAllTokens(ctx context.Context) error {
@@ -724,59 +763,88 @@ func apiAccepted(ctx context.Context) error {
 	})
 }
 
+// clientTokensDiffer (CACHE-05): no token of the first client is byte for byte a token of the
+// second, over every pair the scenario obtained.
 func clientTokensDiffer(ctx context.Context) error {
 	return judge(ctx, func(s *scenario) error {
-		a, b, err := twoClients(s)
+		as, bs, err := twoClients(s)
 		if err != nil {
 			return err
 		}
-		if a.raw == b.raw {
-			return fmt.Errorf("expected different tokens for %s and %s, got the same token", a.client, b.client)
+		same := 0
+		for _, a := range as {
+			for _, b := range bs {
+				if a.raw == b.raw {
+					same++
+				}
+			}
 		}
+		if same > 0 {
+			return fmt.Errorf("expected different tokens for %s and %s, got the same token %d times in %d and %d answers",
+				as[0].client, bs[0].client, same, len(as), len(bs))
+		}
+		s.note("%d tokens of %s and %d of %s, all different", len(as), as[0].client, len(bs), bs[0].client)
 		return nil
 	})
 }
 
-func twoClients(s *scenario) (heldToken, heldToken, error) {
-	var a, b *heldToken
-	for i := range s.tokens {
-		t := &s.tokens[i]
-		switch {
-		case t.client == s.r.cfg.ClientID && a == nil:
-			a = t
-		case t.client == s.r.cfg.Client2ID && b == nil:
-			b = t
+// twoClients are the scenario's tokens of the first client and of the second, in order.
+func twoClients(s *scenario) (as, bs []heldToken, err error) {
+	for _, t := range s.tokens {
+		switch t.client {
+		case s.r.cfg.ClientID:
+			as = append(as, t)
+		case s.r.cfg.Client2ID:
+			bs = append(bs, t)
 		}
 	}
-	if a == nil || b == nil {
-		return heldToken{}, heldToken{}, fmt.Errorf("expected a token for each client")
+	if len(as) == 0 || len(bs) == 0 {
+		return nil, nil, fmt.Errorf("expected a token for each client")
 	}
-	return *a, *b, nil
+	return as, bs, nil
 }
 
+// ownClaims are the claims that say whom a token was issued to: a token of one client must not
+// carry the other's.
+var ownClaims = []string{"sub", "dis", "client_id"}
+
+// clientClaimsOwn (CACHE-05): over every pair of the two clients' tokens, a claim naming whom the
+// token is for never has the same value in both, nor names the other client.
 func clientClaimsOwn(ctx context.Context) error {
 	return judge(ctx, func(s *scenario) error {
-		a, b, err := twoClients(s)
+		as, bs, err := twoClients(s)
 		if err != nil {
 			return err
 		}
-		pa, errA := parseJWT(a.raw, false)
-		pb, errB := parseJWT(b.raw, false)
-		if errA != nil || errB != nil {
+		decode := func(ts []heldToken) []*jwtParts {
+			var out []*jwtParts
+			for _, t := range ts {
+				if p, err := parseJWT(t.raw, false); err == nil {
+					out = append(out, p)
+				}
+			}
+			return out
+		}
+		pas, pbs := decode(as), decode(bs)
+		if len(pas) == 0 || len(pbs) == 0 {
 			s.note("opaque tokens: sub and dis cannot be compared")
 			return nil
 		}
-		for _, claim := range []string{"sub", "dis"} {
-			va, okA := pa.claims[claim].(string)
-			vb, okB := pb.claims[claim].(string)
-			if !okA || !okB {
-				continue
-			}
-			if va == vb {
-				return fmt.Errorf("expected each client's own %s, got %q in both clients' tokens", claim, va)
-			}
-			if va == b.client || vb == a.client {
-				return fmt.Errorf("expected each token's %s to be its own client's, got %s's token with %s %q", claim, a.client, claim, va)
+		a, b := as[0].client, bs[0].client
+		for _, pa := range pas {
+			for _, pb := range pbs {
+				for _, claim := range ownClaims {
+					va, okA := pa.claims[claim].(string)
+					vb, okB := pb.claims[claim].(string)
+					switch {
+					case okA && okB && va == vb:
+						return fmt.Errorf("expected each client's own %s, got %q in both clients' tokens", claim, va)
+					case okA && va == b:
+						return fmt.Errorf("expected each token's %s to be its own client's, got %s's token with %s %q", claim, a, claim, va)
+					case okB && vb == a:
+						return fmt.Errorf("expected each token's %s to be its own client's, got %s's token with %s %q", claim, b, claim, vb)
+					}
+				}
 			}
 		}
 		return nil

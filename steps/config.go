@@ -13,9 +13,11 @@
 // areas of the catalogue, tags, needs, the preflight); index.go reads the feature files'
 // scenarios; progress.go prints the marks; state.go is a scenario's state and judge; steps.go and
 // wordings.go define the steps, most of them tables of wordings (step families); requests.go and
-// api.go are the tables of token requests and API calls; assertions.go, jwtsteps.go,
-// transport.go and wholerun.go are the outcome families (jwt.go decodes and forges JWTs);
-// recorder.go sends and writes transcripts; verdict.go, output.go and waivers.go make the
+// api.go are the tables of token requests and API calls, cachesteps.go the actions that depend
+// on time (asking again a second later, the two clients at once); assertions.go, jwtsteps.go,
+// transport.go, wholerun.go and everytoken.go are the outcome families (jwt.go decodes and
+// forges JWTs); recorder.go sends and writes transcripts, keeping of each token answer what
+// tokenfacts.go works out; verdict.go, output.go and waivers.go make the
 // evidence.
 package steps
 
@@ -97,6 +99,10 @@ type Config struct {
 	Progress io.Writer
 	// Now is the harness clock (default time.Now).
 	Now func() time.Time
+
+	// wait waits d or until ctx ends, for the checks that must look again later (CACHE-01,
+	// CACHE-03); tests against the mock advance the mock's clock instead of waiting.
+	wait func(ctx context.Context, d time.Duration) error
 }
 
 // Control is what the "control" need provides: tokens that only the issuer itself could mint.
@@ -136,6 +142,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = DefaultConcurrency(c.TokenURL)
+	}
+	if c.wait == nil {
+		c.wait = waitFor
 	}
 }
 
@@ -177,4 +186,16 @@ func DefaultConcurrency(tokenURL string) int {
 		return 8
 	}
 	return 4
+}
+
+// waitFor waits d, or until ctx ends.
+func waitFor(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

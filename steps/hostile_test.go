@@ -300,6 +300,7 @@ func TestOpaqueTokensUnderRFC6749(t *testing.T) {
 					c := statusOf(sum, id)
 					assert.Equal(t, evidence.StatusPassed, c.Status, id)
 					assert.NotEmpty(t, c.Notes, "%s reports the opaque token", id)
+					assert.Equal(t, "info", c.Level, "%s: an opaque token is information only under rfc6749", id)
 				}
 				for _, id := range []string{"JWT-03", "JWT-08", "JWT-10"} {
 					c := statusOf(sum, id)

@@ -39,6 +39,8 @@ func mockConfig(t testing.TB, s *mock.Server, profile string) Config {
 	})
 	cfg.Timeout = 5 * time.Second
 	cfg.OutDir = t.TempDir()
+	// A check that looks again later (CACHE-01, CACHE-03) moves the mock's clock: no test waits.
+	cfg.wait = func(ctx context.Context, d time.Duration) error { return ctl.Advance(ctx, d) }
 	return cfg
 }
 

@@ -29,15 +29,18 @@ var updateVerdicts = flag.Bool("update-verdicts", false, "rewrite testdata/verdi
 // steps must leave it unchanged.
 var verdictsFile = filepath.Join("testdata", "verdicts.txt")
 
-// verdictRows are a summary's verdicts other than "passed" as lines "profile quirk ID status
-// level"; a passed check has its catalogue level.
+// verdictRows are a summary's verdicts other than "passed" at the check's catalogue level as
+// lines "profile quirk ID status level" (a check passes at INFO when it judged only information,
+// as JWT-02 on an opaque token under rfc6749).
 func verdictRows(t *testing.T, profile, quirk string, sum *evidence.Summary) []string {
 	var rows []string
 	for _, c := range sum.Checks {
 		if c.Status == evidence.StatusPassed {
 			check, _ := catalog.Lookup(c.ID)
-			assert.Equal(t, string(check.Level(profile)), c.Level, "%s passed at another level than its own", c.ID)
-			continue
+			if string(check.Level(profile)) == c.Level {
+				continue
+			}
+			assert.Equal(t, string(catalog.Info), c.Level, "%s passed at a level neither its own nor INFO", c.ID)
 		}
 		rows = append(rows, strings.Join([]string{profile, quirk, c.ID, string(c.Status), c.Level}, " "))
 	}

@@ -93,6 +93,7 @@ type exchange struct {
 	echoesSecret bool    // an error answer whose body holds a form of a client's secret
 	skew         float64 // now + expires_in - exp, for a JWT access token that states both
 	hasSkew      bool
+	tok          *tokenFacts // a 2xx answer's access token (tokenfacts.go); nil when none
 
 	red *redact.Redactor // the run's: what describe quotes is redacted before it is cut
 }
@@ -316,6 +317,7 @@ func (r *recorder) do(ctx context.Context, check string, req request) *exchange 
 				ex.skew, err = lifetimeSkew(ex, p)
 				ex.hasSkew = err == nil
 			}
+			ex.tok = tokenFactsOf(r.red, req, ex, tok)
 		}
 	}
 	r.finish(ex, req)

@@ -71,6 +71,7 @@ type outcome struct {
 	notes       []string
 	transcripts []string
 	skip        string
+	info        bool // the scenario judged what is information only here (scenario.info)
 	dur         time.Duration
 }
 
@@ -303,7 +304,7 @@ func (r *runner) initScenario(sc *godog.ScenarioContext) {
 }
 
 func (r *runner) collect(s *scenario) {
-	o := outcome{failures: s.failures, notes: s.notes, transcripts: s.transcripts, skip: s.skip, dur: time.Since(s.started)}
+	o := outcome{failures: s.failures, notes: s.notes, transcripts: s.transcripts, skip: s.skip, info: s.info, dur: time.Since(s.started)}
 	r.mu.Lock()
 	r.outcomes[s.id] = append(r.outcomes[s.id], o)
 	r.mu.Unlock()

@@ -31,6 +31,7 @@ type scenario struct {
 	notes       []string
 	transcripts []string
 	skip        string // why the scenario was skipped
+	info        bool   // what the check judged is information only here: its row says INFO
 	stopped     bool   // a step returned an error on purpose (a recorded failure)
 	started     time.Time
 }

@@ -58,4 +58,6 @@ func defineSteps(t *stepTable) {
 	registerJWTSteps(t)
 	registerTransportSteps(t)
 	registerWholeRunSteps(t)
+	registerEveryTokenSteps(t)
+	registerCacheSteps(t)
 }

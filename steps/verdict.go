@@ -27,13 +27,16 @@ func worst(fs []failure) catalog.Level {
 // per example):
 //   - a failure at MUST or SHOULD in any pickle fails the check, at the level of the worst
 //     failing part, with "expected X, got Y" reasons; INFO never fails (its findings are notes);
-//   - otherwise it passed if any pickle ran, and is skipped (with the reason) if none did;
+//   - otherwise it passed if any pickle ran, at INFO when every one that ran judged only
+//     information (an opaque token's JWT-02 under rfc6749), and is skipped (with the reason) if
+//     none did;
 //   - a failed check with a waiver that has not expired is waived, with the waiver's reason.
 func verdict(c catalog.Check, title, profile string, outs []outcome, skip string, waivers []evidence.Waiver, now time.Time) evidence.CheckResult {
 	res := evidence.CheckResult{ID: c.ID, Title: title, Level: string(c.Level(profile)), Transcripts: []string{}}
 	var (
 		fails []failure
 		ran   int
+		info  int // pickles that ran and judged only information (outcome.info)
 		skips []string
 	)
 	for _, o := range outs {
@@ -45,6 +48,9 @@ func verdict(c catalog.Check, title, profile string, outs []outcome, skip string
 			continue
 		}
 		ran++
+		if o.info {
+			info++
+		}
 		fails = append(fails, o.failures...)
 	}
 	res.Transcripts = dedupe(res.Transcripts)
@@ -67,6 +73,9 @@ func verdict(c catalog.Check, title, profile string, outs []outcome, skip string
 		res.Status, res.Level, res.Reason = evidence.StatusFailed, string(lvl), strings.Join(rs, "; ")
 	case ran > 0:
 		res.Status = evidence.StatusPassed
+		if info == ran {
+			res.Level = string(catalog.Info)
+		}
 		if len(skips) > 0 {
 			res.Notes = append(res.Notes, itoa(len(skips))+" of "+itoa(len(outs))+" variants skipped: "+strings.Join(dedupe(skips), "; "))
 		}

@@ -1,0 +1,141 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Actions of the CACHE checks that depend on time: a server's behaviour may change within a
+// second (tokens derived from the second they are issued in) or a moment later (a revocation
+// that lands after the answer), so these look again later, or send at once on purpose. They
+// wait through cfg.wait: tests against the mock move its clock instead.
+
+// cacheActions are the actions "When I ..." of these checks, with their arguments.
+var cacheActions = []struct {
+	wording string
+	do      func(ctx context.Context, args []string) error
+}{
+	{`request a token with valid credentials once more (\d+) seconds? later, when a token came twice`, requestAgainWhenRepeated},
+	{`request a token as each client at once, (\d+) times (\d+) ms apart`, requestPairs},
+}
+
+var cacheActionWordings = sync.OnceValue(func() *wordings {
+	ws := make([]string, len(cacheActions))
+	for i, a := range cacheActions {
+		ws[i] = a.wording
+	}
+	return newWordings(ws)
+})
+
+func registerCacheSteps(t *stepTable) {
+	t.family(`^I `+cacheActionWordings().alt+`$`, cacheActionWordings(), func(ctx context.Context, wording string) error {
+		i, args, ok := cacheActionWordings().match(wording)
+		if !ok {
+			return noWording(wording)
+		}
+		return cacheActions[i].do(ctx, args)
+	})
+}
+
+// seconds is n seconds; n comes from a step's \d+.
+func seconds(n string) time.Duration {
+	v, _ := strconv.Atoi(n)
+	return time.Duration(v) * time.Second
+}
+
+// requestAgainWhenRepeated (CACHE-01): when the latest batch answered a token twice, ask once
+// more after a delay of at least a second, so that a server whose tokens are derived from the
+// second they are issued in answers a new one, and a cache answers the same.
+func requestAgainWhenRepeated(ctx context.Context, args []string) error {
+	secs := args[0]
+	s := stateOf(ctx)
+	seen := map[string]bool{}
+	repeated := false
+	for _, ex := range s.batch {
+		if tok, ok := ex.accessToken(); ok {
+			repeated = repeated || seen[tok]
+			seen[tok] = true
+		}
+	}
+	if !repeated {
+		return nil
+	}
+	if err := s.r.cfg.wait(ctx, seconds(secs)); err != nil {
+		return precondition(s, fmt.Errorf("could not wait to ask again: %v", err))
+	}
+	req, err := buildRequest(s, "request a token with valid credentials")
+	if err != nil {
+		return precondition(s, err)
+	}
+	send(ctx, req)
+	return nil
+}
+
+// grantRequest builds the request of a "Given I have <wording>" table entry.
+func grantRequest(s *scenario, wording string) (request, error) {
+	i, args, ok := tokenGrantWordings().match(wording)
+	if !ok {
+		return request{}, noWording(wording)
+	}
+	return tokenGrants[i].build(s, args)
+}
+
+// requestPairs (CACHE-05): the two clients ask for a token at the same moment, several times a
+// little apart, so that at least one pair falls within one second of the server's clock
+// whatever the link (a boundary between seconds splits at most one pair). A server that hands
+// every client the token of the second is seen, not only when sequential requests happen to
+// share a second. Every answer's token is held with its client; one missing is a precondition.
+func requestPairs(ctx context.Context, args []string) error {
+	s := stateOf(ctx)
+	n, _ := strconv.Atoi(args[0])
+	ms, _ := strconv.Atoi(args[1])
+	var pair [2]request
+	for i, w := range []string{"a valid token", "a valid token as the second client"} {
+		req, err := grantRequest(s, w)
+		if err != nil {
+			return precondition(s, err)
+		}
+		pair[i] = req
+	}
+	for k := range n {
+		if k > 0 {
+			if err := s.r.cfg.wait(ctx, time.Duration(ms)*time.Millisecond); err != nil {
+				return precondition(s, fmt.Errorf("could not wait between the pairs: %v", err))
+			}
+		}
+		var exs [2]*exchange
+		var wg sync.WaitGroup
+		for i := range pair {
+			req := pair[i]
+			req.header = req.header.Clone()
+			wg.Go(func() { exs[i] = s.r.rec.do(ctx, s.id, req) })
+		}
+		wg.Wait()
+		for i, ex := range exs {
+			s.record(ex)
+			tok, ok := ex.accessToken()
+			if !ok || tok == "" || ex.status/100 != 2 {
+				return precondition(s, fmt.Errorf("could not get a token for %s: expected status 200 with an access_token, got %s", pair[i].client, ex.describe()))
+			}
+			s.tokens = append(s.tokens, heldToken{raw: tok, client: pair[i].client, ex: ex})
+		}
+	}
+	return nil
+}
+
+// firstTokenLater (CACHE-03) presents the scenario's first token again after a delay: a server
+// that revokes earlier tokens a moment after issuing a new one passes a call made at once.
+func firstTokenLater(ctx context.Context, s *scenario, a []string) ([]request, error) {
+	tok, err := s.token(true)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.r.cfg.wait(ctx, seconds(a[0])); err != nil {
+		return nil, fmt.Errorf("could not wait to call again: %v", err)
+	}
+	s.note("the first token was presented again %s s after the second token was issued", a[0])
+	return []request{s.r.apiReq("Bearer " + tok)}, nil
+}
