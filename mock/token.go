@@ -388,6 +388,15 @@ func (s *Server) authenticateClient(st *state, authz []string, vals, query url.V
 func (s *Server) checkSecret(st *state, id, secret string) (*clientEntry, *oauthError) {
 	q := st.quirks
 	decode := !q.has(qNoFormDecodeCredentials)
+	if q.has(qEncodedCredentialsOnly) {
+		// Only the decoded form counts: an ID or secret that does not decode is refused.
+		did, ierr := url.QueryUnescape(id)
+		ds, serr := url.QueryUnescape(secret)
+		if ierr != nil || serr != nil {
+			did, ds = "", "\x00not-a-secret"
+		}
+		id, secret, decode = did, ds, false
+	}
 	c := st.clients[id]
 	if c == nil && decode {
 		if did, err := url.QueryUnescape(id); err == nil && did != id {

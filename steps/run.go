@@ -54,6 +54,8 @@ type runner struct {
 	keysOnce sync.Mutex
 	keys     *issuerKeys
 
+	creds credentials // the form of each client's credentials the target accepts (credentials.go)
+
 	mu       sync.Mutex
 	outcomes map[string][]outcome
 	harness  []string // harness problems: undefined steps, panics
