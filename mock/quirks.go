@@ -182,7 +182,7 @@ var quirkTable = [numQuirks]QuirkInfo{
 	// The demo secrets hold '+', '/', '=' and '%': their raw form is refused, so a run that
 	// sent only the seed's raw form would fail most checks; the harness finds the encoded form.
 	qEncodedCredentialsOnly: {Name: "encoded-credentials-only", Description: "ID and secret inside Basic are always form-urldecoded (RFC 6749 §2.3.1 read strictly): a raw secret holding '+' or '%' is refused",
-		Breaks: []string{}},
+		Breaks: []string{"AUTH-18"}, BreaksRFC6749: []string{}},
 	qAPIRejectAll: {Name: "api-reject-all", Description: "the sample API rejects every token with 401 invalid_token", Breaks: []string{"BEARER-01", "BEARER-05", "BEARER-13", "CACHE-03"}},
 }
 
