@@ -409,17 +409,21 @@ func (s *Server) checkSecret(st *state, id, secret string) (*clientEntry, *oauth
 	}
 	got := sha256.Sum256([]byte(secret))
 	ok := subtle.ConstantTimeCompare(got[:], want[:]) == 1
-	if !ok && decode && strings.ContainsAny(secret, "%+") {
+	decoded := secret // the secret as the quirks compare it: form-urldecoded when it decodes
+	if decode && strings.ContainsAny(secret, "%+") {
 		if ds, err := url.QueryUnescape(secret); err == nil {
-			got = sha256.Sum256([]byte(ds))
-			ok = subtle.ConstantTimeCompare(got[:], want[:]) == 1
+			decoded = ds
+			if !ok {
+				got = sha256.Sum256([]byte(ds))
+				ok = subtle.ConstantTimeCompare(got[:], want[:]) == 1
+			}
 		}
 	}
 	if c != nil && !ok {
 		switch {
 		case q.has(qAcceptEmptySecret) && secret == "":
 			ok = true
-		case q.has(qWeakSecretCompare) && secret != "" && weakEqual(secret, c.Secret):
+		case q.has(qWeakSecretCompare) && secret != "" && (weakEqual(secret, c.Secret) || weakEqual(decoded, c.Secret)):
 			ok = true
 		}
 	}

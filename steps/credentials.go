@@ -54,7 +54,7 @@ type credProbe struct {
 	done  chan struct{}
 	same  bool     // both forms are the same bytes for this client: nothing to find
 	form  credForm // the form every later request uses
-	ok    bool     // a request in form got a token
+	ok    bool     // a request in form was accepted (a 2xx: TOK-03 judges whether it holds a token)
 	tried []formTry
 }
 
@@ -147,7 +147,7 @@ func (r *runner) basicAs(client, id, secret string) string {
 }
 
 // probeCredentials finds, once per run and client, which form of the client's credentials the
-// token endpoint accepts; concurrent scenarios wait for the first. The exchanges are the
+// token endpoint accepts (answers with a 2xx); concurrent scenarios wait for the first. The exchanges are the
 // scenario's evidence (not its answers). A client that is not one of the run's is not probed.
 func (r *runner) probeCredentials(ctx context.Context, s *scenario, client string) *credProbe {
 	secret, known := r.secretOf(client)
@@ -182,8 +182,7 @@ func (r *runner) probeCredentials(ctx context.Context, s *scenario, client strin
 		req := r.validRequestIn(f, client, secret)
 		ex := r.rec.do(ctx, s.id, req)
 		s.transcripts = append(s.transcripts, ex.file)
-		tok, has := ex.accessToken()
-		ok := has && tok != "" && ex.status/100 == 2
+		ok := ex.status/100 == 2
 		p.tried = append(p.tried, formTry{form: f, ok: ok, got: ex.describe()})
 		if ok {
 			p.form, p.ok = f, true
@@ -213,7 +212,7 @@ func (p *credProbe) noBaseline() string {
 	for _, t := range p.tried {
 		got = append(got, fmt.Sprintf("%s credentials: %s", strings.SplitN(t.form.String(), " ", 2)[0], t.got))
 	}
-	return "no token to judge: the client's valid credentials got no token (" + strings.Join(got, "; ") + "; see " + baselineCheck + ")"
+	return "no token to judge: the client's valid credentials were refused (" + strings.Join(got, "; ") + "; see " + baselineCheck + ")"
 }
 
 // prepare probes the credentials a request of the scenario needs: the first client's always
