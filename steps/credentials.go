@@ -212,7 +212,7 @@ func (p *credProbe) noBaseline() string {
 	for _, t := range p.tried {
 		got = append(got, fmt.Sprintf("%s credentials: %s", strings.SplitN(t.form.String(), " ", 2)[0], t.got))
 	}
-	return "no token to judge: the client's valid credentials were refused (" + strings.Join(got, "; ") + "; see " + baselineCheck + ")"
+	return "no token to judge: the valid token request got no 2xx answer (" + strings.Join(got, "; ") + "; see " + baselineCheck + ")"
 }
 
 // prepare probes the credentials a request of the scenario needs: the first client's always

@@ -292,3 +292,46 @@ func TestServerErrorToValidRequestIsNotMalformed(t *testing.T) {
 	assert.Equal(t, evidence.StatusPassed, http07.Status, http07.Reason)
 	assert.Contains(t, strings.Join(http07.Notes, "\n"), "1 malformed requests judged", "AUTH-02's wrong secret is judged, the valid requests are not")
 }
+
+// TestTokenEndpointFailingLaterSkipsWhatNeedsAToken: the endpoint answers the first token
+// request (the credentials are found) and 500 to every later one. The checks whose scenario
+// starts by getting a token are skipped with the reason, never failed (BEARER-02 sends no token
+// at all) or passed; TOK-01 fails on the 500.
+func TestTokenEndpointFailingLaterSkipsWhatNeedsAToken(t *testing.T) {
+	s, cfg := startMock(t, catalog.ProfileDerbySoft, false)
+	target, err := url.Parse(s.URL())
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var mu sync.Mutex
+	tokenRequests := 0
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == mock.TokenPath {
+			mu.Lock()
+			tokenRequests++
+			n := tokenRequests
+			mu.Unlock()
+			if n > 1 {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Cache-Control", "no-store")
+				w.WriteHeader(http.StatusInternalServerError)
+				_, _ = io.WriteString(w, `{"error":"server_error"}`)
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	cfg.TokenURL = front.URL + mock.TokenPath
+	cfg.APIURL = front.URL + strings.TrimPrefix(cfg.APIURL, s.URL())
+	cfg.Tags = "@TOK-01,@TOK-02,@BEARER-01,@BEARER-02,@BEARER-06,@JWT-02,@CACHE-05"
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+
+	assert.Equal(t, []string{"TOK-01"}, failing(sum))
+	for _, id := range []string{"TOK-02", "BEARER-01", "BEARER-02", "BEARER-06", "JWT-02", "CACHE-05"} {
+		c := statusOf(sum, id)
+		assert.Equal(t, evidence.StatusSkipped, c.Status, id)
+		assert.Contains(t, c.Reason, "no token to judge: could not get", id)
+		assert.Contains(t, c.Reason, "got status 500", id)
+	}
+}
