@@ -22,11 +22,12 @@ type scenario struct {
 
 	part part // the modifiers of the step running now
 
-	last    *exchange              // the latest answer
-	history []*exchange            // every answer of this scenario, in order
-	batch   []*exchange            // the answers of the latest repeated request (CACHE-01/04, AUTH-17)
-	tokens  []heldToken            // tokens obtained in this scenario, in order
-	forms   map[credForm]*exchange // AUTH-18's answer to each form of the credentials
+	last    *exchange   // the latest answer
+	history []*exchange // every answer of this scenario, in order
+	batch   []*exchange // the answers of the latest repeated request (CACHE-01/04, AUTH-17)
+	tokens  []heldToken // tokens obtained in this scenario, in order
+
+	forms map[credForm]*exchange // AUTH-18's answer to each form of the credentials
 
 	failures    []failure
 	notes       []string
