@@ -107,3 +107,9 @@ Feature: AUTH - client authentication
     Then whether the token endpoint throttled is reported
     When I request a token with valid credentials
     Then the response status is 200
+
+  @AUTH-18 @should
+  Scenario: The form of the client credentials the token endpoint accepts is reported
+    When I request a token with the credentials raw and form-encoded before base64
+    Then which form of the credentials the token endpoint accepts is reported
+    And under the derbysoft profile, the credentials as the seed writes them were accepted

@@ -86,6 +86,10 @@ var probes = map[string]probe{
 	"no-form-decode-credentials": func(t *testing.T, h *harness) bool {
 		return statusOf(h, form(basic(mock.DefaultClientID, url.QueryEscape(mock.DefaultClientSecret)), gtCC)) != 200
 	},
+	"encoded-credentials-only": func(t *testing.T, h *harness) bool {
+		return statusOf(h, form(demoBasic(), gtCC)) != 200 &&
+			statusOf(h, form(basic(url.QueryEscape(mock.DefaultClientID), url.QueryEscape(mock.DefaultClientSecret)), gtCC)) == 200
+	},
 	"accept-both-auth": func(t *testing.T, h *harness) bool {
 		return statusOf(h, form(demoBasic(), gtCC+"&client_secret=x")) == 200
 	},

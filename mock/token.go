@@ -389,6 +389,15 @@ func (s *Server) authenticateClient(st *state, authz []string, vals, query url.V
 func (s *Server) checkSecret(st *state, id, secret string) (*clientEntry, *oauthError) {
 	q := st.quirks
 	decode := !q.has(qNoFormDecodeCredentials)
+	if q.has(qEncodedCredentialsOnly) {
+		// Only the decoded form counts: an ID or secret that does not decode is refused.
+		did, ierr := url.QueryUnescape(id)
+		ds, serr := url.QueryUnescape(secret)
+		if ierr != nil || serr != nil {
+			did, ds = "", "\x00not-a-secret"
+		}
+		id, secret, decode = did, ds, false
+	}
 	c := st.clients[id]
 	if c == nil && decode {
 		if did, err := url.QueryUnescape(id); err == nil && did != id {
@@ -401,17 +410,21 @@ func (s *Server) checkSecret(st *state, id, secret string) (*clientEntry, *oauth
 	}
 	got := sha256.Sum256([]byte(secret))
 	ok := subtle.ConstantTimeCompare(got[:], want[:]) == 1
-	if !ok && decode && strings.ContainsAny(secret, "%+") {
+	decoded := secret // the secret as the quirks compare it: form-urldecoded when it decodes
+	if decode && strings.ContainsAny(secret, "%+") {
 		if ds, err := url.QueryUnescape(secret); err == nil {
-			got = sha256.Sum256([]byte(ds))
-			ok = subtle.ConstantTimeCompare(got[:], want[:]) == 1
+			decoded = ds
+			if !ok {
+				got = sha256.Sum256([]byte(ds))
+				ok = subtle.ConstantTimeCompare(got[:], want[:]) == 1
+			}
 		}
 	}
 	if c != nil && !ok {
 		switch {
 		case q.has(qAcceptEmptySecret) && secret == "":
 			ok = true
-		case q.has(qWeakSecretCompare) && secret != "" && weakEqual(secret, c.Secret):
+		case q.has(qWeakSecretCompare) && secret != "" && (weakEqual(secret, c.Secret) || weakEqual(decoded, c.Secret)):
 			ok = true
 		}
 	}

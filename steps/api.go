@@ -56,7 +56,7 @@ var apiCalls = []apiCall{
 	{"the API with the token but without the word Bearer", true, withToken(false, func(s *scenario, tok string) request { return s.r.apiReq(tok) })},
 	{`the API with the token and the scheme written "bearer"`, true, withToken(false, func(s *scenario, tok string) request { return s.r.apiReq("bearer " + tok) })},
 	{"the API with the client's Basic credentials", true, withToken(false, func(s *scenario, _ string) request {
-		return s.r.apiReq(basic(s.r.cfg.ClientID, s.r.cfg.ClientSecret))
+		return s.r.apiReq(s.r.basicAs(s.r.cfg.ClientID, s.r.cfg.ClientID, s.r.cfg.ClientSecret))
 	})},
 	{"the API with the token in the URL query and no Authorization header", true, withToken(false, func(s *scenario, tok string) request {
 		req := s.r.apiReq("")

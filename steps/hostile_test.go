@@ -242,7 +242,8 @@ func TestFaultsFailIssuance(t *testing.T) {
 		faults mock.Faults
 		fails  []string
 	}{
-		{"every token request answers 500", mock.Faults{ErrorRate: 1}, []string{"TOK-01", "TOK-03"}},
+		// TOK-03 has no token answer to judge (skipped), TOK-01 fails on the 500.
+		{"every token request answers 500", mock.Faults{ErrorRate: 1}, []string{"TOK-01"}},
 		{"every token answer is cut short", mock.Faults{TruncateRate: 1}, []string{"TOK-03"}},
 	}
 	for _, tt := range tests {

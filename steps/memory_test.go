@@ -32,7 +32,7 @@ func liveHeap() uint64 {
 // write little more than the cap and the socket buffers), and its live heap, sampled as each
 // request arrives and once the run is over, stays within 12 MB plus 4 MB per request in flight
 // (Config.Concurrency: each holds its answer, its decoded JSON and the transcript's copies) of
-// where it started, although the run makes about a hundred requests; what it quotes of the
+// where it started, although the run makes tens of requests; what it quotes of the
 // answers stays short.
 func TestHugeAnswersKeepMemoryBounded(t *testing.T) {
 	if raceDetector {
@@ -95,7 +95,13 @@ func TestHugeAnswersKeepMemoryBounded(t *testing.T) {
 				require.NoError(t, err)
 				retained := liveHeap()
 
-				assert.Equal(t, evidence.StatusFailed, statusOf(sum, "TOK-03").Status, "no usable token answer")
+				// A 200 that is no token fails TOK-03; a refusal fails TOK-01 (TOK-03 has no
+				// answer to judge then).
+				judgedBy := "TOK-03"
+				if tt.status/100 != 2 {
+					judgedBy = "TOK-01"
+				}
+				assert.Equal(t, evidence.StatusFailed, statusOf(sum, judgedBy).Status, "no usable token answer")
 				for _, c := range sum.Checks {
 					assert.LessOrEqual(t, len(c.Reason), 2*maxFindingBytes, "%s quotes the answer at length", c.ID)
 					for _, n := range c.Notes {
@@ -104,7 +110,9 @@ func TestHugeAnswersKeepMemoryBounded(t *testing.T) {
 				}
 				mu.Lock()
 				defer mu.Unlock()
-				require.Greater(t, requests, 50, "the run made its requests")
+				// A target that refuses the valid request gets only the requests of the checks
+				// that need no token (the rest are skipped: no token to judge).
+				require.Greater(t, requests, 15, "the run made its requests")
 				budget := uint64(12<<20 + inFlight*4<<20) // live; the heap grows to twice that
 				assert.Less(t, maxServed, 32<<20, "the harness read past the cap of %d bytes", cfg.MaxBody)
 				assert.Less(t, peak, base+budget, "heap peaked at %d MB over a %d MB start (%d requests)", (peak-base)>>20, base>>20, requests)

@@ -28,7 +28,7 @@ func basic(id, secret string) string {
 // table entry that builds it says whether it is malformed.
 func (r *runner) tokenReq(form string) request {
 	return request{to: toToken, method: http.MethodPost, url: r.cfg.TokenURL, client: r.cfg.ClientID,
-		header: http.Header{"Authorization": {basic(r.cfg.ClientID, r.cfg.ClientSecret)}, "Content-Type": {formType},
+		header: http.Header{"Authorization": {r.basicAs(r.cfg.ClientID, r.cfg.ClientID, r.cfg.ClientSecret)}, "Content-Type": {formType},
 			"Accept": {"application/json"}},
 		body: []byte(form)}
 }
@@ -71,25 +71,26 @@ var tokenRequests = []tokenRequest{
 		return req, nil
 	}},
 	{"request a token with a wrong secret", true, func(s *scenario, _ []string) (request, error) {
-		return withAuthorization(s, basic(s.r.cfg.ClientID, wrongSecret(s.r.cfg.ClientSecret))), nil
+		return withAuthorization(s, s.r.basicAs(s.r.cfg.ClientID, s.r.cfg.ClientID, wrongSecret(s.r.cfg.ClientSecret))), nil
 	}},
 	{"request a token for an unknown client", true, func(s *scenario, _ []string) (request, error) {
 		var b [6]byte
 		_, _ = rand.Read(b[:])
-		return withAuthorization(s, basic("unknown-client-"+hex.EncodeToString(b[:]), wrongSecret(s.r.cfg.ClientSecret))), nil
+		return withAuthorization(s, s.r.basicAs(s.r.cfg.ClientID, "unknown-client-"+hex.EncodeToString(b[:]), wrongSecret(s.r.cfg.ClientSecret))), nil
 	}},
 	{`request a token with the Authorization header "([^"]*)"`, true, func(s *scenario, a []string) (request, error) {
 		return withAuthorization(s, a[0]), nil
 	}},
 	{"request a token with Basic credentials that have no colon", true, func(s *scenario, _ []string) (request, error) {
-		return withAuthorization(s, "Basic "+base64.StdEncoding.EncodeToString([]byte(s.r.cfg.ClientID))), nil
+		id, _ := encodeCredentials(s.r.formFor(s.r.cfg.ClientID), s.r.cfg.ClientID, "")
+		return withAuthorization(s, "Basic "+base64.StdEncoding.EncodeToString([]byte(id))), nil
 	}},
 	{"request a token with an empty secret", true, func(s *scenario, _ []string) (request, error) {
-		return withAuthorization(s, basic(s.r.cfg.ClientID, "")), nil
+		return withAuthorization(s, s.r.basicAs(s.r.cfg.ClientID, s.r.cfg.ClientID, "")), nil
 	}},
 	{`request a token with the scheme written "([^"]*)"`, true, func(s *scenario, a []string) (request, error) {
 		c := s.r.cfg
-		return withAuthorization(s, a[0]+" "+base64.StdEncoding.EncodeToString([]byte(c.ClientID+":"+c.ClientSecret))), nil
+		return withAuthorization(s, a[0]+" "+s.r.credential(c.ClientID, c.ClientID, c.ClientSecret)), nil
 	}},
 	{"request a token with the credentials form-encoded before base64", true, func(s *scenario, _ []string) (request, error) {
 		id, secret := url.QueryEscape(s.r.cfg.ClientID), url.QueryEscape(s.r.cfg.ClientSecret)
@@ -125,12 +126,12 @@ var tokenRequests = []tokenRequest{
 		}
 		// Registered with the redactor before it is sent, so no transcript can show it.
 		s.r.red.AddCredential(s.r.cfg.ClientID, alt)
-		return withAuthorization(s, basic(s.r.cfg.ClientID, alt)), nil
+		return withAuthorization(s, s.r.basicAs(s.r.cfg.ClientID, s.r.cfg.ClientID, alt)), nil
 	}},
 	{"request a token with two Authorization headers", true, func(s *scenario, _ []string) (request, error) {
 		c := s.r.cfg
 		req := s.r.tokenReq(validForm)
-		req.header["Authorization"] = []string{basic(c.ClientID, c.ClientSecret), basic(c.ClientID, wrongSecret(c.ClientSecret))}
+		req.header["Authorization"] = []string{s.r.basicAs(c.ClientID, c.ClientID, c.ClientSecret), s.r.basicAs(c.ClientID, c.ClientID, wrongSecret(c.ClientSecret))}
 		return req, nil
 	}},
 	{`send a (GET|POST|PUT|DELETE|PATCH) to the token endpoint with valid credentials and the query "([^"]*)"`, true, func(s *scenario, a []string) (request, error) {
@@ -168,7 +169,7 @@ var tokenGrants = []struct {
 		c := s.r.cfg
 		req := s.r.tokenReq(validForm)
 		req.client = c.Client2ID
-		req.header.Set("Authorization", basic(c.Client2ID, c.Client2Secret))
+		req.header.Set("Authorization", s.r.basicAs(c.Client2ID, c.Client2ID, c.Client2Secret))
 		return req, nil
 	}},
 	{`a token with the scope "([^"]*)"`, "a token with the scope", func(s *scenario, a []string) (request, error) {
@@ -177,6 +178,7 @@ var tokenGrants = []struct {
 		}
 		return s.r.tokenReq(validForm + "&scope=" + url.QueryEscape(a[0])), nil
 	}},
+	{answerGrant, "a successful token answer", form(validForm)},
 }
 
 // form builds the token request with the client's valid credentials and the given form.
@@ -289,7 +291,13 @@ func buildRequest(s *scenario, wording string) (request, error) {
 	}
 	v := tokenRequests[i]
 	req, err := v.build(s, args)
-	req.malformed = v.malformed
+	// Only a request that is not a valid token request counts as malformed (HTTP-07): a valid
+	// one written another legitimate way (lower-case basic, form-encoded credentials, a scope,
+	// an unknown parameter, the content type's case) does not, whatever the table says.
+	req.malformed = v.malformed && !s.r.wellFormed(req)
+	if err == nil {
+		err = s.r.baseline(s, req)
+	}
 	return req, err
 }
 
@@ -312,6 +320,7 @@ var tokenGrantWordings = sync.OnceValue(func() *wordings {
 // requestToken is "When I <request>": one request of the table.
 func requestToken(ctx context.Context, wording string) error {
 	s := stateOf(ctx)
+	s.r.prepare(ctx, s, "")
 	req, err := buildRequest(s, wording)
 	if err != nil {
 		return precondition(s, err)
@@ -328,6 +337,7 @@ func requestTokenRepeated(ctx context.Context, wording, times, how string) error
 	if err != nil {
 		return fmt.Errorf("the harness expected a number of times, got %q", times)
 	}
+	s.r.prepare(ctx, s, "")
 	reqs := make([]request, n)
 	for i := range reqs {
 		if reqs[i], err = buildRequest(s, wording); err != nil {
@@ -362,7 +372,17 @@ func haveToken(ctx context.Context, wording string) error {
 		return noWording(wording)
 	}
 	g := tokenGrants[i]
+	s.r.prepare(ctx, s, "")
 	req, err := g.build(s, args)
+	if err == nil && req.client != s.r.cfg.ClientID {
+		// Another client's credentials: built again in the form found for that client.
+		s.r.prepare(ctx, s, req.client)
+		req, err = g.build(s, args)
+	}
+	if err == nil {
+		err = s.r.baseline(s, req)
+	}
+	answerOnly := g.wording == answerGrant
 	if err != nil {
 		return precondition(s, err)
 	}
@@ -371,8 +391,12 @@ func haveToken(ctx context.Context, wording string) error {
 		what += " " + args[0]
 	}
 	ex := send(ctx, req)
-	if _, ok := ex.accessToken(); !ok || ex.status/100 != 2 {
-		return precondition(s, fmt.Errorf("could not get %s: expected status 200 with an access_token, got %s", what, ex.describe()))
+	if _, ok := ex.accessToken(); (!ok && !answerOnly) || ex.status/100 != 2 {
+		expected := "status 200 with an access_token"
+		if answerOnly {
+			expected = "a 2xx status"
+		}
+		return precondition(s, fmt.Errorf("no token to judge: could not get %s: expected %s, got %s", what, expected, ex.describe()))
 	}
 	return nil
 }

@@ -58,6 +58,7 @@ type runner struct {
 	// BEARER-11 when there is no control API; storedWhy says why there is none.
 	stored    storedToken
 	storedWhy string
+	creds     credentials // the form of each client's credentials the target accepts (credentials.go)
 
 	mu       sync.Mutex
 	outcomes map[string][]outcome

@@ -27,6 +27,8 @@ type scenario struct {
 	batch   []*exchange // the answers of the latest repeated request (CACHE-01/04, AUTH-17)
 	tokens  []heldToken // tokens obtained in this scenario, in order
 
+	forms map[credForm]*exchange // AUTH-18's answer to each form of the credentials
+
 	failures    []failure
 	notes       []string
 	transcripts []string
@@ -151,8 +153,10 @@ func judge(ctx context.Context, fn func(s *scenario) error) error {
 	return nil
 }
 
-// precondition records a failed precondition (no token to work with) at the check's level and
-// stops the scenario: nothing after it can be judged.
+// precondition skips the scenario when what it needs could not be had (no token to work
+// with, a variant that cannot be made for this client): the check is skipped with that reason,
+// never failed or passed on an answer it was not about. The failure itself, if any, is the
+// check's that asks for it (TOK-01 for the valid token request).
 func precondition(s *scenario, err error) error {
 	if err == nil {
 		return nil
@@ -162,14 +166,8 @@ func precondition(s *scenario, err error) error {
 		s.skip = sk.reason
 		return godog.ErrSkip
 	}
-	err = s.bounded(err)
-	if s.level == catalog.Info {
-		s.notes = append(s.notes, err.Error())
-	} else {
-		s.failures = append(s.failures, failure{level: s.level, reason: err.Error()})
-	}
-	s.stopped = true
-	return err
+	s.skip = s.bounded(err).Error()
+	return godog.ErrSkip
 }
 
 // maxFindingBytes bounds a reason or note: they quote what the target said (an error code, a

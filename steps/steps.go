@@ -52,6 +52,7 @@ func defineSteps(t *stepTable) {
 	t.family(`^I `+tokenRequestWordings().alt+`$`, tokenRequestWordings(), requestToken)
 	t.family(`^I `+tokenRequestWordings().alt+` (\d+) times (in a row|at once)$`, tokenRequestWordings(), requestTokenRepeated)
 	t.family(`^I call `+apiCallWordings().alt+`$`, apiCallWordings(), callAPI)
+	registerCredentialSteps(t)
 
 	// Outcomes: families of wordings.
 	registerAnswerSteps(t)

@@ -16,7 +16,7 @@ func TestCatalogHasEveryArea(t *testing.T) {
 		codes = append(codes, a.Code)
 	}
 	assert.Equal(t, []string{"TOK", "AUTH", "GRANT", "HTTP", "JWT", "BEARER", "CACHE", "SEC", "CLIENT"}, codes)
-	assert.Len(t, All(), 14+17+7+9+10+16+6+4+18)
+	assert.Len(t, All(), 14+18+7+9+10+16+6+4+18)
 }
 
 func TestCatalogLevelsAndNeeds(t *testing.T) {
@@ -29,6 +29,7 @@ func TestCatalogLevelsAndNeeds(t *testing.T) {
 		{"TOK-06", Should, Info, nil},
 		{"AUTH-13", Should, Must, nil},
 		{"AUTH-17", Info, Info, []string{NeedIntrusive}},
+		{"AUTH-18", Should, Info, nil},
 		{"JWT-01", Must, Info, nil},
 		{"JWT-09", Must, Must, []string{NeedKeys}},
 		{"BEARER-01", Must, Must, []string{NeedAPI}},
