@@ -153,7 +153,10 @@ func isToken68(s string) bool {
 
 var (
 	errMissingToken = &apiError{status: http.StatusUnauthorized, desc: "an access token is required in the Authorization header (Bearer scheme)", reason: "missing_token"}
-	errNotBearer    = &apiError{status: http.StatusUnauthorized, errCode: "invalid_token", desc: "use Authorization: Bearer <access_token>", reason: "not_bearer"}
+	// errInvalidAccessToken400 is how some APIs refuse a token: 400, no challenge error code
+	// (quirks api-400-lowercase-bearer, api-400-for-valid-token).
+	errInvalidAccessToken400 = &apiError{status: http.StatusBadRequest, desc: "invalid access token", reason: "invalid_access_token_400"}
+	errNotBearer             = &apiError{status: http.StatusUnauthorized, errCode: "invalid_token", desc: "use Authorization: Bearer <access_token>", reason: "not_bearer"}
 )
 
 func invalidToken(desc, reason string) *apiError {
@@ -182,6 +185,9 @@ func (s *Server) authorizeBearer(r *http.Request, st *state) (*clientEntry, *tok
 		if q.has(qAPIRejectsLowercaseBearer) {
 			bearer = scheme == "Bearer"
 		}
+		if q.has(qAPI400LowercaseBearer) && bearer && scheme != "Bearer" {
+			return nil, nil, errInvalidAccessToken400
+		}
 		switch {
 		case bearer && hasSpace:
 			tok = strings.TrimLeft(rest, " ")
@@ -208,6 +214,9 @@ func (s *Server) authorizeBearer(r *http.Request, st *state) (*clientEntry, *tok
 		if latest, ok := s.latest.Load(claims.Subject); ok && latest.(string) != claims.ID {
 			return c, nil, invalidToken("the access token was revoked by a newer one", "revoked")
 		}
+	}
+	if q.has(qAPI400ForValidToken) {
+		return c, nil, errInvalidAccessToken400
 	}
 	if claims.Scope == nil && q.has(qNoScopeClaim) {
 		if sc, ok := s.scopes.Load(tok); ok {
@@ -323,6 +332,9 @@ func newJWTCheck(q quirkSet, now func() time.Time) *jwtCheck {
 func keyFor(t *jwt.Token, ks *keySet, q quirkSet) (any, error) {
 	switch t.Method.Alg() {
 	case "RS256":
+		if pub := headerKey(t, q); pub != nil {
+			return pub, nil
+		}
 		if kid, ok := t.Header["kid"].(string); ok {
 			if k := ks.public[kid]; k != nil {
 				return k, nil

@@ -94,6 +94,14 @@ const (
 	qAPINoScopeCheck
 	qAPIRejectAll
 	qOpaqueToken
+	qAPI400LowercaseBearer
+	qAPI400ForValidToken
+	qIgnoreLoneBodySecret
+	qIgnoreBodyClientID
+	qAcceptAccessTokenOnToken
+	qAPITrustsJWKHeader
+	qAPITrustsJKUHeader
+	qAPITrustsX5CHeader
 	numQuirks
 )
 
@@ -178,7 +186,18 @@ var quirkTable = [numQuirks]QuirkInfo{
 	qOpaqueToken: {Name: "opaque-token", Description: "access tokens are opaque random strings, not JWTs (the sample API looks them up)",
 		Breaks:        []string{"JWT-01", "JWT-02", "JWT-03", "JWT-04", "JWT-05", "JWT-06", "JWT-07", "JWT-08", "JWT-09"},
 		BreaksRFC6749: []string{}}, // an opaque token is allowed; JWT-01..02 INFO, the rest skipped
-	qAPIRejectAll: {Name: "api-reject-all", Description: "the sample API rejects every token with 401 invalid_token", Breaks: []string{"BEARER-01", "BEARER-05", "BEARER-13", "CACHE-03"}},
+	qAPI400LowercaseBearer: {Name: "api-400-lowercase-bearer", Description: "the sample API answers 400 \"invalid access token\" to the scheme written \"bearer\" (and 200 to \"Bearer\")", Breaks: []string{"BEARER-05"}},
+	qAPI400ForValidToken:   {Name: "api-400-for-valid-token", Description: "the sample API answers 400 \"invalid access token\" to a token that verified", Breaks: []string{"BEARER-01", "BEARER-05", "BEARER-13", "CACHE-03"}},
+	qIgnoreLoneBodySecret: {Name: "ignore-lone-body-secret", Description: "Basic together with a client_secret (and no client_id) in the body is accepted, the body's secret ignored even when wrong",
+		Breaks: []string{"AUTH-13"}},
+	qIgnoreBodyClientID: {Name: "ignore-body-client-id", Description: "Basic together with another client's client_id in the body issues a token for the Basic client",
+		Breaks: []string{"AUTH-13"}},
+	qAcceptAccessTokenOnToken: {Name: "accept-access-token-on-token", Description: "a valid access token sent as Authorization: Bearer on the token endpoint authenticates its client",
+		Breaks: []string{"AUTH-09"}},
+	qAPITrustsJWKHeader: {Name: "api-trusts-jwk-header", Description: "the sample API verifies an RS256 token with the key in its own jwk header", Breaks: []string{"BEARER-16"}},
+	qAPITrustsJKUHeader: {Name: "api-trusts-jku-header", Description: "the sample API verifies an RS256 token with a key fetched from its jku header (loopback URLs only)", Breaks: []string{"BEARER-16"}},
+	qAPITrustsX5CHeader: {Name: "api-trusts-x5c-header", Description: "the sample API verifies an RS256 token with the key of the first certificate of its x5c header (chain unchecked)", Breaks: []string{"BEARER-16"}},
+	qAPIRejectAll:       {Name: "api-reject-all", Description: "the sample API rejects every token with 401 invalid_token", Breaks: []string{"BEARER-01", "BEARER-05", "BEARER-13", "CACHE-03"}},
 }
 
 var quirkByName = func() map[string]quirk {

@@ -107,7 +107,31 @@ var tokenRequests = []tokenRequest{
 	}},
 	{"request a token with valid credentials and the client secret also in the body", true, func(s *scenario, _ []string) (request, error) {
 		c := s.r.cfg
+		s.variant = "valid Basic plus the client's own client_id and client_secret in the body"
 		return s.r.tokenReq(validForm + "&" + url.Values{"client_id": {c.ClientID}, "client_secret": {c.ClientSecret}}.Encode()), nil
+	}},
+	// Real servers get these two wrong: one ignores a wrong secret in the body when Basic is
+	// valid, another issues a token for the Basic client whatever client_id the body names.
+	{"request a token with valid credentials and a wrong client secret in the body", true, func(s *scenario, _ []string) (request, error) {
+		s.variant = "valid Basic plus a wrong client_secret (and no client_id) in the body"
+		return s.r.tokenReq(validForm + "&" + url.Values{"client_secret": {wrongSecret(s.r.cfg.ClientSecret)}}.Encode()), nil
+	}},
+	{"request a token with valid credentials and another client's ID in the body", true, func(s *scenario, _ []string) (request, error) {
+		other := s.r.cfg.Client2ID
+		if other == "" || other == s.r.cfg.ClientID {
+			other = "another-client-for-conformance"
+		}
+		s.variant = "valid Basic plus another client's client_id in the body"
+		return s.r.tokenReq(validForm + "&" + url.Values{"client_id": {other}}.Encode()), nil
+	}},
+	// AUTH-09: an access token this run obtained is no client credential either.
+	{"request a token with that access token as a Bearer credential", true, func(s *scenario, _ []string) (request, error) {
+		tok, err := s.token(false)
+		if err != nil {
+			return request{}, err
+		}
+		s.variant = "a valid access token of this run as Authorization: Bearer"
+		return withAuthorization(s, "Bearer "+tok), nil
 	}},
 	{"request a token with the client ID and secret in the body only", true, func(s *scenario, _ []string) (request, error) {
 		c := s.r.cfg

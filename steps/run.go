@@ -54,6 +54,8 @@ type runner struct {
 	keysOnce sync.Mutex
 	keys     *issuerKeys
 
+	jku jkuServer // BEARER-16's jku variant
+
 	mu       sync.Mutex
 	outcomes map[string][]outcome
 	harness  []string // harness problems: undefined steps, panics
@@ -100,6 +102,7 @@ func Run(ctx context.Context, cfg Config) (*evidence.Summary, error) {
 		progress: progress{w: cfg.Progress},
 	}
 	go func() { _, _ = foreignKey() }() // made while the first checks run
+	defer r.jku.close()
 
 	started := cfg.Now()
 	ctx, cancel := context.WithTimeout(ctx, cfg.MaxDuration)
