@@ -186,7 +186,7 @@ var quirkTable = [numQuirks]QuirkInfo{
 	qOpaqueToken: {Name: "opaque-token", Description: "access tokens are opaque random strings, not JWTs (the sample API looks them up)",
 		Breaks:        []string{"JWT-01", "JWT-02", "JWT-03", "JWT-04", "JWT-05", "JWT-06", "JWT-07", "JWT-08", "JWT-09"},
 		BreaksRFC6749: []string{}}, // an opaque token is allowed; JWT-01..02 INFO, the rest skipped
-	qAPI400LowercaseBearer: {Name: "api-400-lowercase-bearer", Description: "the sample API answers 400 \"invalid access token\" to the scheme written \"bearer\" (and 200 to \"Bearer\")", Breaks: []string{"BEARER-05"}},
+	qAPI400LowercaseBearer: {Name: "api-400-lowercase-bearer", Description: "the sample API answers 400 \"invalid access token\" to the scheme in any case but \"Bearer\" (and 200 to \"Bearer\")", Breaks: []string{"BEARER-05"}},
 	qAPI400ForValidToken:   {Name: "api-400-for-valid-token", Description: "the sample API answers 400 \"invalid access token\" to a token that verified", Breaks: []string{"BEARER-01", "BEARER-05", "BEARER-13", "CACHE-03"}},
 	qIgnoreLoneBodySecret: {Name: "ignore-lone-body-secret", Description: "Basic together with a client_secret (and no client_id) in the body is accepted, the body's secret ignored even when wrong",
 		Breaks: []string{"AUTH-13"}},

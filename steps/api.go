@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 )
 
@@ -50,7 +51,14 @@ var apiCalls = []apiCall{
 	{"the API with the token", false, withToken(false, func(s *scenario, tok string) request { return s.r.apiReq("Bearer " + tok) })},
 	{"the API with the first token", false, withToken(true, func(s *scenario, tok string) request { return s.r.apiReq("Bearer " + tok) })},
 	{"the API with the token but without the word Bearer", true, withToken(false, func(s *scenario, tok string) request { return s.r.apiReq(tok) })},
-	{`the API with the token and the scheme written "bearer"`, true, withToken(false, func(s *scenario, tok string) request { return s.r.apiReq("bearer " + tok) })},
+	{`the API with the token and the scheme written "([^"]*)"`, true, func(_ context.Context, s *scenario, a []string) ([]request, error) {
+		tok, err := s.token(false)
+		if err != nil {
+			return nil, err
+		}
+		s.variant = "the scheme written " + strconv.Quote(a[0])
+		return []request{s.r.apiReq(a[0] + " " + tok)}, nil
+	}},
 	{"the API with the client's Basic credentials", true, withToken(false, func(s *scenario, _ string) request {
 		return s.r.apiReq(basic(s.r.cfg.ClientID, s.r.cfg.ClientSecret))
 	})},
@@ -150,8 +158,8 @@ func forged(forge func(ctx context.Context, s *scenario, p *jwtParts) ([]string,
 // CACHE-03): before each, the same call is made with "Bearer <the latest token>", and the
 // API must answer the call as it answered that one (a 2xx where that got a 2xx).
 var baselineCalls = map[string]bool{
-	`the API with the token and the scheme written "bearer"`: true,
-	"the API with the first token":                           true,
+	`the API with the token and the scheme written "([^"]*)"`: true,
+	"the API with the first token":                            true,
 }
 
 var apiCallWordings = sync.OnceValue(func() *wordings {

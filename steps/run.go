@@ -56,6 +56,9 @@ type runner struct {
 
 	jku jkuServer // BEARER-16's jku variant
 
+	legacyOnce sync.Once
+	legacy     legacyProbe // SEC-03's TLS 1.0/1.1 handshake
+
 	mu       sync.Mutex
 	outcomes map[string][]outcome
 	harness  []string // harness problems: undefined steps, panics
