@@ -55,6 +55,7 @@ Feature: BEARER - using the token at the API
 
   @BEARER-09 @must @api
   Scenario: A token re-signed with the "none" algorithm is refused
+    "none" is sent as written and in other letter cases ("None", "NONE", "nOnE"): each refused.
     When I call the API with the token, re-signed with alg none
     Then the response status is 401
 

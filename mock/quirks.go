@@ -102,6 +102,7 @@ const (
 	qAPITrustsJWKHeader
 	qAPITrustsJKUHeader
 	qAPITrustsX5CHeader
+	qAPIAcceptsAlgNoneAnyCase
 	numQuirks
 )
 
@@ -197,7 +198,9 @@ var quirkTable = [numQuirks]QuirkInfo{
 	qAPITrustsJWKHeader: {Name: "api-trusts-jwk-header", Description: "the sample API verifies an RS256 token with the key in its own jwk header", Breaks: []string{"BEARER-16"}},
 	qAPITrustsJKUHeader: {Name: "api-trusts-jku-header", Description: "the sample API verifies an RS256 token with a key fetched from its jku header (loopback URLs only)", Breaks: []string{"BEARER-16"}},
 	qAPITrustsX5CHeader: {Name: "api-trusts-x5c-header", Description: "the sample API verifies an RS256 token with the key of the first certificate of its x5c header (chain unchecked)", Breaks: []string{"BEARER-16"}},
-	qAPIRejectAll:       {Name: "api-reject-all", Description: "the sample API rejects every token with 401 invalid_token", Breaks: []string{"BEARER-01", "BEARER-05", "BEARER-13", "CACHE-03"}},
+	qAPIAcceptsAlgNoneAnyCase: {Name: "api-accepts-alg-none-any-case", Description: "the sample API refuses alg \"none\" but accepts it spelled in another case (\"None\", \"NONE\") without a signature",
+		Breaks: []string{"BEARER-09", "BEARER-12"}},
+	qAPIRejectAll: {Name: "api-reject-all", Description: "the sample API rejects every token with 401 invalid_token", Breaks: []string{"BEARER-01", "BEARER-05", "BEARER-13", "CACHE-03"}},
 }
 
 var quirkByName = func() map[string]quirk {

@@ -44,6 +44,18 @@ func init() {
 			// Only a real token authenticates: garbage is still refused.
 			return statusOf(h, form(bearer(tok), gtCC)) == 200 && statusOf(h, form("Bearer whatever", gtCC)) != 200
 		},
+		"api-accepts-alg-none-any-case": func(t *testing.T, h *harness) bool {
+			tok, _ := h.token("")
+			_, claims := jwtParts(t, tok)
+			unsigned := func(alg string) string {
+				hdr, _ := json.Marshal(map[string]string{"alg": alg, "typ": "JWT"})
+				body, _ := json.Marshal(claims)
+				return base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString(body) + "."
+			}
+			// "none" itself is still refused: only another spelling gets through.
+			return h.api(http.MethodGet, "/products", bearer(unsigned("None"))).status == 200 &&
+				h.api(http.MethodGet, "/products", bearer(unsigned("none"))).status == 401
+		},
 		"api-trusts-jwk-header": func(t *testing.T, h *harness) bool {
 			key := probeKey(t)
 			b, err := jose.JSONWebKey{Key: &key.PublicKey, KeyID: "k"}.MarshalJSON()

@@ -88,8 +88,15 @@ var apiCalls = []apiCall{
 	{"the API with the token, its claims altered and its signature kept", true, forged(func(_ context.Context, _ *scenario, p *jwtParts) ([]string, error) {
 		return []string{alterClaims(p)}, nil
 	})},
-	{"the API with the token, re-signed with alg none", true, forged(func(_ context.Context, _ *scenario, p *jwtParts) ([]string, error) {
-		return []string{algNone(p)}, nil
+	{"the API with the token, re-signed with alg none", true, forged(func(_ context.Context, s *scenario, p *jwtParts) ([]string, error) {
+		// A verifier that compares alg with "none" exactly, and then looks the algorithm up
+		// case-insensitively, accepts "None": every spelling is sent.
+		var toks []string
+		for _, alg := range algNoneSpellings {
+			toks = append(toks, algNoneAs(p, alg))
+			s.variants = append(s.variants, "re-signed with alg "+strconv.Quote(alg))
+		}
+		return toks, nil
 	})},
 	{"the API with the token, re-signed with HS256 using the issuer's public key as the secret", true, forged(func(ctx context.Context, s *scenario, p *jwtParts) ([]string, error) {
 		keys, err := s.r.issuerKeys(ctx, s)
@@ -179,6 +186,7 @@ func callAPI(ctx context.Context, wording string) error {
 		return noWording(wording)
 	}
 	c := apiCalls[i]
+	s.variants = nil
 	reqs, err := c.build(ctx, s, args)
 	if err != nil {
 		return precondition(s, err)

@@ -1,0 +1,45 @@
+package steps
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/internal/evidence"
+	"github.com/authzcheck/authzcheck/mock"
+)
+
+// TestReasonNamesTheVariantThatFailed: a check that sends several variants (AUTH-09, AUTH-13,
+// BEARER-05, BEARER-09, BEARER-16) says in its reason which one the target got wrong, and a 400
+// that names the token counts as a refusal, not as "accepted".
+func TestReasonNamesTheVariantThatFailed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the suite once per case")
+	}
+	tests := []struct {
+		quirk, id string
+		want      []string
+	}{
+		{"ignore-lone-body-secret", "AUTH-13", []string{"a wrong client_secret (and no client_id) in the body", "expected no token"}},
+		{"ignore-body-client-id", "AUTH-13", []string{"another client's client_id in the body", "expected no token"}},
+		{"accept-access-token-on-token", "AUTH-09", []string{"a valid access token of this run", "expected no token"}},
+		{"api-400-lowercase-bearer", "BEARER-05", []string{`the scheme written "bearer"`, "status 400", "a refusal of the token"}},
+		{"api-400-for-valid-token", "BEARER-01", []string{"status 400", "invalid access token", "a refusal of the token"}},
+		{"api-accepts-alg-none-any-case", "BEARER-09", []string{`re-signed with alg "None"`, "expected status 401"}},
+		{"api-trusts-jwk-header", "BEARER-16", []string{"jwk header", "expected status 401"}},
+		{"api-trusts-jku-header", "BEARER-16", []string{"jku header", "expected status 401"}},
+		{"api-trusts-x5c-header", "BEARER-16", []string{"x5c header", "expected status 401"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.quirk, func(t *testing.T) {
+			t.Parallel()
+			sum := runAgainstMock(t, catalog.ProfileDerbySoft, false, mock.WithQuirks(tt.quirk))
+			c := statusOf(sum, tt.id)
+			assert.Equal(t, evidence.StatusFailed, c.Status, c.Reason)
+			for _, w := range tt.want {
+				assert.Contains(t, c.Reason, w)
+			}
+		})
+	}
+}
