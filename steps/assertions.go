@@ -741,19 +741,21 @@ func apiAccepted(ctx context.Context) error {
 }
 
 // refusedToken reports whether an API answer refuses the token: 401, 403, or a 400 whose
-// challenge or body names the token (error="invalid_token", "invalid access token").
+// challenge or body names the token (error="invalid_token", "invalid access token"). The
+// DerbySoft request header Echo-Token is not the token: a 400 about it is no refusal.
 func refusedToken(ex *exchange) bool {
 	switch ex.status {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return true
 	case http.StatusBadRequest:
-		if strings.Contains(strings.ToLower(strings.Join(ex.header.Values("WWW-Authenticate"), " ")), "token") {
-			return true
-		}
-		return strings.Contains(strings.ToLower(string(ex.body)), "token")
+		text := strings.ToLower(strings.Join(ex.header.Values("WWW-Authenticate"), " ") + " " + string(ex.body))
+		return strings.Contains(echoTokenNames.Replace(text), "token")
 	}
 	return false
 }
+
+// echoTokenNames are the spellings of the Echo-Token header an API's error may quote.
+var echoTokenNames = strings.NewReplacer("echo-token", "", "echo_token", "", "echotoken", "", "echo token", "")
 
 // apiMessage is the API's error message (DerbySoft's errorMessage, OAuth's error_description)
 // as " (message)", or "".

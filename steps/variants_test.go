@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -40,6 +41,35 @@ func TestReasonNamesTheVariantThatFailed(t *testing.T) {
 			for _, w := range tt.want {
 				assert.Contains(t, c.Reason, w)
 			}
+		})
+	}
+}
+
+// TestRefusedToken: which API answers refuse the token (BEARER-01, BEARER-05, CACHE-03).
+func TestRefusedToken(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		header http.Header
+		body   string
+		want   bool
+	}{
+		{"401", http.StatusUnauthorized, nil, "", true},
+		{"403", http.StatusForbidden, nil, "", true},
+		{"400 invalid access token", http.StatusBadRequest, nil, `{"errorCode":"InvalidRequest","errorMessage":"invalid access token"}`, true},
+		{"400 with error=invalid_token", http.StatusBadRequest, http.Header{"Www-Authenticate": {`Bearer error="invalid_token"`}}, "", true},
+		{"400 about the request", http.StatusBadRequest, nil, `{"errorMessage":"productId is required"}`, false},
+		{"400 about the Echo-Token header", http.StatusBadRequest, nil, `{"errorMessage":"Echo-Token must be at most 64 characters"}`, false},
+		{"200", http.StatusOK, nil, `{"token":"x"}`, false},
+		{"404", http.StatusNotFound, nil, "no such token", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ex := &exchange{status: tt.status, header: tt.header, body: []byte(tt.body)}
+			if ex.header == nil {
+				ex.header = http.Header{}
+			}
+			assert.Equal(t, tt.want, refusedToken(ex))
 		})
 	}
 }
