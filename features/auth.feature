@@ -103,6 +103,8 @@ Feature: AUTH - client authentication
       | one character removed   |
       | one character appended  |
       | its letter case flipped |
+      | a space appended        |
+      | a tab prepended         |
 
   @AUTH-16 @should
   Scenario: Two Authorization headers are refused

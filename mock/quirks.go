@@ -103,6 +103,7 @@ const (
 	qAPITrustsJKUHeader
 	qAPITrustsX5CHeader
 	qAPIAcceptsAlgNoneAnyCase
+	qTrimSecret
 	numQuirks
 )
 
@@ -200,6 +201,7 @@ var quirkTable = [numQuirks]QuirkInfo{
 	qAPITrustsX5CHeader: {Name: "api-trusts-x5c-header", Description: "the sample API verifies an RS256 token with the key of the first certificate of its x5c header (chain unchecked)", Breaks: []string{"BEARER-16"}},
 	qAPIAcceptsAlgNoneAnyCase: {Name: "api-accepts-alg-none-any-case", Description: "the sample API refuses alg \"none\" but accepts it spelled in another case (\"None\", \"NONE\") without a signature",
 		Breaks: []string{"BEARER-09", "BEARER-12"}},
+	qTrimSecret:   {Name: "trim-secret", Description: "whitespace around the secret in Basic is trimmed before it is compared", Breaks: []string{"AUTH-15"}},
 	qAPIRejectAll: {Name: "api-reject-all", Description: "the sample API rejects every token with 401 invalid_token", Breaks: []string{"BEARER-01", "BEARER-05", "BEARER-13", "CACHE-03"}},
 }
 

@@ -56,6 +56,9 @@ func init() {
 			return h.api(http.MethodGet, "/products", bearer(unsigned("None"))).status == 200 &&
 				h.api(http.MethodGet, "/products", bearer(unsigned("none"))).status == 401
 		},
+		"trim-secret": func(t *testing.T, h *harness) bool {
+			return statusOf(h, form(basic(mock.DefaultClientID, mock.DefaultClientSecret+" "), gtCC)) == 200
+		},
 		"api-trusts-jwk-header": func(t *testing.T, h *harness) bool {
 			key := probeKey(t)
 			b, err := jose.JSONWebKey{Key: &key.PublicKey, KeyID: "k"}.MarshalJSON()

@@ -363,6 +363,9 @@ func (s *Server) authenticateClient(st *state, authz []string, vals, query url.V
 			oe.malformed = true
 			return nil, "", oe
 		}
+		if q.has(qTrimSecret) {
+			secret = strings.TrimSpace(secret)
+		}
 		c, oe := s.checkSecret(st, id, secret)
 		if oe != nil {
 			return c, secret, oe

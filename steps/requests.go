@@ -149,6 +149,7 @@ var tokenRequests = []tokenRequest{
 		}
 		// Registered with the redactor before it is sent, so no transcript can show it.
 		s.r.red.AddCredential(s.r.cfg.ClientID, alt)
+		s.variant = "the secret altered: " + a[0]
 		return withAuthorization(s, basic(s.r.cfg.ClientID, alt)), nil
 	}},
 	{"request a token with two Authorization headers", true, func(s *scenario, _ []string) (request, error) {
@@ -249,6 +250,9 @@ var secretChanges = []struct {
 		return secret[:len(secret)-1]
 	}},
 	{"one character appended", func(secret string) string { return secret + "x" }},
+	// A server that trims the secret (or the decoded Basic value) accepts these.
+	{"a space appended", func(secret string) string { return secret + " " }},
+	{"a tab prepended", func(secret string) string { return "\t" + secret }},
 	{"its letter case flipped", func(secret string) string {
 		return strings.Map(func(r rune) rune {
 			if unicode.IsUpper(r) {

@@ -24,6 +24,7 @@ func TestReasonNamesTheVariantThatFailed(t *testing.T) {
 	}{
 		{"ignore-lone-body-secret", "AUTH-13", []string{"a wrong client_secret (and no client_id) in the body", "expected no token"}},
 		{"ignore-body-client-id", "AUTH-13", []string{"another client's client_id in the body", "expected no token"}},
+		{"trim-secret", "AUTH-15", []string{"the secret altered: a space appended", "the secret altered: a tab prepended", "expected no token"}},
 		{"accept-access-token-on-token", "AUTH-09", []string{"a valid access token of this run", "expected no token"}},
 		{"api-400-lowercase-bearer", "BEARER-05", []string{`the scheme written "bearer"`, "status 400", "a refusal of the token"}},
 		{"api-400-for-valid-token", "BEARER-01", []string{"status 400", "invalid access token", "a refusal of the token"}},
