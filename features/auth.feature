@@ -55,6 +55,9 @@ Feature: AUTH - client authentication
   Scenario: A bearer token is not a client credential
     When I request a token with the Authorization header "Bearer not-a-client-credential"
     Then the response has no access token
+    When I request a token with valid credentials
+    And I request a token with that access token as a Bearer credential
+    Then the response has no access token
 
   @AUTH-10 @should
   Scenario: The Basic scheme name is accepted in lower case
@@ -72,11 +75,17 @@ Feature: AUTH - client authentication
     Then the response has no access token
 
   @AUTH-13 @should
-  Scenario: Two ways of authenticating at once are refused
-    When I request a token with valid credentials and the client secret also in the body
+  Scenario Outline: Two ways of authenticating at once are refused
+    When I request a token with valid credentials and <extra> in the body
     Then the response has no access token
-    And the response status is 400
-    And the error is invalid_request
+    And the response status is <status>
+    And the error is <error>
+
+    Examples:
+      | extra                  | status     | error                             |
+      | the client secret also | 400        | invalid_request                   |
+      | a wrong client secret  | 400 or 401 | invalid_request or invalid_client |
+      | another client's ID    | 400 or 401 | invalid_request or invalid_client |
 
   @AUTH-14 @info
   Scenario: Whether the secret may be sent in the body instead of Basic is reported
@@ -94,6 +103,8 @@ Feature: AUTH - client authentication
       | one character removed   |
       | one character appended  |
       | its letter case flipped |
+      | a space appended        |
+      | a tab prepended         |
 
   @AUTH-16 @should
   Scenario: Two Authorization headers are refused

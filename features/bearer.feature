@@ -7,6 +7,7 @@ Feature: BEARER - using the token at the API
 
   @BEARER-01 @must @api
   Scenario: The API accepts a valid token
+    Accepted: neither 401 nor 403, nor a 400 whose challenge or body names the token.
     When I call the API with the token
     Then the API accepted the call
 
@@ -26,9 +27,16 @@ Feature: BEARER - using the token at the API
     Then the response status is 401
 
   @BEARER-05 @should @api
-  Scenario: The scheme name is accepted in lower case
-    When I call the API with the token and the scheme written "bearer"
+  Scenario Outline: The scheme name is accepted in any letter case
+    The same call is made first with "Bearer": accepted means answered as that one was, a 2xx
+    where it got a 2xx ("400 invalid access token" to "bearer" is a refusal).
+    When I call the API with the token and the scheme written "<scheme>"
     Then the API accepted the call
+
+    Examples:
+      | scheme |
+      | bearer |
+      | BEARER |
 
   @BEARER-06 @must @api
   Scenario: The client's own credentials are not a token
@@ -47,6 +55,7 @@ Feature: BEARER - using the token at the API
 
   @BEARER-09 @must @api
   Scenario: A token re-signed with the "none" algorithm is refused
+    "none" is sent as written and in other letter cases ("None", "NONE", "nOnE"): each refused.
     When I call the API with the token, re-signed with alg none
     Then the response status is 401
 
@@ -104,5 +113,7 @@ Feature: BEARER - using the token at the API
 
   @BEARER-16 @must @api
   Scenario: A token signed by a key the issuer never had is refused
+    Four forgeries, each refused: under the real token's header, and naming the forger's key in
+    a jwk header, a jku URL (a loopback JWKS the harness serves) or an x5c certificate.
     When I call the API with the token, re-signed by a key the issuer never had
     Then the response status is 401

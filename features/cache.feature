@@ -17,6 +17,7 @@ Feature: CACHE - issuance and caching behaviour
 
   @CACHE-03 @should @api
   Scenario: An earlier token still works after a new one is issued
+    Accepted means answered as the same call with the newer token was.
     Given I have a valid token
     When I request a token with valid credentials
     And I call the API with the first token

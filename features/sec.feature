@@ -11,8 +11,10 @@ Feature: SEC - transport
     When I request a token with valid credentials
     Then the TLS certificate of the token endpoint verified
 
-  @SEC-03 @should
+  @SEC-03 @must
   Scenario: The connection uses a current TLS version
+    The harness never offers less than TLS 1.2 with a credential (RFC 8996); a handshake that
+    offers only TLS 1.0 and 1.1, and sends nothing, must be refused.
     When I request a token with valid credentials
     Then the connection used TLS 1.2 or newer
 

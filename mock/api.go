@@ -153,7 +153,10 @@ func isToken68(s string) bool {
 
 var (
 	errMissingToken = &apiError{status: http.StatusUnauthorized, desc: "an access token is required in the Authorization header (Bearer scheme)", reason: "missing_token"}
-	errNotBearer    = &apiError{status: http.StatusUnauthorized, errCode: "invalid_token", desc: "use Authorization: Bearer <access_token>", reason: "not_bearer"}
+	// errInvalidAccessToken400 is how some APIs refuse a token: 400, no challenge error code
+	// (quirks api-400-lowercase-bearer, api-400-for-valid-token).
+	errInvalidAccessToken400 = &apiError{status: http.StatusBadRequest, desc: "invalid access token", reason: "invalid_access_token_400"}
+	errNotBearer             = &apiError{status: http.StatusUnauthorized, errCode: "invalid_token", desc: "use Authorization: Bearer <access_token>", reason: "not_bearer"}
 )
 
 func invalidToken(desc, reason string) *apiError {
@@ -181,6 +184,9 @@ func (s *Server) authorizeBearer(r *http.Request, st *state) (*clientEntry, *tok
 		bearer := strings.EqualFold(scheme, "Bearer")
 		if q.has(qAPIRejectsLowercaseBearer) {
 			bearer = scheme == "Bearer"
+		}
+		if q.has(qAPI400LowercaseBearer) && bearer && scheme != "Bearer" {
+			return nil, nil, errInvalidAccessToken400
 		}
 		switch {
 		case bearer && hasSpace:
@@ -215,6 +221,9 @@ func (s *Server) authorizeBearer(r *http.Request, st *state) (*clientEntry, *tok
 				return c, nil, invalidToken("the access token was revoked by a newer one", "revoked")
 			}
 		}
+	}
+	if q.has(qAPI400ForValidToken) {
+		return c, nil, errInvalidAccessToken400
 	}
 	if claims.Scope == nil && q.has(qNoScopeClaim) {
 		if sc, ok := s.scopes.Load(tok); ok {
@@ -256,6 +265,9 @@ func (s *Server) verifyToken(tok string, st *state) (*tokenClaims, *apiError) {
 	}
 	if !isToken68(tok) && !q.has(qPaddedJWT) {
 		return claims, invalidToken("the access token is malformed", "malformed")
+	}
+	if q.has(qAPIAcceptsAlgNoneAnyCase) && noneInAnotherCase(tok) {
+		return s.verifyUnsigned(tok, st)
 	}
 	jc := st.verifier
 	if jc == nil { // a state that was never published (tests)
@@ -330,6 +342,9 @@ func newJWTCheck(q quirkSet, now func() time.Time) *jwtCheck {
 func keyFor(t *jwt.Token, ks *keySet, q quirkSet) (any, error) {
 	switch t.Method.Alg() {
 	case "RS256":
+		if pub := headerKey(t, q); pub != nil {
+			return pub, nil
+		}
 		if kid, ok := t.Header["kid"].(string); ok {
 			if k := ks.public[kid]; k != nil {
 				return k, nil

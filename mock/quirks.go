@@ -102,6 +102,16 @@ const (
 	qSharedTokenPerSecond
 	qScopedAnswerSloppy
 	qEncodedCredentialsOnly
+	qAPI400LowercaseBearer
+	qAPI400ForValidToken
+	qIgnoreLoneBodySecret
+	qIgnoreBodyClientID
+	qAcceptAccessTokenOnToken
+	qAPITrustsJWKHeader
+	qAPITrustsJKUHeader
+	qAPITrustsX5CHeader
+	qAPIAcceptsAlgNoneAnyCase
+	qTrimSecret
 	numQuirks
 )
 
@@ -190,6 +200,20 @@ var quirkTable = [numQuirks]QuirkInfo{
 	// sent only the seed's raw form would fail most checks; the harness finds the encoded form.
 	qEncodedCredentialsOnly: {Name: "encoded-credentials-only", Description: "ID and secret inside Basic are always form-urldecoded (RFC 6749 §2.3.1 read strictly): a raw secret holding '+' or '%' is refused",
 		Breaks: []string{"AUTH-18"}, BreaksRFC6749: []string{}},
+	qAPI400LowercaseBearer: {Name: "api-400-lowercase-bearer", Description: "the sample API answers 400 \"invalid access token\" to the scheme in any case but \"Bearer\" (and 200 to \"Bearer\")", Breaks: []string{"BEARER-05"}},
+	qAPI400ForValidToken:   {Name: "api-400-for-valid-token", Description: "the sample API answers 400 \"invalid access token\" to a token that verified", Breaks: []string{"BEARER-01", "BEARER-05", "BEARER-13", "CACHE-03"}},
+	qIgnoreLoneBodySecret: {Name: "ignore-lone-body-secret", Description: "Basic together with a client_secret (and no client_id) in the body is accepted, the body's secret ignored even when wrong",
+		Breaks: []string{"AUTH-13"}},
+	qIgnoreBodyClientID: {Name: "ignore-body-client-id", Description: "Basic together with another client's client_id in the body issues a token for the Basic client",
+		Breaks: []string{"AUTH-13"}},
+	qAcceptAccessTokenOnToken: {Name: "accept-access-token-on-token", Description: "a valid access token sent as Authorization: Bearer on the token endpoint authenticates its client",
+		Breaks: []string{"AUTH-09"}},
+	qAPITrustsJWKHeader: {Name: "api-trusts-jwk-header", Description: "the sample API verifies an RS256 token with the key in its own jwk header", Breaks: []string{"BEARER-16"}},
+	qAPITrustsJKUHeader: {Name: "api-trusts-jku-header", Description: "the sample API verifies an RS256 token with a key fetched from its jku header (loopback URLs only)", Breaks: []string{"BEARER-16"}},
+	qAPITrustsX5CHeader: {Name: "api-trusts-x5c-header", Description: "the sample API verifies an RS256 token with the key of the first certificate of its x5c header (chain unchecked)", Breaks: []string{"BEARER-16"}},
+	qAPIAcceptsAlgNoneAnyCase: {Name: "api-accepts-alg-none-any-case", Description: "the sample API refuses alg \"none\" but accepts it spelled in another case (\"None\", \"NONE\") without a signature",
+		Breaks: []string{"BEARER-09", "BEARER-12"}},
+	qTrimSecret:   {Name: "trim-secret", Description: "whitespace around the secret in Basic is trimmed before it is compared", Breaks: []string{"AUTH-15"}},
 	qAPIRejectAll: {Name: "api-reject-all", Description: "the sample API rejects every token with 401 invalid_token", Breaks: []string{"BEARER-01", "BEARER-05", "BEARER-13", "CACHE-03"}},
 	qScopedAnswerCacheable: {Name: "scoped-answer-cacheable", Description: "an answer to a request with a scope parameter has no Cache-Control header (the unscoped answer keeps no-store)",
 		Breaks: []string{"TOK-08"}},

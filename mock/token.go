@@ -335,9 +335,15 @@ func (s *Server) authenticateClient(st *state, authz []string, vals, query url.V
 			if q.has(qAcceptBearerOnToken) && strings.EqualFold(scheme, "Bearer") {
 				return st.order[0], "", nil
 			}
+			if q.has(qAcceptAccessTokenOnToken) && strings.EqualFold(scheme, "Bearer") {
+				if claims, ae := s.verifyToken(strings.TrimSpace(rest), st); ae == nil && st.clients[claims.Subject] != nil {
+					return st.clients[claims.Subject], "", nil
+				}
+			}
 			return nil, "", errInvalidClient("client authentication failed: use HTTP Basic")
 		}
-		if vals.Has("client_secret") && !q.has(qAcceptBothAuth) {
+		loneSecretIgnored := q.has(qIgnoreLoneBodySecret) && !vals.Has("client_id")
+		if vals.Has("client_secret") && !q.has(qAcceptBothAuth) && !loneSecretIgnored {
 			return nil, "", errInvalidRequest("send client credentials once: HTTP Basic or the body, not both")
 		}
 		id, secret, err := decodeBasic(rest)
@@ -358,11 +364,14 @@ func (s *Server) authenticateClient(st *state, authz []string, vals, query url.V
 			oe.malformed = true
 			return nil, "", oe
 		}
+		if q.has(qTrimSecret) {
+			secret = strings.TrimSpace(secret)
+		}
 		c, oe := s.checkSecret(st, id, secret)
 		if oe != nil {
 			return c, secret, oe
 		}
-		if bid, ok := vals["client_id"]; ok && bid[0] != c.ID && bid[0] != id {
+		if bid, ok := vals["client_id"]; ok && bid[0] != c.ID && bid[0] != id && !q.has(qIgnoreBodyClientID) {
 			return c, secret, errInvalidRequest("client_id in the body differs from the authenticated client")
 		}
 		return c, secret, nil

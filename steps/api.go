@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -54,7 +55,14 @@ var apiCalls = []apiCall{
 	{"the API with the first token", false, withToken(true, func(s *scenario, tok string) request { return s.r.apiReq("Bearer " + tok) })},
 	{`the API with the first token again, (\d+) seconds? later`, false, firstTokenLater},
 	{"the API with the token but without the word Bearer", true, withToken(false, func(s *scenario, tok string) request { return s.r.apiReq(tok) })},
-	{`the API with the token and the scheme written "bearer"`, true, withToken(false, func(s *scenario, tok string) request { return s.r.apiReq("bearer " + tok) })},
+	{`the API with the token and the scheme written "([^"]*)"`, true, func(_ context.Context, s *scenario, a []string) ([]request, error) {
+		tok, err := s.token(false)
+		if err != nil {
+			return nil, err
+		}
+		s.variant = "the scheme written " + strconv.Quote(a[0])
+		return []request{s.r.apiReq(a[0] + " " + tok)}, nil
+	}},
 	{"the API with the client's Basic credentials", true, withToken(false, func(s *scenario, _ string) request {
 		return s.r.apiReq(s.r.basicAs(s.r.cfg.ClientID, s.r.cfg.ClientID, s.r.cfg.ClientSecret))
 	})},
@@ -94,8 +102,15 @@ var apiCalls = []apiCall{
 	{"the API with the token, its claims altered and its signature kept", true, forged(func(_ context.Context, _ *scenario, p *jwtParts) ([]string, error) {
 		return []string{alterClaims(p)}, nil
 	})},
-	{"the API with the token, re-signed with alg none", true, forged(func(_ context.Context, _ *scenario, p *jwtParts) ([]string, error) {
-		return []string{algNone(p)}, nil
+	{"the API with the token, re-signed with alg none", true, forged(func(_ context.Context, s *scenario, p *jwtParts) ([]string, error) {
+		// A verifier that compares alg with "none" exactly, and then looks the algorithm up
+		// case-insensitively, accepts "None": every spelling is sent.
+		var toks []string
+		for _, alg := range algNoneSpellings {
+			toks = append(toks, algNoneAs(p, alg))
+			s.variants = append(s.variants, "re-signed with alg "+strconv.Quote(alg))
+		}
+		return toks, nil
 	})},
 	{"the API with the token, re-signed with HS256 using the issuer's public key as the secret", true, forged(func(ctx context.Context, s *scenario, p *jwtParts) ([]string, error) {
 		keys, err := s.r.issuerKeys(ctx, s)
@@ -108,16 +123,10 @@ var apiCalls = []apiCall{
 		}
 		return hs256WithPublicKey(p, pub), nil
 	})},
-	{"the API with the token, re-signed by a key the issuer never had", true, forged(func(_ context.Context, _ *scenario, p *jwtParts) ([]string, error) {
-		key, err := foreignKey()
-		if err != nil {
-			return nil, fmt.Errorf("could not make a foreign key: %v", err)
-		}
-		f, err := foreignRS256(p, key)
-		if err != nil {
-			return nil, err
-		}
-		return []string{f}, nil
+	{"the API with the token, re-signed by a key the issuer never had", true, forged(func(_ context.Context, s *scenario, p *jwtParts) ([]string, error) {
+		toks, names, err := foreignForgeries(s.r, p)
+		s.variants = names
+		return toks, err
 	})},
 	{"the API without an Authorization header", true, func(_ context.Context, s *scenario, _ []string) ([]request, error) {
 		return []request{s.r.apiReq("")}, nil
@@ -166,6 +175,14 @@ func forged(forge func(ctx context.Context, s *scenario, p *jwtParts) ([]string,
 	}
 }
 
+// baselineCalls are the calls whose expectation is "accepted" by comparison (BEARER-05,
+// CACHE-03): before each, the same call is made with "Bearer <the latest token>", and the
+// API must answer the call as it answered that one (a 2xx where that got a 2xx).
+var baselineCalls = map[string]bool{
+	`the API with the token and the scheme written "([^"]*)"`: true,
+	"the API with the first token":                            true,
+}
+
 var apiCallWordings = sync.OnceValue(func() *wordings {
 	ws := make([]string, len(apiCalls))
 	for i, c := range apiCalls {
@@ -183,16 +200,28 @@ func callAPI(ctx context.Context, wording string) error {
 		return noWording(wording)
 	}
 	c := apiCalls[i]
+	s.variants = nil
 	reqs, err := c.build(ctx, s, args)
 	if err != nil {
 		return precondition(s, err)
 	}
+	s.baseline = nil
+	if baselineCalls[c.wording] {
+		tok, err := s.token(false)
+		if err != nil {
+			return precondition(s, err)
+		}
+		s.baseline = send(ctx, s.r.apiReq("Bearer "+tok))
+	}
 	var keep *exchange
-	for _, req := range reqs {
+	for i, req := range reqs {
 		req.malformed = c.malformed
 		ex := send(ctx, req)
 		if keep == nil || (ex.answered() && ex.status != http.StatusUnauthorized && keep.status == http.StatusUnauthorized) {
 			keep = ex
+			if len(s.variants) == len(reqs) {
+				s.variant = s.variants[i]
+			}
 		}
 	}
 	s.last = keep

@@ -747,20 +747,64 @@ func batchAllTokens(ctx context.Context) error {
 	})
 }
 
+// apiAccepted is "the API accepted the call": not refused (401, 403, or a 400 that names the
+// token: an API that answers "400 invalid access token" refused the token as surely as with a
+// 401), and, when a baseline call with "Bearer <the latest token>" was made, answered as that
+// one was: a 2xx where the baseline got a 2xx.
 func apiAccepted(ctx context.Context) error {
 	return judge(ctx, func(s *scenario) error {
 		ex, err := answer(s, "the API to accept the call")
 		if err != nil {
 			return err
 		}
-		if ex.status == http.StatusUnauthorized || ex.status == http.StatusForbidden {
-			return fmt.Errorf("expected the API to accept the token (neither 401 nor 403), got %s", ex.describe())
+		if refusedToken(ex) {
+			return fmt.Errorf("expected the API to accept the token, got %s, a refusal of the token", ex.describe()+apiMessage(ex))
+		}
+		if b := s.baseline; b != nil {
+			switch {
+			case !b.answered():
+				return fmt.Errorf("expected an answer to the same call with the Bearer scheme to compare with, got %s", b.describe())
+			case b.status/100 == 2 && ex.status/100 != 2:
+				return fmt.Errorf("expected a 2xx, as the same call with \"Bearer\" and the latest token got (status %d), got %s", b.status, ex.describe()+apiMessage(ex))
+			case b.status/100 != 2 && ex.status != b.status:
+				return fmt.Errorf("expected status %d, as the same call with \"Bearer\" and the latest token got, got %s", b.status, ex.describe()+apiMessage(ex))
+			}
 		}
 		if ex.status >= 500 {
 			s.note("the API answered %s: the token was not refused, but the call failed", ex.describe())
+		} else if ex.status/100 != 2 {
+			s.note("the API answered %s%s: the token was not refused, but the call did not succeed", ex.describe(), apiMessage(ex))
 		}
 		return nil
 	})
+}
+
+// refusedToken reports whether an API answer refuses the token: 401, 403, or a 400 whose
+// challenge or body names the token (error="invalid_token", "invalid access token"). The
+// DerbySoft request header Echo-Token is not the token: a 400 about it is no refusal.
+func refusedToken(ex *exchange) bool {
+	switch ex.status {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return true
+	case http.StatusBadRequest:
+		text := strings.ToLower(strings.Join(ex.header.Values("WWW-Authenticate"), " ") + " " + string(ex.body))
+		return strings.Contains(echoTokenNames.Replace(text), "token")
+	}
+	return false
+}
+
+// echoTokenNames are the spellings of the Echo-Token header an API's error may quote.
+var echoTokenNames = strings.NewReplacer("echo-token", "", "echo_token", "", "echotoken", "", "echo token", "")
+
+// apiMessage is the API's error message (DerbySoft's errorMessage, OAuth's error_description)
+// as " (message)", or "".
+func apiMessage(ex *exchange) string {
+	for _, f := range []string{"errorMessage", "error_description"} {
+		if m, ok := ex.obj[f].(string); ok && m != "" {
+			return " (" + clip(ex.red, m, 80) + ")"
+		}
+	}
+	return ""
 }
 
 // clientTokensDiffer (CACHE-05): no token of the first client is byte for byte a token of the

@@ -27,7 +27,7 @@ import (
 
 // failedByHostileTests are MUST checks that no mock quirk breaks but the tests below (or the
 // faults of TestFaultsFailIssuance) make fail.
-var failedByHostileTests = []string{"SEC-01", "SEC-02", "TOK-01", "TOK-03"}
+var failedByHostileTests = []string{"SEC-01", "SEC-02", "SEC-03", "TOK-01", "TOK-03"}
 
 // hostileSecret is the client secret of the hostile tests: it holds characters that every
 // encoding escapes differently (form, percent, JSON, HTML), so an echo in any of them is seen.

@@ -115,8 +115,15 @@ func alterClaims(p *jwtParts) string {
 }
 
 // algNone re-signs the same claims with {"alg":"none"} and an empty signature.
-func algNone(p *jwtParts) string {
-	return jsonSeg(map[string]any{"alg": "none", "typ": "JWT"}) + "." + p.raw[1] + "."
+func algNone(p *jwtParts) string { return algNoneAs(p, "none") }
+
+// algNoneSpellings are the spellings of "none" BEARER-09 sends (RFC 7515 §4.1.1: alg is
+// case-sensitive, so each is either none or an unknown algorithm, and must be refused).
+var algNoneSpellings = []string{"none", "None", "NONE", "nOnE"}
+
+// algNoneAs is algNone with alg spelled as given.
+func algNoneAs(p *jwtParts, alg string) string {
+	return jsonSeg(map[string]any{"alg": alg, "typ": "JWT"}) + "." + p.raw[1] + "."
 }
 
 // hs256WithPublicKey signs the same claims with HS256, using the issuer's RSA public key as the

@@ -147,7 +147,7 @@ func (r *runner) preflight(ctx context.Context) (string, error) {
 	if u.Scheme != "https" {
 		return "", nil
 	}
-	tc := tls.Client(conn, &tls.Config{RootCAs: r.cfg.RootCAs, ServerName: u.Hostname(), MinVersion: tls.VersionTLS10})
+	tc := tls.Client(conn, &tls.Config{RootCAs: r.cfg.RootCAs, ServerName: u.Hostname(), MinVersion: tls.VersionTLS12})
 	err = tc.HandshakeContext(dctx)
 	var cve *tls.CertificateVerificationError
 	switch {
@@ -159,6 +159,17 @@ func (r *runner) preflight(ctx context.Context) (string, error) {
 		for _, c := range r.catalogue() {
 			if c.ID != "SEC-01" && c.ID != "SEC-02" {
 				r.skips[c.ID] = "not run: the token endpoint's TLS certificate did not verify, so no credential was sent (SEC-02)"
+			}
+		}
+		return "", nil
+	case r.legacyTLS(ctx).version != 0:
+		// The endpoint speaks only TLS 1.0/1.1: no credential may go over it (RFC 8996). SEC-01
+		// and SEC-03 run (SEC-03 fails with the version), the rest is skipped.
+		why := "not run: the token endpoint offers only " + tls.VersionName(r.legacyTLS(ctx).version) +
+			", below TLS 1.2, so no credential was sent (SEC-03)"
+		for _, c := range r.catalogue() {
+			if c.ID != "SEC-01" && c.ID != "SEC-03" {
+				r.skips[c.ID] = why
 			}
 		}
 		return "", nil

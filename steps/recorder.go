@@ -176,9 +176,10 @@ type transcriptJob struct {
 
 func newRecorder(cfg *Config, red *redact.Redactor, dir string) *recorder {
 	tr := &http.Transport{
-		Proxy:                  nil, // never through a proxy: credentials go to the target only
-		DialContext:            (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:        &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS10},
+		Proxy:       nil, // never through a proxy: credentials go to the target only
+		DialContext: (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		// Every request carries a credential or a token: never below TLS 1.2 (RFC 8996, SEC-03).
+		TLSClientConfig:        &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:    cfg.Timeout,
 		ResponseHeaderTimeout:  cfg.Timeout,
 		MaxIdleConnsPerHost:    16,

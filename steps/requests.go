@@ -108,7 +108,31 @@ var tokenRequests = []tokenRequest{
 	}},
 	{"request a token with valid credentials and the client secret also in the body", true, func(s *scenario, _ []string) (request, error) {
 		c := s.r.cfg
+		s.variant = "valid Basic plus the client's own client_id and client_secret in the body"
 		return s.r.tokenReq(validForm + "&" + url.Values{"client_id": {c.ClientID}, "client_secret": {c.ClientSecret}}.Encode()), nil
+	}},
+	// Real servers get these two wrong: one ignores a wrong secret in the body when Basic is
+	// valid, another issues a token for the Basic client whatever client_id the body names.
+	{"request a token with valid credentials and a wrong client secret in the body", true, func(s *scenario, _ []string) (request, error) {
+		s.variant = "valid Basic plus a wrong client_secret (and no client_id) in the body"
+		return s.r.tokenReq(validForm + "&" + url.Values{"client_secret": {wrongSecret(s.r.cfg.ClientSecret)}}.Encode()), nil
+	}},
+	{"request a token with valid credentials and another client's ID in the body", true, func(s *scenario, _ []string) (request, error) {
+		other := s.r.cfg.Client2ID
+		if other == "" || other == s.r.cfg.ClientID {
+			other = "another-client-for-conformance"
+		}
+		s.variant = "valid Basic plus another client's client_id in the body"
+		return s.r.tokenReq(validForm + "&" + url.Values{"client_id": {other}}.Encode()), nil
+	}},
+	// AUTH-09: an access token this run obtained is no client credential either.
+	{"request a token with that access token as a Bearer credential", true, func(s *scenario, _ []string) (request, error) {
+		tok, err := s.token(false)
+		if err != nil {
+			return request{}, err
+		}
+		s.variant = "a valid access token of this run as Authorization: Bearer"
+		return withAuthorization(s, "Bearer "+tok), nil
 	}},
 	{"request a token with the client ID and secret in the body only", true, func(s *scenario, _ []string) (request, error) {
 		c := s.r.cfg
@@ -126,6 +150,7 @@ var tokenRequests = []tokenRequest{
 		}
 		// Registered with the redactor before it is sent, so no transcript can show it.
 		s.r.red.AddCredential(s.r.cfg.ClientID, alt)
+		s.variant = "the secret altered: " + a[0]
 		return withAuthorization(s, s.r.basicAs(s.r.cfg.ClientID, s.r.cfg.ClientID, alt)), nil
 	}},
 	{"request a token with two Authorization headers", true, func(s *scenario, _ []string) (request, error) {
@@ -227,6 +252,9 @@ var secretChanges = []struct {
 		return secret[:len(secret)-1]
 	}},
 	{"one character appended", func(secret string) string { return secret + "x" }},
+	// A server that trims the secret (or the decoded Basic value) accepts these.
+	{"a space appended", func(secret string) string { return secret + " " }},
+	{"a tab prepended", func(secret string) string { return "\t" + secret }},
 	{"its letter case flipped", func(secret string) string {
 		return strings.Map(func(r rune) rune {
 			if unicode.IsUpper(r) {

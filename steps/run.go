@@ -59,6 +59,10 @@ type runner struct {
 	stored    storedToken
 	storedWhy string
 	creds     credentials // the form of each client's credentials the target accepts (credentials.go)
+	jku       jkuServer   // BEARER-16's jku variant
+
+	legacyOnce sync.Once
+	legacy     legacyProbe // SEC-03's TLS 1.0/1.1 handshake
 
 	mu       sync.Mutex
 	outcomes map[string][]outcome
@@ -120,6 +124,7 @@ func Run(ctx context.Context, cfg Config) (*evidence.Summary, error) {
 		}
 	}
 	go func() { _, _ = foreignKey() }() // made while the first checks run
+	defer r.jku.close()
 
 	started := cfg.Now()
 	ctx, cancel := context.WithTimeout(ctx, cfg.MaxDuration)

@@ -28,6 +28,13 @@ type scenario struct {
 	tokens  []heldToken // tokens obtained in this scenario, in order
 
 	forms map[credForm]*exchange // AUTH-18's answer to each form of the credentials
+	// baseline is the API's answer to the same call with "Bearer <the latest token>", sent
+	// before a call whose expectation is "accepted" (BEARER-05, CACHE-03): accepted means
+	// answered as that one was.
+	baseline *exchange
+	// variant names the variant of what was sent (AUTH-13, BEARER-16) for a failure's reason.
+	variant  string
+	variants []string // the variant of each request of the latest API call, when named
 
 	failures    []failure
 	notes       []string
@@ -138,6 +145,9 @@ func judge(ctx context.Context, fn func(s *scenario) error) error {
 	if errors.As(err, &sk) {
 		s.skip = sk.reason
 		return godog.ErrSkip
+	}
+	if s.variant != "" {
+		err = fmt.Errorf("%s: %w", s.variant, err)
 	}
 	err = s.bounded(err)
 	lvl := s.partLevel()

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"time"
 
@@ -85,9 +86,21 @@ func secCertificate(ctx context.Context) error {
 	})
 }
 
+// secTLSVersion is SEC-03: the harness never offers less than TLS 1.2 when it sends a
+// credential, and the token endpoint must not agree to TLS 1.0 or 1.1 (RFC 8996): a handshake
+// that offers only those, and sends nothing, must fail.
 func secTLSVersion(ctx context.Context) error {
 	return judge(ctx, func(s *scenario) error {
 		st, err := tlsOf(s)
+		var sk errSkipCheck
+		if errors.As(err, &sk) {
+			return err
+		}
+		if p := s.r.legacyTLS(ctx); p.version != 0 {
+			return fmt.Errorf("expected the token endpoint to refuse TLS 1.0 and 1.1 (RFC 8996), got a %s handshake when only TLS 1.0/1.1 were offered (no credential was sent over it)", tls.VersionName(p.version))
+		} else if p.err != "" {
+			s.note("TLS 1.0/1.1 refused: %s", p.err)
+		}
 		if err != nil {
 			return err
 		}
@@ -97,4 +110,45 @@ func secTLSVersion(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// legacyProbe is what a handshake offering only TLS 1.0 and 1.1 gave: the version the token
+// endpoint agreed to (0: it refused) and, when it refused, why.
+type legacyProbe struct {
+	version uint16
+	err     string
+}
+
+// legacyTLS makes, once per run, a TLS handshake with the token endpoint that offers only
+// TLS 1.0 and 1.1, and closes it without sending a byte: it learns whether the endpoint would
+// accept credentials over them. Plain HTTP has no TLS to probe (version 0).
+func (r *runner) legacyTLS(ctx context.Context) legacyProbe {
+	r.legacyOnce.Do(func() {
+		u, err := url.Parse(r.cfg.TokenURL)
+		if err != nil || u.Scheme != "https" {
+			return
+		}
+		host := u.Host
+		if u.Port() == "" {
+			host = net.JoinHostPort(u.Hostname(), "443")
+		}
+		dctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+		defer cancel()
+		conn, err := (&net.Dialer{Timeout: r.cfg.Timeout}).DialContext(dctx, "tcp", host)
+		if err != nil {
+			r.legacy.err = shortErr(r.red, err)
+			return
+		}
+		defer conn.Close()
+		// The certificate is not what this handshake asks about (SEC-02 judges it), and
+		// nothing is sent over the connection: only the version the server agrees to counts.
+		tc := tls.Client(conn, &tls.Config{ServerName: u.Hostname(), InsecureSkipVerify: true,
+			MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
+		if err := tc.HandshakeContext(dctx); err != nil {
+			r.legacy.err = shortErr(r.red, err)
+			return
+		}
+		r.legacy.version = tc.ConnectionState().Version
+	})
+	return r.legacy
 }

@@ -70,7 +70,9 @@ func verdict(c catalog.Check, title, profile string, outs []outcome, skip string
 		if len(rs) > maxReasons {
 			rs = append(rs[:maxReasons], "and "+itoa(len(rs)-maxReasons)+" more")
 		}
-		res.Status, res.Level, res.Reason = evidence.StatusFailed, string(lvl), strings.Join(rs, "; ")
+		// Each reason is bounded (maxFindingBytes); so is their join, when several variants
+		// (AUTH-13's) each quote a huge answer.
+		res.Status, res.Level, res.Reason = evidence.StatusFailed, string(lvl), clip(nil, strings.Join(rs, "; "), 2*maxFindingBytes-len("…"))
 	case ran > 0:
 		res.Status = evidence.StatusPassed
 		if info == ran {

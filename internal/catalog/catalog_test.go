@@ -72,35 +72,33 @@ func TestParseRejectsMalformedRows(t *testing.T) {
 }
 
 // The embedded copy extends the project's shared catalogue (../shared/CHECKS.md, present beside
-// the checkout on developer machines and in CI) with the CLIENT area: every row of the shared one
-// is there verbatim and parses the same, its areas come first and in order, and the summary.json
-// schema is unchanged, so an extended shared CHECKS.md is never missed.
+// the checkout on developer machines and in CI): check IDs are a public interface, so every ID of
+// the shared one is still there, in the same area, and its areas come first and in order; the
+// summary.json schema is unchanged. Rows may be sharpened here (what a check sends, a level an
+// issue raised, such as SEC-03 to MUST), and new checks and the CLIENT area added.
 func TestEmbeddedCopyExtendsShared(t *testing.T) {
 	shared, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "CHECKS.md"))
 	if os.IsNotExist(err) {
 		t.Skip("../shared/CHECKS.md not present")
 	}
 	require.NoError(t, err)
-	stale := "internal/catalog/CHECKS.md is stale: merge ../shared/CHECKS.md into it, keeping the CLIENT area"
-	for _, line := range strings.Split(string(shared), "\n") {
-		if strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| ID ") {
-			assert.Contains(t, checksMD, line+"\n", stale)
-		}
-	}
+	stale := "internal/catalog/CHECKS.md lost an ID or area of ../shared/CHECKS.md: IDs are never renamed or removed"
 	checks, areas, err := Parse(string(shared))
 	require.NoError(t, err)
 	for _, want := range checks {
 		got, ok := Lookup(want.ID)
 		if assert.True(t, ok, "%s: %s", want.ID, stale) {
-			assert.Equal(t, want, got, stale)
+			assert.Equal(t, want.Area, got.Area, "%s: %s", want.ID, stale)
 		}
 	}
-	assert.Equal(t, append(areas, Area{Code: "CLIENT", Title: "certifying a partner's client"}), Areas(), stale)
+	require.GreaterOrEqual(t, len(Areas()), len(areas))
+	assert.Equal(t, areas, Areas()[:len(areas)], stale)
+	assert.Equal(t, Area{Code: AreaClient, Title: "certifying a partner's client"}, Areas()[len(Areas())-1])
 	schema := func(md string) string { _, s, _ := strings.Cut(md, "## summary.json"); return s }
-	assert.Equal(t, schema(string(shared)), schema(checksMD), stale)
+	assert.Equal(t, schema(string(shared)), schema(checksMD), "the summary.json schema of CHECKS.md changed")
 	var client []string
 	for _, c := range All() {
-		if c.Area == "CLIENT" {
+		if c.Area == AreaClient {
 			client = append(client, c.ID)
 		}
 	}

@@ -1,0 +1,131 @@
+package mock
+
+import (
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/authzcheck/authzcheck/internal/loopback"
+)
+
+// Quirks api-trusts-jwk-header, api-trusts-jku-header and api-trusts-x5c-header: the sample API
+// takes the RS256 verification key from the token itself, the defect RFC 8725 §3.10 warns
+// against. A forger then signs with any key and names it.
+
+// headerKey is the key a token's header names under the quirks on (nil when none applies).
+func headerKey(t *jwt.Token, q quirkSet) *rsa.PublicKey {
+	if q.has(qAPITrustsJWKHeader) {
+		if raw, ok := t.Header["jwk"]; ok {
+			b, _ := json.Marshal(raw)
+			var k jose.JSONWebKey
+			if k.UnmarshalJSON(b) == nil {
+				if pub, ok := k.Key.(*rsa.PublicKey); ok {
+					return pub
+				}
+			}
+		}
+	}
+	if q.has(qAPITrustsJKUHeader) {
+		if u, ok := t.Header["jku"].(string); ok {
+			kid, _ := t.Header["kid"].(string)
+			if pub := fetchJKU(u, kid); pub != nil {
+				return pub
+			}
+		}
+	}
+	if q.has(qAPITrustsX5CHeader) {
+		if chain, ok := t.Header["x5c"].([]any); ok && len(chain) > 0 {
+			if s, ok := chain[0].(string); ok {
+				if der, err := base64.StdEncoding.DecodeString(s); err == nil {
+					if c, err := x509.ParseCertificate(der); err == nil {
+						if pub, ok := c.PublicKey.(*rsa.PublicKey); ok {
+							return pub
+						}
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// jkuClient fetches jku URLs; the mock fetches only loopback ones (it never leaves the machine).
+var jkuClient = &http.Client{Timeout: 5 * time.Second}
+
+// fetchJKU is the RSA key with kid (or the first) of the JWKS at a loopback URL, or nil.
+func fetchJKU(raw, kid string) *rsa.PublicKey {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !loopback.Host(u.Hostname()) {
+		return nil
+	}
+	resp, err := jkuClient.Get(u.String())
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	var set jose.JSONWebKeySet
+	if json.Unmarshal(b, &set) != nil {
+		return nil
+	}
+	for _, k := range set.Keys {
+		if pub, ok := k.Key.(*rsa.PublicKey); ok && (kid == "" || k.KeyID == "" || k.KeyID == kid) {
+			return pub
+		}
+	}
+	return nil
+}
+
+// noneInAnotherCase reports whether a token's header says alg "none" in another letter case
+// (quirk api-accepts-alg-none-any-case).
+func noneInAnotherCase(tok string) bool {
+	seg, _, ok := strings.Cut(tok, ".")
+	if !ok {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return false
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	if json.Unmarshal(b, &h) != nil {
+		return false
+	}
+	return strings.EqualFold(h.Alg, "none") && h.Alg != "none"
+}
+
+// verifyUnsigned checks an unsigned token's claims as verifyToken does a signed one's.
+func (s *Server) verifyUnsigned(tok string, st *state) (*tokenClaims, *apiError) {
+	claims := &tokenClaims{}
+	// Decoded by hand: the JWT library knows no algorithm "None" and would not parse it.
+	segs := strings.Split(tok, ".")
+	if len(segs) != 3 {
+		return claims, invalidToken("the access token is malformed", "malformed")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(segs[1])
+	if err != nil || json.Unmarshal(b, claims) != nil {
+		return &tokenClaims{}, invalidToken("the access token is invalid", "invalid_signature")
+	}
+	vopts := []jwt.ParserOption{jwt.WithTimeFunc(s.clock.now), jwt.WithExpirationRequired()}
+	if !st.quirks.has(qNoIss) {
+		vopts = append(vopts, jwt.WithIssuer(Issuer))
+	}
+	if err := jwt.NewValidator(vopts...).Validate(claims); err != nil || claims.Subject == "" {
+		return claims, invalidToken("the access token is not valid now or not for this API", "invalid_claims")
+	}
+	return claims, nil
+}
