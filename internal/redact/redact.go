@@ -29,12 +29,6 @@ import (
 // Mask is what a secret is replaced with.
 const Mask = "***"
 
-// TokenInfo is what the evidence keeps of an access token; the type lives in package evidence
-// (the bundle's schema), which imports nothing of the module.
-//
-//go:fix inline
-type TokenInfo = evidence.TokenInfo
-
 // Fingerprint returns "sha256:" and the first 12 hex digits of the token's SHA-256.
 func Fingerprint(token string) string {
 	sum := sha256.Sum256([]byte(token))

@@ -225,7 +225,7 @@ func WriteLoad(dir string) error {
 	for _, e := range m.Errors {
 		errs = append(errs, map[string]any{"error": e, "count": errCounts[e]})
 	}
-	// The shape of load.Summary (load/summary.go), abridged, with Vegeta's metrics of results.bin.
+	// The shape of evidence.LoadSummary (internal/evidence/load.go), abridged, with Vegeta's metrics of results.bin.
 	summary := map[string]any{
 		"schema": "authzcheck.load/v1", "mode": "issuance", "result": "passed", "target": TargetURL,
 		"requests": m.Requests, "rate": m.Rate, "throughput": m.Throughput, "success": m.Success,
