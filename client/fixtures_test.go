@@ -28,8 +28,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authzcheck/authzcheck/client"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/internal/redact"
-	"github.com/authzcheck/authzcheck/reports"
 )
 
 // clientsDir holds the reference clients.
@@ -56,10 +56,10 @@ func buildClients(t *testing.T, dir string, names ...string) map[string]string {
 }
 
 // failedIDs are the IDs of the checks that failed, sorted.
-func failedIDs(sum *reports.Summary) []string {
+func failedIDs(sum *evidence.Summary) []string {
 	var ids []string
 	for _, c := range sum.Checks {
-		if c.Status == reports.StatusFailed {
+		if c.Status == evidence.StatusFailed {
 			ids = append(ids, c.ID)
 		}
 	}
@@ -68,7 +68,7 @@ func failedIDs(sum *reports.Summary) []string {
 }
 
 // verdicts lists every judged check with its status and reason, for a failure message.
-func verdicts(sum *reports.Summary) string {
+func verdicts(sum *evidence.Summary) string {
 	var b strings.Builder
 	for _, c := range sum.Checks {
 		fmt.Fprintf(&b, "\n  %s %s %s: %s", c.ID, c.Level, c.Status, c.Reason)
@@ -237,18 +237,18 @@ func TestHostileClientsGetAVerdictAndLeaveNothing(t *testing.T) {
 		name, mode string
 		only       []string
 		check      string
-		result     reports.Status // the check's verdict
-		reason     string         // in its reason
-		heap       uint64         // bound on the live heap while Run runs
+		result     evidence.Status // the check's verdict
+		reason     string          // in its reason
+		heap       uint64          // bound on the live heap while Run runs
 	}{
-		{"hang", "hang", one, "CLIENT-08", reports.StatusFailed, "API", 256 << 20},
-		{"flood", "flood", one, "CLIENT-08", reports.StatusPassed, "", 256 << 20},
-		{"spew", "spew", one, "CLIENT-08", reports.StatusFailed, "API", 256 << 20},
-		{"ignore-term", "ignore-term", one, "CLIENT-08", reports.StatusPassed, "", 256 << 20},
-		{"exit", "exit", one, "CLIENT-08", reports.StatusFailed, "exited with code 3", 256 << 20},
-		{"orphan", "orphan", one, "CLIENT-08", reports.StatusPassed, "", 256 << 20},
-		{"escape", "escape", one, "CLIENT-08", reports.StatusPassed, "", 256 << 20},
-		{"flood of every session", "flood", nil, "CLIENT-05", reports.StatusFailed, "after it expired", 1 << 30},
+		{"hang", "hang", one, "CLIENT-08", evidence.StatusFailed, "API", 256 << 20},
+		{"flood", "flood", one, "CLIENT-08", evidence.StatusPassed, "", 256 << 20},
+		{"spew", "spew", one, "CLIENT-08", evidence.StatusFailed, "API", 256 << 20},
+		{"ignore-term", "ignore-term", one, "CLIENT-08", evidence.StatusPassed, "", 256 << 20},
+		{"exit", "exit", one, "CLIENT-08", evidence.StatusFailed, "exited with code 3", 256 << 20},
+		{"orphan", "orphan", one, "CLIENT-08", evidence.StatusPassed, "", 256 << 20},
+		{"escape", "escape", one, "CLIENT-08", evidence.StatusPassed, "", 256 << 20},
+		{"flood of every session", "flood", nil, "CLIENT-05", evidence.StatusFailed, "after it expired", 1 << 30},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -266,7 +266,7 @@ func TestHostileClientsGetAVerdictAndLeaveNothing(t *testing.T) {
 			require.NoError(t, ctx.Err(), "Run must not outlast its sessions by a minute")
 			require.NoError(t, err, "console:\n%s", console.String())
 			require.NotNil(t, sum)
-			i := slices.IndexFunc(sum.Checks, func(c reports.CheckResult) bool { return c.ID == tc.check })
+			i := slices.IndexFunc(sum.Checks, func(c evidence.CheckResult) bool { return c.ID == tc.check })
 			require.GreaterOrEqual(t, i, 0, "%s is in the summary", tc.check)
 			c := sum.Checks[i]
 			assert.Equal(t, tc.result, c.Status, "%s: %s", tc.check, c.Reason)

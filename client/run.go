@@ -20,6 +20,7 @@ import (
 
 	"github.com/authzcheck/authzcheck/features"
 	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/internal/redact"
 	"github.com/authzcheck/authzcheck/reports"
 	"github.com/authzcheck/authzcheck/steps"
@@ -129,7 +130,7 @@ type judge struct {
 // when cfg.Dir is set, writes and seals the evidence bundle there. The summary is returned
 // whenever the checks were judged, also with an error (a harness problem, a bundle that could
 // not be sealed); a *UsageError means nothing ran.
-func Run(ctx context.Context, cfg Config) (*reports.Summary, error) {
+func Run(ctx context.Context, cfg Config) (*evidence.Summary, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, &UsageError{err}
 	}
@@ -147,7 +148,7 @@ func Run(ctx context.Context, cfg Config) (*reports.Summary, error) {
 
 // judgeAndWrite judges the picked checks over the outcomes and, with cfg.Dir, writes the
 // bundle. unserved says why a session absent from outs was not run ("" = not needed).
-func judgeAndWrite(ctx context.Context, cfg *Config, suite, pick []scenarioInfo, outs map[string]*outcome, started time.Time, unserved string) (*reports.Summary, error) {
+func judgeAndWrite(ctx context.Context, cfg *Config, suite, pick []scenarioInfo, outs map[string]*outcome, started time.Time, unserved string) (*evidence.Summary, error) {
 	j := newJudge(outs)
 	j.unserved = unserved
 	cucumber, err := j.run(ctx, pick)
@@ -381,7 +382,7 @@ func (j *judge) harnessErr() error {
 
 // summary builds summary.json: one row per CLIENT check in catalogue order; checks not picked
 // are skipped with the reason.
-func (j *judge) summary(suite, pick []scenarioInfo, strict bool, started, finished time.Time) *reports.Summary {
+func (j *judge) summary(suite, pick []scenarioInfo, strict bool, started, finished time.Time) *evidence.Summary {
 	titles := map[string]string{}
 	for _, sc := range suite {
 		titles[sc.id] = sc.title
@@ -390,35 +391,35 @@ func (j *judge) summary(suite, pick []scenarioInfo, strict bool, started, finish
 	for _, sc := range pick {
 		picked[sc.id] = true
 	}
-	var rows []reports.CheckResult
+	var rows []evidence.CheckResult
 	for _, c := range catalog.All() {
 		if c.Area != Area {
 			continue
 		}
-		row := reports.CheckResult{ID: c.ID, Title: titles[c.ID], Level: string(c.Derbysoft), Transcripts: []string{}}
+		row := evidence.CheckResult{ID: c.ID, Title: titles[c.ID], Level: string(c.Derbysoft), Transcripts: []string{}}
 		st := j.states[c.ID]
 		switch {
 		case !picked[c.ID]:
-			row.Status, row.Reason = reports.StatusSkipped, "not selected"
+			row.Status, row.Reason = evidence.StatusSkipped, "not selected"
 		case st == nil:
-			row.Status, row.Reason = reports.StatusSkipped, "not run"
+			row.Status, row.Reason = evidence.StatusSkipped, "not run"
 		case st.missing != "" && j.unserved != "":
-			row.Status, row.Reason = reports.StatusSkipped, "the "+st.missing+" session "+j.unserved
+			row.Status, row.Reason = evidence.StatusSkipped, "the "+st.missing+" session "+j.unserved
 		case st.missing != "":
-			row.Status, row.Reason = reports.StatusSkipped, "the "+st.missing+" session did not run"
+			row.Status, row.Reason = evidence.StatusSkipped, "the "+st.missing+" session did not run"
 		default:
 			row.DurationMS = time.Since(st.started).Milliseconds()
 			row.Notes = redactAll(j.red, st.notes)
 			row.Level = string(st.level)
 			if len(st.fails) > 0 && st.level != catalog.Info {
-				row.Status = reports.StatusFailed
+				row.Status = evidence.StatusFailed
 				rs := redactAll(j.red, st.fails)
 				if len(rs) > 3 {
 					rs = append(rs[:3], fmt.Sprintf("and %d more", len(rs)-3))
 				}
 				row.Reason = strings.Join(rs, "; ")
 			} else {
-				row.Status = reports.StatusPassed
+				row.Status = evidence.StatusPassed
 				for _, f := range st.fails {
 					row.Notes = append(row.Notes, "finding (INFO): "+j.red.String(f))
 				}
@@ -427,7 +428,7 @@ func (j *judge) summary(suite, pick []scenarioInfo, strict bool, started, finish
 		rows = append(rows, row)
 	}
 	result, counts := steps.Summarize(rows, strict)
-	return &reports.Summary{Result: result, Profile: catalog.ProfileDerbySoft, Target: "authzcheck client: the partner's program against the embedded mock",
+	return &evidence.Summary{Result: result, Profile: catalog.ProfileDerbySoft, Target: "authzcheck client: the partner's program against the embedded mock",
 		Started: started.UTC(), Finished: finished.UTC(), Counts: counts, Checks: rows}
 }
 
@@ -441,7 +442,7 @@ func redactAll(red *redact.Redactor, xs []string) []string {
 
 // writeBundle writes summary.json, junit.xml, cucumber.json and the cited transcripts into
 // cfg.Dir and seals it.
-func (j *judge) writeBundle(cfg *Config, sum *reports.Summary, cucumber []byte, started, finished time.Time) error {
+func (j *judge) writeBundle(cfg *Config, sum *evidence.Summary, cucumber []byte, started, finished time.Time) error {
 	tdir := filepath.Join(cfg.Dir, "transcripts")
 	if err := os.MkdirAll(tdir, 0o755); err != nil {
 		return fmt.Errorf("evidence directory: %w", err)
@@ -490,7 +491,7 @@ func (j *judge) writeBundle(cfg *Config, sum *reports.Summary, cucumber []byte, 
 			clientID = o.s.clientID
 		}
 	}
-	run := reports.RunInfo{RunID: reports.NewRunID(), Kind: reports.KindConformance, Started: started, Finished: finished,
+	run := evidence.RunInfo{RunID: reports.NewRunID(), Kind: evidence.KindConformance, Started: started, Finished: finished,
 		Profile: catalog.ProfileDerbySoft, Tags: strings.Join(cfg.Only, ","), Strict: cfg.Strict,
 		TargetURL: "client: " + strings.Join(cfg.Command, " "), ClientID: clientID, Result: sum.Result}
 	if err := reports.Finalize(cfg.Dir, run, reports.FinalizeOptions{SignKey: cfg.SignKey, Credentials: creds}); err != nil {
@@ -509,7 +510,7 @@ func (o *outcome) find(seq int) (record, bool) {
 }
 
 // transcript is a record as written evidence: redacted, tokens as fingerprints.
-func (j *judge) transcript(o *outcome, r record, seq int, check string) reports.Transcript {
+func (j *judge) transcript(o *outcome, r record, seq int, check string) evidence.Transcript {
 	base := o.s.base
 	if r.Origin == "other" {
 		base = o.s.otherURL
@@ -518,11 +519,11 @@ func (j *judge) transcript(o *outcome, r record, seq int, check string) reports.
 	if r.RawQuery != "" {
 		u += "?" + r.RawQuery
 	}
-	t := reports.Transcript{Seq: seq, Checks: []string{check}, Started: r.Start.UTC(),
+	t := evidence.Transcript{Seq: seq, Checks: []string{check}, Started: r.Start.UTC(),
 		DurationMS: float64(r.End.Sub(r.Start).Microseconds()) / 1000,
-		Request:    reports.TranscriptRequest{Method: r.Method, URL: j.red.String(u), Header: j.headers(r.Header), Body: j.red.String(string(r.Body))}}
+		Request:    evidence.TranscriptRequest{Method: r.Method, URL: j.red.String(u), Header: j.headers(r.Header), Body: j.red.String(string(r.Body))}}
 	if r.Status != 0 {
-		resp := &reports.TranscriptResponse{Status: r.Status, Header: j.headers(r.ResponseHeader), Body: j.red.String(string(r.Answer))}
+		resp := &evidence.TranscriptResponse{Status: r.Status, Header: j.headers(r.ResponseHeader), Body: j.red.String(string(r.Answer))}
 		if r.IssuedToken != "" {
 			resp.Tokens = append(resp.Tokens, redact.Token(r.IssuedToken))
 		}

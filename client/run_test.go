@@ -13,10 +13,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/reports"
 )
 
-func statuses(sum *reports.Summary) map[string]string {
+func statuses(sum *evidence.Summary) map[string]string {
 	out := map[string]string{}
 	for _, c := range sum.Checks {
 		out[c.ID] = string(c.Status)
@@ -24,10 +25,10 @@ func statuses(sum *reports.Summary) map[string]string {
 	return out
 }
 
-func failed(sum *reports.Summary) []string {
+func failed(sum *evidence.Summary) []string {
 	var out []string
 	for _, c := range sum.Checks {
-		if c.Status == reports.StatusFailed {
+		if c.Status == evidence.StatusFailed {
 			out = append(out, c.ID)
 		}
 	}
@@ -77,7 +78,7 @@ func TestNaiveClientsFailTheirChecks(t *testing.T) {
 			sum, err := Run(context.Background(), Config{Command: cmd, Env: env, Only: tt.only, Grace: time.Second})
 			require.NoError(t, err)
 			for _, c := range sum.Checks {
-				if c.Status == reports.StatusFailed {
+				if c.Status == evidence.StatusFailed {
 					t.Logf("%s: %s", c.ID, c.Reason)
 				}
 			}
@@ -93,13 +94,13 @@ func TestNaiveClientsFailTheirChecks(t *testing.T) {
 func TestMisbehavingClientsGetAVerdict(t *testing.T) {
 	tests := []struct {
 		mode   string
-		status reports.Status // CLIENT-08's
+		status evidence.Status // CLIENT-08's
 		reason string
 	}{
-		{"exit", reports.StatusFailed, "exited with code 4"},
-		{"hang", reports.StatusFailed, "made no API call"},
-		{"noisy", reports.StatusFailed, "made no API call"},
-		{"flood", reports.StatusPassed, ""},
+		{"exit", evidence.StatusFailed, "exited with code 4"},
+		{"hang", evidence.StatusFailed, "made no API call"},
+		{"noisy", evidence.StatusFailed, "made no API call"},
+		{"flood", evidence.StatusPassed, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
@@ -111,7 +112,7 @@ func TestMisbehavingClientsGetAVerdict(t *testing.T) {
 				Only: []string{"CLIENT-08"}, Stdout: &out})
 			require.NoError(t, err)
 			assert.Less(t, time.Since(start), 30*time.Second)
-			var row reports.CheckResult
+			var row evidence.CheckResult
 			for _, c := range sum.Checks {
 				if c.ID == "CLIENT-08" {
 					row = c

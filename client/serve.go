@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/internal/loopback"
 	"github.com/authzcheck/authzcheck/mock"
-	"github.com/authzcheck/authzcheck/reports"
 )
 
 // ServeConfig is a --serve run: Config's selection, evidence and output settings (Command,
@@ -43,7 +43,7 @@ var serveOrder = []string{"baseline", "string expires_in", "lower-case bearer", 
 // Serve runs the selected checks against a client started elsewhere: it serves one front and
 // mock on sc.Addr, prints the URLs and the (throwaway) credentials, waits for the client's
 // first request, runs the sessions one after another and judges what it saw, as Run does.
-func Serve(ctx context.Context, sc ServeConfig) (*reports.Summary, error) {
+func Serve(ctx context.Context, sc ServeConfig) (*evidence.Summary, error) {
 	cfg := sc.Config
 	if sc.Addr == "" {
 		sc.Addr = "127.0.0.1:0"

@@ -17,15 +17,20 @@ import (
 // package's names while its callers move to evidence; they go once every caller imports it.
 
 // SummarySchema names the layout of summary.json.
+//
+//go:fix inline
 const SummarySchema = evidence.LoadSummarySchema
 
 // File names inside the load directory.
+//
+//go:fix inline
 const (
 	ResultsFile = evidence.ResultsFile
 	SummaryFile = evidence.LoadSummaryName
 	PlotFile    = evidence.PlotFile
 )
 
+//go:fix inline
 type (
 	// Summary is load/summary.json (evidence.LoadSummary).
 	Summary        = evidence.LoadSummary
@@ -42,6 +47,8 @@ type (
 )
 
 // ReadSummary reads a summary.json (evidence.ReadLoadSummary).
+//
+//go:fix inline
 func ReadSummary(path string) (*Summary, error) { return evidence.ReadLoadSummary(path) }
 
 func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -14,6 +14,8 @@ import (
 )
 
 // TranscriptsDir is where a conformance run keeps its exchanges.
+//
+//go:fix inline
 const TranscriptsDir = evidence.TranscriptsDir
 
 // Bundle is an evidence bundle read back from its directory: what the report is rendered from.
@@ -21,8 +23,8 @@ const TranscriptsDir = evidence.TranscriptsDir
 type Bundle struct {
 	Dir         string
 	Manifest    *Manifest
-	Summary     *Summary
-	Transcripts map[string]*Transcript // by file name under transcripts/ ("0001.json")
+	Summary     *evidence.Summary
+	Transcripts map[string]*evidence.Transcript // by file name under transcripts/ ("0001.json")
 	Load        *LoadData
 	// Files are the bundle's evidence files with their SHA-256: every file but report.html,
 	// manifest.json, SHA256SUMS and its signature (which cannot list themselves in the report).
@@ -44,7 +46,7 @@ func readBundle(dir string, files []FileEntry) (*Bundle, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("bundle %s is not a directory", dir)
 	}
-	b := &Bundle{Dir: dir, Transcripts: map[string]*Transcript{}}
+	b := &Bundle{Dir: dir, Transcripts: map[string]*evidence.Transcript{}}
 	var err error
 	if b.Manifest, err = readManifest(dir); err != nil {
 		return nil, err
@@ -70,7 +72,7 @@ func readBundle(dir string, files []FileEntry) (*Bundle, error) {
 	}
 	if files != nil {
 		b.Files = files
-	} else if names, err := listFiles(dir, ReportFile, ManifestFile, SumsFile, SignatureFile); err != nil {
+	} else if names, err := listFiles(dir, evidence.ReportFile, evidence.ManifestFile, evidence.SumsFile, evidence.SignatureFile); err != nil {
 		b.Problems = append(b.Problems, err.Error())
 	} else if b.Files, err = hashFiles(dir, names); err != nil {
 		b.Problems = append(b.Problems, err.Error())
@@ -85,22 +87,24 @@ func readBundle(dir string, files []FileEntry) (*Bundle, error) {
 }
 
 // readSummary reads dir/summary.json; a missing file is (nil, nil).
-func readSummary(dir string) (*Summary, error) { return readOptionalJSON[Summary](dir, SummaryFile) }
+func readSummary(dir string) (*evidence.Summary, error) {
+	return readOptionalJSON[evidence.Summary](dir, evidence.SummaryFile)
+}
 
 // readTranscript reads transcripts/name. A name that is not a plain file name is refused.
-func readTranscript(dir, name string) (*Transcript, error) {
-	name = strings.TrimPrefix(name, TranscriptsDir+"/")
+func readTranscript(dir, name string) (*evidence.Transcript, error) {
+	name = strings.TrimPrefix(name, evidence.TranscriptsDir+"/")
 	if name == "" || path.Base(name) != name || name == "." || name == ".." || filepath.Base(name) != name {
 		return nil, fmt.Errorf("transcript %q: not a file name under transcripts/", name)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, TranscriptsDir, name))
+	data, err := os.ReadFile(filepath.Join(dir, evidence.TranscriptsDir, name))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("transcripts/%s is missing", name)
 		}
 		return nil, err
 	}
-	var t Transcript
+	var t evidence.Transcript
 	if err := json.Unmarshal(data, &t); err != nil {
 		return nil, fmt.Errorf("transcripts/%s: %v", name, err)
 	}

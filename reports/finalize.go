@@ -24,6 +24,8 @@ import (
 const ManifestSchema = "authzcheck.manifest/v1"
 
 // Run kinds.
+//
+//go:fix inline
 const (
 	KindConformance = evidence.KindConformance
 	KindLoad        = evidence.KindLoad
@@ -42,27 +44,27 @@ type Manifest struct {
 	Result   string         `json:"result"`   // "failed" when any run failed, else "passed"
 	Harness  buildinfo.Info `json:"harness"`  // of the last run sealed into the bundle
 
-	Profile   string   `json:"profile,omitempty"`
-	Tags      string   `json:"tags,omitempty"`
-	Seed      int64    `json:"seed"`
-	Strict    bool     `json:"strict"`
-	Waivers   []Waiver `json:"waivers,omitempty"`
-	TargetURL string   `json:"target_url"`
-	APIURL    string   `json:"api_url,omitempty"`
-	ClientID  string   `json:"client_id"`
+	Profile   string            `json:"profile,omitempty"`
+	Tags      string            `json:"tags,omitempty"`
+	Seed      int64             `json:"seed"`
+	Strict    bool              `json:"strict"`
+	Waivers   []evidence.Waiver `json:"waivers,omitempty"`
+	TargetURL string            `json:"target_url"`
+	APIURL    string            `json:"api_url,omitempty"`
+	ClientID  string            `json:"client_id"`
 
-	Counts *Counts       `json:"counts,omitempty"` // of the conformance run (summary.json)
-	Load   *LoadFigures  `json:"load,omitempty"`   // of the last load run (load/summary.json)
-	Runs   []ManifestRun `json:"runs"`
-	Files  []FileEntry   `json:"files"` // every file but manifest.json, SHA256SUMS and its .sig, sorted
+	Counts *evidence.Counts `json:"counts,omitempty"` // of the conformance run (summary.json)
+	Load   *LoadFigures     `json:"load,omitempty"`   // of the last load run (load/summary.json)
+	Runs   []ManifestRun    `json:"runs"`
+	Files  []FileEntry      `json:"files"` // every file but manifest.json, SHA256SUMS and its .sig, sorted
 }
 
 // ManifestRun is one run that wrote into the bundle.
 type ManifestRun struct {
-	RunInfo
-	Harness buildinfo.Info `json:"harness"`
-	Counts  *Counts        `json:"counts,omitempty"`
-	Load    *LoadFigures   `json:"load,omitempty"`
+	evidence.RunInfo
+	Harness buildinfo.Info   `json:"harness"`
+	Counts  *evidence.Counts `json:"counts,omitempty"`
+	Load    *LoadFigures     `json:"load,omitempty"`
 	// PreviousSums is the SHA-256 of the SHA256SUMS this run added to, chaining a bundle's runs.
 	PreviousSums string `json:"previous_sha256sums,omitempty"`
 }
@@ -98,14 +100,14 @@ func NewRunID() string { return uuid.NewString() }
 // ownedBy reports whether a run of kind writes path, and so may change it between two seals.
 func ownedBy(kind, path string) bool {
 	switch path {
-	case ReportFile, ManifestFile:
+	case evidence.ReportFile, evidence.ManifestFile:
 		return true
 	}
 	switch kind {
-	case KindLoad:
+	case evidence.KindLoad:
 		return strings.HasPrefix(path, "load/")
-	case KindConformance:
-		return path == SummaryFile || path == "cucumber.json" || path == "junit.xml" || strings.HasPrefix(path, "transcripts/")
+	case evidence.KindConformance:
+		return path == evidence.SummaryFile || path == "cucumber.json" || path == "junit.xml" || strings.HasPrefix(path, "transcripts/")
 	}
 	return false
 }
@@ -120,12 +122,12 @@ func ownedBy(kind, path string) bool {
 // holds one of opts.Secrets or a signed JWT (the error wraps ErrUnredacted and names the file),
 // and, when dir was already sealed, that the files another run wrote are as that seal left
 // them, so adding a run can never bless a file changed since.
-func Finalize(dir string, run RunInfo, opts FinalizeOptions) error {
+func Finalize(dir string, run evidence.RunInfo, opts FinalizeOptions) error {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return fmt.Errorf("finalize: %s is not a directory", dir)
 	}
-	if run.Kind != KindConformance && run.Kind != KindLoad {
-		return fmt.Errorf("finalize: run kind %q; want %q or %q", run.Kind, KindConformance, KindLoad)
+	if run.Kind != evidence.KindConformance && run.Kind != evidence.KindLoad {
+		return fmt.Errorf("finalize: run kind %q; want %q or %q", run.Kind, evidence.KindConformance, evidence.KindLoad)
 	}
 	if opts.SignKey != nil && len(opts.SignKey) != ed25519.PrivateKeySize {
 		return fmt.Errorf("finalize: signing key has %d bytes; want an ed25519 private key", len(opts.SignKey))
@@ -166,16 +168,16 @@ func Finalize(dir string, run RunInfo, opts FinalizeOptions) error {
 	// reasons), which no redactor saw: they are scanned like the rest, and both before either is
 	// written, so a refusal leaves the bundle as it was.
 	if err := scanBytes(html, forms); err != nil {
-		return fmt.Errorf("finalize: %w", scanError(ReportFile, err))
+		return fmt.Errorf("finalize: %w", scanError(evidence.ReportFile, err))
 	}
-	m.Files = sortedEntries(append(append([]FileEntry(nil), files...), entryOf(ReportFile, html)))
+	m.Files = sortedEntries(append(append([]FileEntry(nil), files...), entryOf(evidence.ReportFile, html)))
 	mj, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
 	mj = append(mj, '\n')
 	if err := scanBytes(mj, forms); err != nil {
-		return fmt.Errorf("finalize: %w", scanError(ManifestFile, err))
+		return fmt.Errorf("finalize: %w", scanError(evidence.ManifestFile, err))
 	}
 	if err := writeSeal(dir, html, mj, m.Files, opts.SignKey); err != nil {
 		return fmt.Errorf("finalize: %w", err)
@@ -185,7 +187,7 @@ func Finalize(dir string, run RunInfo, opts FinalizeOptions) error {
 
 // finalizeCredentials are the clients whose secrets must not appear: opts.Credentials, and each
 // of opts.Secrets with the run's client ID.
-func finalizeCredentials(run RunInfo, opts FinalizeOptions) []redact.Credential {
+func finalizeCredentials(run evidence.RunInfo, opts FinalizeOptions) []redact.Credential {
 	creds := append([]redact.Credential(nil), opts.Credentials...)
 	for _, s := range opts.Secrets {
 		creds = append(creds, redact.Credential{ID: run.ClientID, Secret: s})
@@ -197,7 +199,7 @@ func finalizeCredentials(run RunInfo, opts FinalizeOptions) []redact.Credential 
 // was sealed before, checks that the files a run of kind does not own are as that seal left them.
 // It returns the files and the SHA-256 of the previous SHA256SUMS ("" when there was none).
 func scanForSeal(dir, kind string, forms [][]byte) ([]FileEntry, string, error) {
-	inputs, err := listFiles(dir, ManifestFile, ReportFile, SumsFile, SignatureFile)
+	inputs, err := listFiles(dir, evidence.ManifestFile, evidence.ReportFile, evidence.SumsFile, evidence.SignatureFile)
 	if err != nil {
 		return nil, "", err
 	}
@@ -205,7 +207,7 @@ func scanForSeal(dir, kind string, forms [][]byte) ([]FileEntry, string, error) 
 	if err != nil {
 		return nil, "", err
 	}
-	data, err := os.ReadFile(filepath.Join(dir, SumsFile))
+	data, err := os.ReadFile(filepath.Join(dir, evidence.SumsFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return files, "", nil
 	}
@@ -231,19 +233,19 @@ func scanForSeal(dir, kind string, forms [][]byte) ([]FileEntry, string, error) 
 }
 
 // runRecord is the manifest's record of run, with the counts or figures it wrote into b.
-func runRecord(dir string, b *Bundle, run RunInfo, build buildinfo.Info, prevSums string) (ManifestRun, error) {
+func runRecord(dir string, b *Bundle, run evidence.RunInfo, build buildinfo.Info, prevSums string) (ManifestRun, error) {
 	rec := ManifestRun{RunInfo: run, Harness: build, PreviousSums: prevSums}
 	switch run.Kind {
-	case KindConformance:
+	case evidence.KindConformance:
 		if b.Summary == nil {
-			return rec, fmt.Errorf("%s has no %s; a conformance run writes it before sealing", dir, SummaryFile)
+			return rec, fmt.Errorf("%s has no %s; a conformance run writes it before sealing", dir, evidence.SummaryFile)
 		}
 		c := b.Summary.Counts
 		rec.Counts = &c
 		if rec.Result == "" {
 			rec.Result = b.Summary.Result
 		}
-	case KindLoad:
+	case evidence.KindLoad:
 		if b.Load != nil {
 			rec.Load = b.Load.Figures
 			if rec.Result == "" {
@@ -258,17 +260,17 @@ func runRecord(dir string, b *Bundle, run RunInfo, build buildinfo.Info, prevSum
 // SHA256SUMS.sig, each atomically. Without a key it removes a signature over an earlier
 // SHA256SUMS, which no longer holds: leaving it would only mislead.
 func writeSeal(dir string, html, manifest []byte, files []FileEntry, key ed25519.PrivateKey) error {
-	if err := evidence.WriteFileAtomic(filepath.Join(dir, ReportFile), html, 0o644); err != nil {
+	if err := evidence.WriteFileAtomic(filepath.Join(dir, evidence.ReportFile), html, 0o644); err != nil {
 		return err
 	}
-	if err := evidence.WriteFileAtomic(filepath.Join(dir, ManifestFile), manifest, 0o644); err != nil {
+	if err := evidence.WriteFileAtomic(filepath.Join(dir, evidence.ManifestFile), manifest, 0o644); err != nil {
 		return err
 	}
-	sums := FormatSums(append(append([]FileEntry(nil), files...), entryOf(ManifestFile, manifest)))
-	if err := evidence.WriteFileAtomic(filepath.Join(dir, SumsFile), sums, 0o644); err != nil {
+	sums := FormatSums(append(append([]FileEntry(nil), files...), entryOf(evidence.ManifestFile, manifest)))
+	if err := evidence.WriteFileAtomic(filepath.Join(dir, evidence.SumsFile), sums, 0o644); err != nil {
 		return err
 	}
-	sigPath := filepath.Join(dir, SignatureFile)
+	sigPath := filepath.Join(dir, evidence.SignatureFile)
 	if key == nil {
 		if err := os.Remove(sigPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
@@ -294,7 +296,7 @@ func mergeManifest(old *Manifest, rec ManifestRun, build buildinfo.Info) *Manife
 	// counts are the bundle's.
 	primary := m.Runs[0]
 	for _, r := range m.Runs {
-		if r.Kind == KindConformance {
+		if r.Kind == evidence.KindConformance {
 			primary = r
 		}
 	}
@@ -312,10 +314,10 @@ func mergeManifest(old *Manifest, rec ManifestRun, build buildinfo.Info) *Manife
 		if r.Result == evidence.Failed {
 			m.Result = evidence.Failed
 		}
-		if r.Kind == KindConformance && r.Counts != nil {
+		if r.Kind == evidence.KindConformance && r.Counts != nil {
 			m.Counts = r.Counts
 		}
-		if r.Kind == KindLoad && r.Load != nil {
+		if r.Kind == evidence.KindLoad && r.Load != nil {
 			m.Load = r.Load
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/reports"
 	"github.com/authzcheck/authzcheck/reports/reportstest"
 )
@@ -25,7 +26,7 @@ func BenchmarkFinalizeLoad(b *testing.B) {
 		}
 	}
 	require(os.MkdirAll(filepath.Join(dir, "load"), 0o755))
-	f, err := os.Create(filepath.Join(dir, filepath.FromSlash(reports.LoadResultsFile)))
+	f, err := os.Create(filepath.Join(dir, filepath.FromSlash(evidence.LoadResultsFile)))
 	require(err)
 	enc := vegeta.NewEncoder(f)
 	var m vegeta.Metrics
@@ -45,11 +46,11 @@ func BenchmarkFinalizeLoad(b *testing.B) {
 		"requests": m.Requests, "rate": m.Rate, "throughput": m.Throughput, "success": m.Success,
 		"status_codes": m.StatusCodes})
 	require(err)
-	require(os.WriteFile(filepath.Join(dir, filepath.FromSlash(reports.LoadSummaryFile)), sum, 0o644))
+	require(os.WriteFile(filepath.Join(dir, filepath.FromSlash(evidence.LoadSummaryFile)), sum, 0o644))
 	opts := reportstest.Options(nil)
 	opts.Credentials = []reports.Credential{{ID: "demo-distributor", Secret: "a-secret-of-the-run"}, {ID: "c2", Secret: "another-secret"}}
 	require(reports.Finalize(dir, reportstest.LoadRun(), opts))
-	fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(reports.LoadResultsFile)))
+	fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(evidence.LoadResultsFile)))
 	require(err)
 	b.SetBytes(fi.Size())
 	b.ReportAllocs()

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authzcheck/authzcheck/internal/buildinfo"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/internal/redact"
 	"github.com/authzcheck/authzcheck/reports"
 	"github.com/authzcheck/authzcheck/reports/reportstest"
@@ -24,7 +25,7 @@ import (
 
 func readManifest(t *testing.T, dir string) reports.Manifest {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, reports.ManifestFile))
+	data, err := os.ReadFile(filepath.Join(dir, evidence.ManifestFile))
 	require.NoError(t, err)
 	var m reports.Manifest
 	require.NoError(t, json.Unmarshal(data, &m))
@@ -45,10 +46,10 @@ func TestFinalizeWritesManifestReportAndSums(t *testing.T) {
 	run := reportstest.ConformanceRun()
 	require.NoError(t, reports.Finalize(dir, run, reportstest.Options(nil)))
 
-	for _, f := range []string{reports.ManifestFile, reports.ReportFile, reports.SumsFile} {
+	for _, f := range []string{evidence.ManifestFile, evidence.ReportFile, evidence.SumsFile} {
 		assert.FileExists(t, filepath.Join(dir, f))
 	}
-	assert.NoFileExists(t, filepath.Join(dir, reports.SignatureFile), "unsigned without a key")
+	assert.NoFileExists(t, filepath.Join(dir, evidence.SignatureFile), "unsigned without a key")
 
 	m := readManifest(t, dir)
 	assert.Equal(t, reports.ManifestSchema, m.Schema)
@@ -84,7 +85,7 @@ func TestFinalizeWritesManifestReportAndSums(t *testing.T) {
 		rel, _ := filepath.Rel(dir, p)
 		rel = filepath.ToSlash(rel)
 		switch rel {
-		case reports.ManifestFile, reports.SumsFile, reports.SignatureFile:
+		case evidence.ManifestFile, evidence.SumsFile, evidence.SignatureFile:
 			assert.NotContains(t, listed, rel)
 			return nil
 		}
@@ -97,7 +98,7 @@ func TestFinalizeWritesManifestReportAndSums(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	assert.Contains(t, listed, reports.ReportFile)
+	assert.Contains(t, listed, evidence.ReportFile)
 	assert.Contains(t, listed, "transcripts/0001.json")
 
 	v, err := reports.Verify(dir, nil)
@@ -113,7 +114,7 @@ func TestSHA256SUMSIsCheckedBySha256sum(t *testing.T) {
 	}
 	dir := t.TempDir()
 	require.NoError(t, reportstest.WriteBundle(dir, true, nil))
-	cmd := exec.Command(bin, "--check", "--strict", reports.SumsFile)
+	cmd := exec.Command(bin, "--check", "--strict", evidence.SumsFile)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
@@ -121,7 +122,7 @@ func TestSHA256SUMSIsCheckedBySha256sum(t *testing.T) {
 	assert.Contains(t, string(out), "load/results.bin: OK")
 	assert.NotContains(t, string(out), "SHA256SUMS:")
 
-	sums, err := os.ReadFile(filepath.Join(dir, reports.SumsFile))
+	sums, err := os.ReadFile(filepath.Join(dir, evidence.SumsFile))
 	require.NoError(t, err)
 	entries, err := reports.ParseSums(sums)
 	require.NoError(t, err)
@@ -135,7 +136,7 @@ func TestSignedBundleVerifiesWithItsKeyOnly(t *testing.T) {
 	other, _ := newKey(t)
 	dir := t.TempDir()
 	require.NoError(t, reportstest.WriteBundle(dir, false, priv))
-	require.FileExists(t, filepath.Join(dir, reports.SignatureFile))
+	require.FileExists(t, filepath.Join(dir, evidence.SignatureFile))
 
 	v, err := reports.Verify(dir, pub)
 	require.NoError(t, err)
@@ -145,7 +146,7 @@ func TestSignedBundleVerifiesWithItsKeyOnly(t *testing.T) {
 	v, err = reports.Verify(dir, other)
 	require.NoError(t, err)
 	require.Len(t, v.Problems, 1)
-	assert.Equal(t, reports.SignatureFile, v.Problems[0].Path)
+	assert.Equal(t, evidence.SignatureFile, v.Problems[0].Path)
 	assert.Equal(t, "bad signature", v.Problems[0].Kind)
 
 	// Without a key the hashes still verify, and the signature is reported as present.
@@ -169,7 +170,7 @@ func TestSignatureVerifiesWithOpenSSL(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, reportstest.WriteBundle(dir, false, priv))
 	cmd := exec.Command(bin, "pkeyutl", "-verify", "-pubin", "-inkey", pubPath, "-rawin",
-		"-in", filepath.Join(dir, reports.SumsFile), "-sigfile", filepath.Join(dir, reports.SignatureFile))
+		"-in", filepath.Join(dir, evidence.SumsFile), "-sigfile", filepath.Join(dir, evidence.SignatureFile))
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
 	assert.Contains(t, string(out), "Signature Verified Successfully")
@@ -191,8 +192,8 @@ func TestVerifyNamesEveryChangedFile(t *testing.T) {
 			require.NoError(t, os.WriteFile(p, data, 0o644))
 		}, "transcripts/0003.json", "altered"},
 		{"should report a missing summary", func(t *testing.T, dir string) {
-			require.NoError(t, os.Remove(filepath.Join(dir, reports.SummaryFile)))
-		}, reports.SummaryFile, "missing"},
+			require.NoError(t, os.Remove(filepath.Join(dir, evidence.SummaryFile)))
+		}, evidence.SummaryFile, "missing"},
 		{"should report an added file", func(t *testing.T, dir string) {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "transcripts", "9999.json"), []byte("{}"), 0o644))
 		}, "transcripts/9999.json", "added"},
@@ -204,21 +205,21 @@ func TestVerifyNamesEveryChangedFile(t *testing.T) {
 			require.NoError(t, f.Close())
 		}, "load/results.bin", "altered"},
 		{"should report a rewritten SHA256SUMS by its signature", func(t *testing.T, dir string) {
-			p := filepath.Join(dir, reports.SumsFile)
+			p := filepath.Join(dir, evidence.SumsFile)
 			data, err := os.ReadFile(p)
 			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(p, append(data, []byte(strings.Repeat("0", 64)+"  extra.txt\n")...), 0o644))
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "extra.txt"), nil, 0o644))
-		}, reports.SignatureFile, "bad signature"},
+		}, evidence.SignatureFile, "bad signature"},
 		{"should report a missing signature", func(t *testing.T, dir string) {
-			require.NoError(t, os.Remove(filepath.Join(dir, reports.SignatureFile)))
-		}, reports.SignatureFile, "missing"},
+			require.NoError(t, os.Remove(filepath.Join(dir, evidence.SignatureFile)))
+		}, evidence.SignatureFile, "missing"},
 		{"should report a missing SHA256SUMS", func(t *testing.T, dir string) {
-			require.NoError(t, os.Remove(filepath.Join(dir, reports.SumsFile)))
-		}, reports.SumsFile, "missing"},
+			require.NoError(t, os.Remove(filepath.Join(dir, evidence.SumsFile)))
+		}, evidence.SumsFile, "missing"},
 		{"should report a malformed SHA256SUMS", func(t *testing.T, dir string) {
-			require.NoError(t, os.WriteFile(filepath.Join(dir, reports.SumsFile), []byte("nonsense\n"), 0o644))
-		}, reports.SumsFile, "malformed"},
+			require.NoError(t, os.WriteFile(filepath.Join(dir, evidence.SumsFile), []byte("nonsense\n"), 0o644))
+		}, evidence.SumsFile, "malformed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -250,9 +251,9 @@ func TestLoadRunAddsToConformanceBundle(t *testing.T) {
 	_, err := reportstest.WriteConformance(dir)
 	require.NoError(t, err)
 	require.NoError(t, reports.Finalize(dir, reportstest.ConformanceRun(), reportstest.Options(priv)))
-	firstSums, err := os.ReadFile(filepath.Join(dir, reports.SumsFile))
+	firstSums, err := os.ReadFile(filepath.Join(dir, evidence.SumsFile))
 	require.NoError(t, err)
-	firstReport, err := os.ReadFile(filepath.Join(dir, reports.ReportFile))
+	firstReport, err := os.ReadFile(filepath.Join(dir, evidence.ReportFile))
 	require.NoError(t, err)
 	assert.NotContains(t, string(firstReport), `id="load"`)
 
@@ -261,8 +262,8 @@ func TestLoadRunAddsToConformanceBundle(t *testing.T) {
 
 	m := readManifest(t, dir)
 	require.Len(t, m.Runs, 2)
-	assert.Equal(t, reports.KindConformance, m.Runs[0].Kind)
-	assert.Equal(t, reports.KindLoad, m.Runs[1].Kind)
+	assert.Equal(t, evidence.KindConformance, m.Runs[0].Kind)
+	assert.Equal(t, evidence.KindLoad, m.Runs[1].Kind)
 	assert.Equal(t, reportstest.ConformanceRun().RunID, m.RunID, "the conformance run stays the primary run")
 	assert.Equal(t, reportstest.ConformanceRun().Started, m.Started)
 	assert.Equal(t, reportstest.LoadRun().Finished, m.Finished)
@@ -275,10 +276,10 @@ func TestLoadRunAddsToConformanceBundle(t *testing.T) {
 	}
 	assert.True(t, paths["load/results.bin"] && paths["load/summary.json"] && paths["summary.json"])
 
-	sums, err := os.ReadFile(filepath.Join(dir, reports.SumsFile))
+	sums, err := os.ReadFile(filepath.Join(dir, evidence.SumsFile))
 	require.NoError(t, err)
 	assert.NotEqual(t, firstSums, sums, "re-hashed")
-	report, err := os.ReadFile(filepath.Join(dir, reports.ReportFile))
+	report, err := os.ReadFile(filepath.Join(dir, evidence.ReportFile))
 	require.NoError(t, err)
 	assert.Contains(t, string(report), `id="load"`, "the report now has the load section")
 
@@ -294,10 +295,10 @@ func TestLoadRunAddsToConformanceBundle(t *testing.T) {
 func TestFinalizeRefusesToBlessAFileChangedSinceTheSeal(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, reportstest.WriteBundle(dir, false, nil))
-	before, err := os.ReadFile(filepath.Join(dir, reports.SumsFile))
+	before, err := os.ReadFile(filepath.Join(dir, evidence.SumsFile))
 	require.NoError(t, err)
 	// Someone edits the conformance verdict; a load run then adds to the bundle.
-	p := filepath.Join(dir, reports.SummaryFile)
+	p := filepath.Join(dir, evidence.SummaryFile)
 	data, err := os.ReadFile(p)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(p, []byte(strings.Replace(string(data), `"failed"`, `"passed"`, 1)), 0o644))
@@ -307,7 +308,7 @@ func TestFinalizeRefusesToBlessAFileChangedSinceTheSeal(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "summary.json")
 	assert.Contains(t, err.Error(), "changed since it was sealed")
-	after, err := os.ReadFile(filepath.Join(dir, reports.SumsFile))
+	after, err := os.ReadFile(filepath.Join(dir, evidence.SumsFile))
 	require.NoError(t, err)
 	assert.Equal(t, before, after, "the old seal is left as it was")
 }
@@ -342,7 +343,7 @@ func TestFinalizeRefusesUnredactedEvidence(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 			assert.NotContains(t, err.Error(), secret)
 			assert.NotContains(t, err.Error(), signedJWT)
-			for _, f := range []string{reports.ManifestFile, reports.ReportFile, reports.SumsFile} {
+			for _, f := range []string{evidence.ManifestFile, evidence.ReportFile, evidence.SumsFile} {
 				assert.NoFileExists(t, filepath.Join(dir, f), "nothing sealed")
 			}
 		})
@@ -372,16 +373,16 @@ func TestFinalizeRefusesASecretInRunInfo(t *testing.T) {
 	require.ErrorIs(t, err, reports.ErrUnredacted)
 	assert.NotContains(t, err.Error(), secret)
 	assert.NotContains(t, err.Error(), url.QueryEscape(secret))
-	for _, f := range []string{reports.ManifestFile, reports.ReportFile, reports.SumsFile} {
+	for _, f := range []string{evidence.ManifestFile, evidence.ReportFile, evidence.SumsFile} {
 		assert.NoFileExists(t, filepath.Join(dir, f), "nothing sealed or written")
 	}
 
 	// A waiver's reason is in manifest.json: scanned too.
 	run = reportstest.ConformanceRun()
-	run.Waivers = append(run.Waivers, reports.Waiver{ID: "TOK-001", Reason: "ticket says the secret is " + secret})
+	run.Waivers = append(run.Waivers, evidence.Waiver{ID: "TOK-001", Reason: "ticket says the secret is " + secret})
 	err = reports.Finalize(dir, run, opts)
 	require.ErrorIs(t, err, reports.ErrUnredacted)
-	assert.NoFileExists(t, filepath.Join(dir, reports.SumsFile))
+	assert.NoFileExists(t, filepath.Join(dir, evidence.SumsFile))
 }
 
 // Each client's secret is searched for inside the Basic credential built from its own ID, even
@@ -416,10 +417,10 @@ func TestLastConformanceRunIsThePrimaryRun(t *testing.T) {
 	require.NoError(t, reportstest.WriteLoad(dir))
 	require.NoError(t, reports.Finalize(dir, reportstest.LoadRun(), reportstest.Options(nil)))
 
-	p := filepath.Join(dir, reports.SummaryFile)
+	p := filepath.Join(dir, evidence.SummaryFile)
 	data, err := os.ReadFile(p)
 	require.NoError(t, err)
-	var sum reports.Summary
+	var sum evidence.Summary
 	require.NoError(t, json.Unmarshal(data, &sum))
 	sum.Profile = "generic"
 	sum.Counts.Passed--
@@ -458,17 +459,17 @@ func TestFinalizeRejectsBadInput(t *testing.T) {
 	err = reports.Finalize(dir, reportstest.ConformanceRun(), reports.FinalizeOptions{Build: &buildinfo.Info{}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no summary.json")
-	assert.NoFileExists(t, filepath.Join(dir, reports.SumsFile))
+	assert.NoFileExists(t, filepath.Join(dir, evidence.SumsFile))
 }
 
 func TestFinalizeDropsAStaleSignatureWhenResealedWithoutAKey(t *testing.T) {
 	_, priv := newKey(t)
 	dir := t.TempDir()
 	require.NoError(t, reportstest.WriteBundle(dir, false, priv))
-	require.FileExists(t, filepath.Join(dir, reports.SignatureFile))
+	require.FileExists(t, filepath.Join(dir, evidence.SignatureFile))
 	require.NoError(t, reportstest.WriteLoad(dir))
 	require.NoError(t, reports.Finalize(dir, reportstest.LoadRun(), reportstest.Options(nil)))
-	assert.NoFileExists(t, filepath.Join(dir, reports.SignatureFile))
+	assert.NoFileExists(t, filepath.Join(dir, evidence.SignatureFile))
 }
 
 func TestLoadRunResultComesFromItsSummaryWhenNotGiven(t *testing.T) {

@@ -49,7 +49,7 @@ type reportView struct {
 	Duration string
 	Harness  *buildinfo.Info
 	Runs     []runView
-	Counts   *Counts
+	Counts   *evidence.Counts
 	Tags     string
 	Strict   bool
 	Seed     int64
@@ -107,7 +107,7 @@ type transcriptView struct {
 	Seq, Status, StatusClass                                       int
 	ReqHeaders, RespHeaders                                        []headerView
 	Tokens                                                         []tokenView
-	TLS                                                            *TLSInfo
+	TLS                                                            *evidence.TLSInfo
 	Missing, HasResponse, Truncated                                bool
 }
 
@@ -168,7 +168,7 @@ func buildView(b *Bundle) *reportView {
 		for _, r := range m.Runs {
 			v.Runs = append(v.Runs, runView{Kind: r.Kind, RunID: r.RunID, Started: fmtTime(r.Started),
 				Finished: fmtTime(r.Finished), Duration: fmtDuration(r.Started, r.Finished), Result: r.Result})
-			if r.Kind == KindLoad {
+			if r.Kind == evidence.KindLoad {
 				v.TotalLoadRun++
 				if r.Result == evidence.Failed {
 					v.FailedRuns = append(v.FailedRuns, r.Kind)
@@ -196,7 +196,7 @@ func buildView(b *Bundle) *reportView {
 		}
 		v.Areas = groupChecks(s, b.Transcripts, v.Profile)
 		for _, c := range s.Checks {
-			if c.Status == StatusFailed && c.Level == string(catalog.Must) {
+			if c.Status == evidence.StatusFailed && c.Level == string(catalog.Must) {
 				v.FailedMust = append(v.FailedMust, c.ID)
 			}
 		}
@@ -217,7 +217,7 @@ func buildView(b *Bundle) *reportView {
 func waiverViews(m *Manifest) []waiverView {
 	started := m.Started
 	for _, r := range m.Runs {
-		if r.Kind == KindConformance && r.RunID == m.RunID {
+		if r.Kind == evidence.KindConformance && r.RunID == m.RunID {
 			started = r.Started
 		}
 	}
@@ -230,7 +230,7 @@ func waiverViews(m *Manifest) []waiverView {
 }
 
 // origins are the distinct origins the transcripts' requests went to, sorted.
-func origins(ts map[string]*Transcript) []string {
+func origins(ts map[string]*evidence.Transcript) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, t := range ts {
@@ -248,7 +248,7 @@ func origins(ts map[string]*Transcript) []string {
 
 // groupChecks orders the checks of summary.json by catalogue area; checks the catalogue does not
 // know go to an area named after their ID prefix, after the known ones.
-func groupChecks(s *Summary, ts map[string]*Transcript, profile string) []areaView {
+func groupChecks(s *evidence.Summary, ts map[string]*evidence.Transcript, profile string) []areaView {
 	var out []areaView
 	idx := map[string]int{}
 	for _, a := range catalog.Areas() {
@@ -291,13 +291,13 @@ func groupChecks(s *Summary, ts map[string]*Transcript, profile string) []areaVi
 		a := &out[i]
 		a.Checks = append(a.Checks, cv)
 		switch c.Status {
-		case StatusPassed:
+		case evidence.StatusPassed:
 			a.Passed++
-		case StatusFailed:
+		case evidence.StatusFailed:
 			a.Failed++
-		case StatusSkipped:
+		case evidence.StatusSkipped:
 			a.Skipped++
-		case StatusWaived:
+		case evidence.StatusWaived:
 			a.Waived++
 		}
 	}
@@ -310,7 +310,7 @@ func groupChecks(s *Summary, ts map[string]*Transcript, profile string) []areaVi
 	return kept
 }
 
-func buildTranscript(name string, t *Transcript) transcriptView {
+func buildTranscript(name string, t *evidence.Transcript) transcriptView {
 	tv := transcriptView{Name: name}
 	if t == nil {
 		tv.Missing = true

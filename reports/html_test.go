@@ -14,6 +14,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/reports"
 	"github.com/authzcheck/authzcheck/reports/reportstest"
 )
@@ -25,7 +26,7 @@ func fixtureReport(t *testing.T, withLoad bool) (string, []byte) {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, reportstest.WriteBundle(dir, withLoad, nil))
-	out, err := os.ReadFile(filepath.Join(dir, reports.ReportFile))
+	out, err := os.ReadFile(filepath.Join(dir, evidence.ReportFile))
 	require.NoError(t, err)
 	return dir, out
 }
@@ -262,7 +263,7 @@ func TestLoadOnlyBundleReport(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, reportstest.WriteLoad(dir))
 	require.NoError(t, reports.Finalize(dir, reportstest.LoadRun(), reportstest.Options(nil)))
-	page, err := os.ReadFile(filepath.Join(dir, reports.ReportFile))
+	page, err := os.ReadFile(filepath.Join(dir, evidence.ReportFile))
 	require.NoError(t, err)
 	text := string(page)
 	assert.Contains(t, text, `class="banner passed"`)
@@ -278,7 +279,7 @@ func TestReportListsEveryEvidenceFileWithItsHash(t *testing.T) {
 	m := readManifest(t, dir)
 	listed := 0
 	for _, f := range m.Files {
-		if f.Path == reports.ReportFile {
+		if f.Path == evidence.ReportFile {
 			assert.NotContains(t, files, ">"+f.Path+"<", "the report cannot hold its own hash")
 			continue
 		}

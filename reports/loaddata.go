@@ -21,6 +21,8 @@ import (
 )
 
 // Paths of a load run's files inside a bundle.
+//
+//go:fix inline
 const (
 	LoadResultsFile = evidence.LoadResultsFile
 	LoadSummaryFile = evidence.LoadSummaryFile
@@ -31,6 +33,8 @@ const (
 const maxSeriesPoints = 600
 
 // Percentiles are latencies in milliseconds: the one type of load/summary.json's latencies.
+//
+//go:fix inline
 type Percentiles = evidence.Latencies
 
 // LoadFigures summarise a load run for the manifest and the report. They are the figures of
@@ -38,14 +42,14 @@ type Percentiles = evidence.Latencies
 // percentiles, duration from the first request sent to the last); only a bundle without a
 // readable summary.json has them computed from results.bin (ReadResults).
 type LoadFigures struct {
-	Requests   int64          `json:"requests"`
-	Success    float64        `json:"success"`    // Vegeta's success ratio: 2xx and 3xx answers over all, 0..1
-	Rate       float64        `json:"rate"`       // requests sent per second
-	Throughput float64        `json:"throughput"` // successful requests per second
-	DurationMS float64        `json:"duration_ms"`
-	LatencyMS  Percentiles    `json:"latency_ms"`
-	Status     map[string]int `json:"status_codes"` // "200": count; "0" means no answer
-	Errors     []string       `json:"errors,omitempty"`
+	Requests   int64              `json:"requests"`
+	Success    float64            `json:"success"`    // Vegeta's success ratio: 2xx and 3xx answers over all, 0..1
+	Rate       float64            `json:"rate"`       // requests sent per second
+	Throughput float64            `json:"throughput"` // successful requests per second
+	DurationMS float64            `json:"duration_ms"`
+	LatencyMS  evidence.Latencies `json:"latency_ms"`
+	Status     map[string]int     `json:"status_codes"` // "200": count; "0" means no answer
+	Errors     []string           `json:"errors,omitempty"`
 }
 
 // SeriesPoint is one bucket of the latency-over-time series.
@@ -160,7 +164,7 @@ func ReadResults(r io.Reader) (*LoadFigures, []SeriesPoint, float64, error) {
 	for _, l := range sorted {
 		total += float64(l)
 	}
-	f.LatencyMS = Percentiles{Min: float64(sorted[0]) / 1000, Mean: total / float64(len(sorted)) / 1000,
+	f.LatencyMS = evidence.Latencies{Min: float64(sorted[0]) / 1000, Mean: total / float64(len(sorted)) / 1000,
 		P50: q(0.50), P90: q(0.90), P95: q(0.95), P99: q(0.99), P999: q(0.999), Max: q(1)}
 	f.Success = float64(success) / float64(len(samples))
 	span := lastEnd.Sub(first)
@@ -241,41 +245,41 @@ func readLoad(dir string) (*LoadData, error) {
 	ld := &LoadData{}
 	found := false
 	var binFigures *LoadFigures
-	if f, err := os.Open(filepath.Join(dir, filepath.FromSlash(LoadResultsFile))); err == nil {
+	if f, err := os.Open(filepath.Join(dir, filepath.FromSlash(evidence.LoadResultsFile))); err == nil {
 		found = true
 		figs, series, bucket, err := ReadResults(f)
 		f.Close()
 		if err != nil {
-			ld.Problems = append(ld.Problems, LoadResultsFile+": "+err.Error())
+			ld.Problems = append(ld.Problems, evidence.LoadResultsFile+": "+err.Error())
 		} else {
 			binFigures, ld.Series, ld.BucketS = figs, series, bucket
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	summaryPath := filepath.Join(dir, filepath.FromSlash(LoadSummaryFile))
+	summaryPath := filepath.Join(dir, filepath.FromSlash(evidence.LoadSummaryFile))
 	if data, err := os.ReadFile(summaryPath); err == nil {
 		found = true
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.UseNumber()
 		var v any
 		if err := dec.Decode(&v); err != nil {
-			ld.Problems = append(ld.Problems, LoadSummaryFile+": "+err.Error())
+			ld.Problems = append(ld.Problems, evidence.LoadSummaryFile+": "+err.Error())
 		} else {
 			ld.Summary = v
 			if s, err := evidence.ReadLoadSummary(summaryPath); err == nil {
-				ld.Figures, ld.FiguresFrom = figuresOf(s), LoadSummaryFile
+				ld.Figures, ld.FiguresFrom = figuresOf(s), evidence.LoadSummaryFile
 			} else {
-				ld.Problems = append(ld.Problems, LoadSummaryFile+": "+err.Error())
+				ld.Problems = append(ld.Problems, evidence.LoadSummaryFile+": "+err.Error())
 			}
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	if ld.Figures == nil && binFigures != nil {
-		ld.Figures, ld.FiguresFrom = binFigures, LoadResultsFile
+		ld.Figures, ld.FiguresFrom = binFigures, evidence.LoadResultsFile
 	}
-	if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(LoadPlotFile))); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(evidence.LoadPlotFile))); err == nil {
 		found = true
 		ld.HasPlot = true
 	}
@@ -328,7 +332,7 @@ func flatten(prefix string, v any, out *[]FigureRow) {
 		}
 	case []any:
 		if len(x) > maxFlattenArray {
-			*out = append(*out, FigureRow{Key: prefix, Value: fmt.Sprintf("%d values (see %s)", len(x), LoadSummaryFile)})
+			*out = append(*out, FigureRow{Key: prefix, Value: fmt.Sprintf("%d values (see %s)", len(x), evidence.LoadSummaryFile)})
 			return
 		}
 		if len(x) == 0 {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/reports"
 )
 
@@ -104,7 +105,7 @@ func TestLoadFiguresComeFromTheSummary(t *testing.T) {
 		}
 		require.NoError(t, enc.Encode(&vegeta.Result{Code: code, Timestamp: t0.Add(time.Duration(i) * 100 * time.Millisecond), Latency: time.Duration(i+1) * time.Millisecond}))
 	}
-	require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.FromSlash(reports.LoadResultsFile)), buf.Bytes(), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.FromSlash(evidence.LoadResultsFile)), buf.Bytes(), 0o644))
 
 	b, err := reports.ReadBundle(dir)
 	require.NoError(t, err)
@@ -112,20 +113,20 @@ func TestLoadFiguresComeFromTheSummary(t *testing.T) {
 	require.NotNil(t, b.Load.Figures, "no summary: the figures come from results.bin")
 	assert.Equal(t, int64(10), b.Load.Figures.Requests)
 	assert.Equal(t, 1.0, b.Load.Figures.Success, "3xx counts as success, as in Vegeta")
-	assert.Equal(t, reports.LoadResultsFile, b.Load.FiguresFrom)
+	assert.Equal(t, evidence.LoadResultsFile, b.Load.FiguresFrom)
 	assert.NotEmpty(t, b.Load.Series)
 
 	summary := `{"schema":"authzcheck.load/v1","mode":"issuance","result":"passed","requests":10,"rate":10.5,
 		"throughput":9.75,"success":0.9,"duration_ms":900,"wait_ms":10,
 		"latency_ms":{"p50":4.5,"p90":8.9,"p95":9.4,"p99":9.9,"p99_9":9.99,"max":10},
 		"status_codes":{"200":9,"500":1},"errors":[{"error":"500 Internal Server Error","count":1}]}`
-	require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.FromSlash(reports.LoadSummaryFile)), []byte(summary), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.FromSlash(evidence.LoadSummaryFile)), []byte(summary), 0o644))
 	b, err = reports.ReadBundle(dir)
 	require.NoError(t, err)
 	assert.Equal(t, &reports.LoadFigures{Requests: 10, Success: 0.9, Rate: 10.5, Throughput: 9.75, DurationMS: 900,
-		LatencyMS: reports.Percentiles{P50: 4.5, P90: 8.9, P95: 9.4, P99: 9.9, P999: 9.99, Max: 10},
+		LatencyMS: evidence.Latencies{P50: 4.5, P90: 8.9, P95: 9.4, P99: 9.9, P999: 9.99, Max: 10},
 		Status:    map[string]int{"200": 9, "500": 1}, Errors: []string{"500 Internal Server Error"}}, b.Load.Figures)
-	assert.Equal(t, reports.LoadSummaryFile, b.Load.FiguresFrom)
+	assert.Equal(t, evidence.LoadSummaryFile, b.Load.FiguresFrom)
 	assert.NotEmpty(t, b.Load.Series, "the series still comes from results.bin")
 	assert.Empty(t, b.Load.Problems)
 }

@@ -12,9 +12,13 @@ import "github.com/authzcheck/authzcheck/internal/evidence"
 // for its callers while they move to evidence.
 
 // Status of one check in summary.json.
+//
+//go:fix inline
 type Status = evidence.Status
 
 // The statuses of CHECKS.md ("summary.json").
+//
+//go:fix inline
 const (
 	StatusPassed  = evidence.StatusPassed
 	StatusFailed  = evidence.StatusFailed
@@ -22,6 +26,7 @@ const (
 	StatusWaived  = evidence.StatusWaived
 )
 
+//go:fix inline
 type (
 	// Summary is summary.json (evidence.Summary).
 	Summary            = evidence.Summary

@@ -49,8 +49,8 @@ type Stage struct {
 // Refusals wrap ErrRefused and write nothing. Other errors (an unreadable directory, no room
 // for the staging directory) do not wrap it.
 func Open(dir, kind string) (*Stage, error) {
-	if kind != KindConformance && kind != KindLoad {
-		return nil, fmt.Errorf("open %s: run kind %q; want %q or %q", dir, kind, KindConformance, KindLoad)
+	if kind != evidence.KindConformance && kind != evidence.KindLoad {
+		return nil, fmt.Errorf("open %s: run kind %q; want %q or %q", dir, kind, evidence.KindConformance, evidence.KindLoad)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -91,10 +91,10 @@ func (s *Stage) check(kind string) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	sums, err := os.ReadFile(filepath.Join(s.final, SumsFile))
+	sums, err := os.ReadFile(filepath.Join(s.final, evidence.SumsFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("--out %s holds files but is not a sealed authzcheck bundle (no %s): give a new or empty directory, so no foreign file is sealed in: %w",
-			dir, SumsFile, ErrRefused)
+			dir, evidence.SumsFile, ErrRefused)
 	}
 	if err != nil {
 		return fmt.Errorf("--out %s: %w", dir, err)
@@ -112,10 +112,10 @@ func (s *Stage) check(kind string) error {
 		return fmt.Errorf("--out %s: %v: %w", dir, err, ErrRefused)
 	}
 	for _, e := range entriesOf {
-		if kind == KindConformance && e.Path == SummaryFile {
+		if kind == evidence.KindConformance && e.Path == evidence.SummaryFile {
 			return fmt.Errorf("--out %s already holds a conformance run; give a new directory so no evidence is mixed: %w", dir, ErrRefused)
 		}
-		if kind == KindLoad && strings.HasPrefix(e.Path, evidence.LoadDir+"/") {
+		if kind == evidence.KindLoad && strings.HasPrefix(e.Path, evidence.LoadDir+"/") {
 			return fmt.Errorf("--out %s already holds load results; give a new directory so no evidence is mixed: %w", dir, ErrRefused)
 		}
 	}
@@ -162,19 +162,19 @@ func (s *Stage) stage(kind string) error {
 	if err != nil {
 		return fmt.Errorf("--out %s: %w", s.final, err)
 	}
-	names := []string{SumsFile}
+	names := []string{evidence.SumsFile}
 	for _, e := range entries {
 		names = append(names, e.Path)
 	}
-	if _, err := os.Stat(filepath.Join(s.final, SignatureFile)); err == nil {
-		names = append(names, SignatureFile)
+	if _, err := os.Stat(filepath.Join(s.final, evidence.SignatureFile)); err == nil {
+		names = append(names, evidence.SignatureFile)
 	}
 	for _, n := range names {
 		src, dst := filepath.Join(s.final, filepath.FromSlash(n)), filepath.Join(dir, filepath.FromSlash(n))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return fmt.Errorf("--out %s: %w", s.final, err)
 		}
-		if ownedBy(kind, n) || n == SumsFile || n == SignatureFile || os.Link(src, dst) != nil {
+		if ownedBy(kind, n) || n == evidence.SumsFile || n == evidence.SignatureFile || os.Link(src, dst) != nil {
 			if err := copyFile(src, dst); err != nil {
 				return fmt.Errorf("--out %s: staging %s: %w", s.final, n, err)
 			}
@@ -230,7 +230,7 @@ func (s *Stage) Final() string { return s.name }
 // Seal seals the staging directory (Finalize) and puts it in place of the bundle. When sealing
 // fails the bundle is as it was. When the bundle changed during the run, the newly sealed one is
 // left in its staging directory, named in the error, and the bundle is not touched.
-func (s *Stage) Seal(run RunInfo, opts FinalizeOptions) error {
+func (s *Stage) Seal(run evidence.RunInfo, opts FinalizeOptions) error {
 	if s.done {
 		return fmt.Errorf("seal %s: already sealed", s.final)
 	}
@@ -249,7 +249,7 @@ func (s *Stage) commit() error {
 	}
 	switch {
 	case s.sealed != nil:
-		now, err := os.ReadFile(filepath.Join(s.final, SumsFile))
+		now, err := os.ReadFile(filepath.Join(s.final, evidence.SumsFile))
 		if err != nil || string(now) != string(s.sealed) {
 			return keep(fmt.Errorf("%s was resealed or removed during the run", s.final))
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/reports"
 	"github.com/authzcheck/authzcheck/reports/reportstest"
 )
@@ -76,7 +77,7 @@ func TestOpenStartsANewBundleInAnAbsentOrEmptyDirectory(t *testing.T) {
 			if tc.create {
 				require.NoError(t, os.MkdirAll(dir, 0o755))
 			}
-			st, err := reports.Open(dir, reports.KindConformance)
+			st, err := reports.Open(dir, evidence.KindConformance)
 			require.NoError(t, err)
 			defer st.Close()
 			assert.NotEqual(t, dir, st.Dir(), "the run writes beside the bundle")
@@ -103,34 +104,34 @@ func TestOpenRefusesWhatTheHarnessDidNotWrite(t *testing.T) {
 		setup func(t *testing.T, root string) string // returns the --out directory
 		want  []string
 	}{
-		{"a file", reports.KindLoad, func(t *testing.T, root string) string {
+		{"a file", evidence.KindLoad, func(t *testing.T, root string) string {
 			p := filepath.Join(root, "ev")
 			require.NoError(t, os.WriteFile(p, []byte("x"), 0o644))
 			return p
 		}, []string{"is a file"}},
-		{"a directory of foreign files", reports.KindConformance, func(t *testing.T, root string) string {
+		{"a directory of foreign files", evidence.KindConformance, func(t *testing.T, root string) string {
 			p := filepath.Join(root, "ev")
 			require.NoError(t, os.MkdirAll(filepath.Join(p, "load"), 0o755))
 			require.NoError(t, os.WriteFile(filepath.Join(p, "notes.txt"), []byte("mine"), 0o644))
 			return p
 		}, []string{"not a sealed authzcheck bundle", "no SHA256SUMS"}},
-		{"a sealed bundle with an added file", reports.KindLoad, func(t *testing.T, root string) string {
+		{"a sealed bundle with an added file", evidence.KindLoad, func(t *testing.T, root string) string {
 			p := sealedConformance(t, root)
 			require.NoError(t, os.WriteFile(filepath.Join(p, "extra.json"), []byte("{}"), 0o644))
 			return p
 		}, []string{"added: extra.json"}},
-		{"a sealed bundle with an altered file", reports.KindLoad, func(t *testing.T, root string) string {
+		{"a sealed bundle with an altered file", evidence.KindLoad, func(t *testing.T, root string) string {
 			p := sealedConformance(t, root)
 			require.NoError(t, os.WriteFile(filepath.Join(p, "transcripts", "0002.json"), []byte("{}"), 0o644))
 			return p
 		}, []string{"altered: transcripts/0002.json"}},
-		{"a sealed bundle with a removed file", reports.KindLoad, func(t *testing.T, root string) string {
+		{"a sealed bundle with a removed file", evidence.KindLoad, func(t *testing.T, root string) string {
 			p := sealedConformance(t, root)
 			require.NoError(t, os.Remove(filepath.Join(p, "junit.xml")))
 			return p
 		}, []string{"missing: junit.xml"}},
-		{"a second conformance run", reports.KindConformance, sealedConformance, []string{"already holds a conformance run"}},
-		{"a second load run", reports.KindLoad, func(t *testing.T, root string) string {
+		{"a second conformance run", evidence.KindConformance, sealedConformance, []string{"already holds a conformance run"}},
+		{"a second load run", evidence.KindLoad, func(t *testing.T, root string) string {
 			p := filepath.Join(root, "ev")
 			require.NoError(t, os.Mkdir(p, 0o755))
 			require.NoError(t, reportstest.WriteBundle(p, true, nil))
@@ -180,7 +181,7 @@ func TestAFailedRunLeavesTheBundleAsItWas(t *testing.T) {
 			root := t.TempDir()
 			dir := sealedConformance(t, root)
 			before := snapshot(t, root)
-			st, err := reports.Open(dir, reports.KindLoad)
+			st, err := reports.Open(dir, evidence.KindLoad)
 			require.NoError(t, err)
 			tc.fail(t, st)
 			require.NoError(t, st.Close())
@@ -195,7 +196,7 @@ func TestAFailedRunLeavesTheBundleAsItWas(t *testing.T) {
 func TestConformanceThenLoadIntoOneBundle(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "ev")
-	st, err := reports.Open(dir, reports.KindConformance)
+	st, err := reports.Open(dir, evidence.KindConformance)
 	require.NoError(t, err)
 	_, err = reportstest.WriteConformance(st.Dir())
 	require.NoError(t, err)
@@ -203,7 +204,7 @@ func TestConformanceThenLoadIntoOneBundle(t *testing.T) {
 	require.NoError(t, st.Close())
 	first := snapshot(t, dir)
 
-	st, err = reports.Open(dir, reports.KindLoad)
+	st, err = reports.Open(dir, evidence.KindLoad)
 	require.NoError(t, err)
 	defer st.Close()
 	assert.Equal(t, first, snapshot(t, st.Dir()), "the staging directory is a copy of the bundle")
@@ -216,13 +217,13 @@ func TestConformanceThenLoadIntoOneBundle(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, b.Manifest)
 	require.Len(t, b.Manifest.Runs, 2)
-	assert.Equal(t, reports.KindConformance, b.Manifest.Runs[0].Kind)
-	assert.Equal(t, reports.KindLoad, b.Manifest.Runs[1].Kind)
+	assert.Equal(t, evidence.KindConformance, b.Manifest.Runs[0].Kind)
+	assert.Equal(t, evidence.KindLoad, b.Manifest.Runs[1].Kind)
 	assert.NotNil(t, b.Summary)
 	assert.NotNil(t, b.Load)
 	assert.Equal(t, []string{"ev"}, names(t, root), "no staging or replaced directory left")
 	for name, data := range first {
-		if name == reports.ManifestFile || name == reports.ReportFile || name == reports.SumsFile {
+		if name == evidence.ManifestFile || name == evidence.ReportFile || name == evidence.SumsFile {
 			continue // rewritten by the seal, by rename
 		}
 		got, err := os.ReadFile(filepath.Join(dir, name))
@@ -237,7 +238,7 @@ func TestConformanceThenLoadIntoOneBundle(t *testing.T) {
 func TestSealLeavesTheNewBundleAsideWhenTheOldOneChangedDuringTheRun(t *testing.T) {
 	root := t.TempDir()
 	dir := sealedConformance(t, root)
-	st, err := reports.Open(dir, reports.KindLoad)
+	st, err := reports.Open(dir, evidence.KindLoad)
 	require.NoError(t, err)
 	defer st.Close()
 	require.NoError(t, reportstest.WriteLoad(st.Dir()))
@@ -260,7 +261,7 @@ func TestOpenTheCurrentDirectoryStagesBesideIt(t *testing.T) {
 	dir := filepath.Join(root, "ev")
 	require.NoError(t, os.Mkdir(dir, 0o755))
 	t.Chdir(dir)
-	st, err := reports.Open(".", reports.KindConformance)
+	st, err := reports.Open(".", evidence.KindConformance)
 	require.NoError(t, err)
 	defer st.Close()
 	assert.Equal(t, root, filepath.Dir(st.Dir()))

@@ -19,6 +19,8 @@ import (
 
 // Names of the files that seal a bundle. SHA256SUMS covers every other file; manifest.json lists
 // every file but itself and these two.
+//
+//go:fix inline
 const (
 	SumsFile      = evidence.SumsFile
 	SignatureFile = evidence.SignatureFile

@@ -34,7 +34,7 @@ func TestReportListsExpiredWaiversAsExpired(t *testing.T) {
 			run := reportstest.ConformanceRun()
 			run.Waivers = []evidence.Waiver{tc.waiver}
 			require.NoError(t, reports.Finalize(dir, run, reportstest.Options(nil)))
-			page, err := os.ReadFile(filepath.Join(dir, reports.ReportFile))
+			page, err := os.ReadFile(filepath.Join(dir, evidence.ReportFile))
 			require.NoError(t, err)
 			section := sectionOf(t, page, "run")
 			assert.Contains(t, section, tc.waiver.Expires)
@@ -53,7 +53,7 @@ func TestReportShowsWhereRequestsWent(t *testing.T) {
 	_, err := reportstest.WriteConformance(dir)
 	require.NoError(t, err)
 	// One exchange went elsewhere (as through the embedded mock's TLS front).
-	p := filepath.Join(dir, reports.TranscriptsDir, "0001.json")
+	p := filepath.Join(dir, evidence.TranscriptsDir, "0001.json")
 	data, err := os.ReadFile(p)
 	require.NoError(t, err)
 	var tr evidence.Transcript
@@ -61,7 +61,7 @@ func TestReportShowsWhereRequestsWent(t *testing.T) {
 	tr.Request.URL = "https://127.0.0.1:44443/ticket-distributor-authorizer/token"
 	require.NoError(t, os.WriteFile(p, jsonMarshal(t, tr), 0o644))
 	require.NoError(t, reports.Finalize(dir, reportstest.ConformanceRun(), reportstest.Options(nil)))
-	page, err := os.ReadFile(filepath.Join(dir, reports.ReportFile))
+	page, err := os.ReadFile(filepath.Join(dir, evidence.ReportFile))
 	require.NoError(t, err)
 	section := sectionOf(t, page, "run")
 	assert.Contains(t, section, "Requests went to")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -54,29 +55,29 @@ func verify(dir string, pub ed25519.PublicKey, known map[string]FileEntry) (*Ver
 		return nil, fmt.Errorf("bundle %s is not a directory", dir)
 	}
 	v := &Verification{}
-	sums, err := os.ReadFile(filepath.Join(dir, SumsFile))
+	sums, err := os.ReadFile(filepath.Join(dir, evidence.SumsFile))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			v.Problems = append(v.Problems, Problem{Path: SumsFile, Kind: "missing", Detail: "the bundle was never sealed"})
+			v.Problems = append(v.Problems, Problem{Path: evidence.SumsFile, Kind: "missing", Detail: "the bundle was never sealed"})
 			return v, nil
 		}
-		return nil, fmt.Errorf("read %s: %w", SumsFile, err)
+		return nil, fmt.Errorf("read %s: %w", evidence.SumsFile, err)
 	}
 	entries, err := ParseSums(sums)
 	if err != nil {
-		v.Problems = append(v.Problems, Problem{Path: SumsFile, Kind: "malformed", Detail: err.Error()})
+		v.Problems = append(v.Problems, Problem{Path: evidence.SumsFile, Kind: "malformed", Detail: err.Error()})
 		return v, nil
 	}
 	v.Files = len(entries)
 
-	sig, sigErr := os.ReadFile(filepath.Join(dir, SignatureFile))
+	sig, sigErr := os.ReadFile(filepath.Join(dir, evidence.SignatureFile))
 	v.Signed = sigErr == nil
 	if pub != nil {
 		switch {
 		case sigErr != nil:
-			v.Problems = append(v.Problems, Problem{Path: SignatureFile, Kind: "missing", Detail: "a public key was given but the bundle is not signed"})
+			v.Problems = append(v.Problems, Problem{Path: evidence.SignatureFile, Kind: "missing", Detail: "a public key was given but the bundle is not signed"})
 		case len(sig) != ed25519.SignatureSize || !ed25519.Verify(pub, sums, sig):
-			v.Problems = append(v.Problems, Problem{Path: SignatureFile, Kind: "bad signature", Detail: "SHA256SUMS was not signed by this key, or was changed after signing"})
+			v.Problems = append(v.Problems, Problem{Path: evidence.SignatureFile, Kind: "bad signature", Detail: "SHA256SUMS was not signed by this key, or was changed after signing"})
 		default:
 			v.SignatureChecked = true
 		}
@@ -86,7 +87,7 @@ func verify(dir string, pub ed25519.PublicKey, known map[string]FileEntry) (*Ver
 	for _, e := range entries {
 		listed[e.Path] = e
 	}
-	present, err := listFiles(dir, SumsFile, SignatureFile)
+	present, err := listFiles(dir, evidence.SumsFile, evidence.SignatureFile)
 	if err != nil {
 		v.Problems = append(v.Problems, Problem{Path: ".", Kind: "unreadable", Detail: err.Error()})
 		return v, nil
@@ -118,11 +119,11 @@ func verify(dir string, pub ed25519.PublicKey, known map[string]FileEntry) (*Ver
 		}
 	}
 	// manifest.json is covered by SHA256SUMS; its own file list must say the same.
-	if _, ok := listed[ManifestFile]; ok && have[ManifestFile] {
+	if _, ok := listed[evidence.ManifestFile]; ok && have[evidence.ManifestFile] {
 		m, err := readManifest(dir)
 		switch {
 		case err != nil:
-			v.Problems = append(v.Problems, Problem{Path: ManifestFile, Kind: "malformed", Detail: err.Error()})
+			v.Problems = append(v.Problems, Problem{Path: evidence.ManifestFile, Kind: "malformed", Detail: err.Error()})
 		case m != nil:
 			for _, f := range m.Files {
 				if l, ok := listed[f.Path]; !ok || l.SHA256 != f.SHA256 {
@@ -149,7 +150,7 @@ func dedupe(ps []Problem) []Problem {
 
 // readManifest reads dir/manifest.json; a missing file is (nil, nil).
 func readManifest(dir string) (*Manifest, error) {
-	return readOptionalJSON[Manifest](dir, ManifestFile)
+	return readOptionalJSON[Manifest](dir, evidence.ManifestFile)
 }
 
 // readOptionalJSON decodes the JSON file name of dir into a T; a missing file is (nil, nil), and

@@ -29,10 +29,6 @@ import (
 // Mask is what a secret is replaced with.
 const Mask = "***"
 
-// TokenInfo is what the evidence keeps of an access token; the type lives in package evidence
-// (the bundle's schema), which imports nothing of the module.
-type TokenInfo = evidence.TokenInfo
-
 // Fingerprint returns "sha256:" and the first 12 hex digits of the token's SHA-256.
 func Fingerprint(token string) string {
 	sum := sha256.Sum256([]byte(token))
@@ -42,8 +38,8 @@ func Fingerprint(token string) string {
 // Token describes a token without keeping it: its fingerprint and length and, when it is a
 // compact JWS whose header and payload decode to JSON objects, those objects. The signature is
 // never kept.
-func Token(token string) TokenInfo {
-	info := TokenInfo{Fingerprint: Fingerprint(token), Length: len(token)}
+func Token(token string) evidence.TokenInfo {
+	info := evidence.TokenInfo{Fingerprint: Fingerprint(token), Length: len(token)}
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
 		return info

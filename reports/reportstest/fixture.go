@@ -39,16 +39,16 @@ const (
 )
 
 // ConformanceRun is the RunInfo of the synthetic conformance run.
-func ConformanceRun() reports.RunInfo {
-	return reports.RunInfo{RunID: "0f8fad5b-d9cb-469f-a165-70867728950e", Kind: reports.KindConformance,
+func ConformanceRun() evidence.RunInfo {
+	return evidence.RunInfo{RunID: "0f8fad5b-d9cb-469f-a165-70867728950e", Kind: evidence.KindConformance,
 		Started: Start, Finished: Start.Add(4200 * time.Millisecond), Profile: "derbysoft", Tags: "~@intrusive",
-		Seed: 42, Strict: false, Waivers: []reports.Waiver{{ID: WaivedCheck, Reason: "upper-case grant type accepted by design (ticket 123)", Expires: "2026-12-31"}},
+		Seed: 42, Strict: false, Waivers: []evidence.Waiver{{ID: WaivedCheck, Reason: "upper-case grant type accepted by design (ticket 123)", Expires: "2026-12-31"}},
 		TargetURL: TargetURL, APIURL: APIURL, ClientID: ClientID}
 }
 
 // LoadRun is the RunInfo of the synthetic load run.
-func LoadRun() reports.RunInfo {
-	return reports.RunInfo{RunID: "7c9e6679-7425-40de-944b-e07fc1f90ae7", Kind: reports.KindLoad,
+func LoadRun() evidence.RunInfo {
+	return evidence.RunInfo{RunID: "7c9e6679-7425-40de-944b-e07fc1f90ae7", Kind: evidence.KindLoad,
 		Started: Start.Add(time.Minute), Finished: Start.Add(time.Minute + 30*time.Second), Seed: 42,
 		TargetURL: TargetURL, ClientID: ClientID, Result: evidence.Passed}
 }
@@ -60,15 +60,15 @@ const sampleJWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.eyJzdWIiO
 // WriteConformance writes a conformance run's files into dir: summary.json with every catalogue
 // check (most passed, FailedCheck and ShouldFailed failed, WaivedCheck waived, intrusive ones
 // skipped), transcripts/, cucumber.json and junit.xml.
-func WriteConformance(dir string) (*reports.Summary, error) {
+func WriteConformance(dir string) (*evidence.Summary, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "transcripts"), 0o755); err != nil {
 		return nil, err
 	}
 	run := ConformanceRun()
-	s := &reports.Summary{Profile: run.Profile, Target: run.TargetURL, Started: run.Started, Finished: run.Finished}
+	s := &evidence.Summary{Profile: run.Profile, Target: run.TargetURL, Started: run.Started, Finished: run.Finished}
 	seq := 0
 	tok := redact.Token(sampleJWT)
-	writeTx := func(checks []string, t reports.Transcript) (string, error) {
+	writeTx := func(checks []string, t evidence.Transcript) (string, error) {
 		seq++
 		t.Seq = seq
 		t.Checks = checks
@@ -81,19 +81,19 @@ func WriteConformance(dir string) (*reports.Summary, error) {
 		}
 		return name, os.WriteFile(filepath.Join(dir, "transcripts", name), append(data, '\n'), 0o644)
 	}
-	tokenOK := reports.Transcript{
-		Request: reports.TranscriptRequest{Method: "POST", URL: TargetURL,
+	tokenOK := evidence.Transcript{
+		Request: evidence.TranscriptRequest{Method: "POST", URL: TargetURL,
 			Header: map[string][]string{"Authorization": {"Basic ***"}, "Content-Type": {"application/x-www-form-urlencoded"}},
 			Body:   "grant_type=client_credentials"},
-		Response: &reports.TranscriptResponse{Status: 200,
+		Response: &evidence.TranscriptResponse{Status: 200,
 			Header: map[string][]string{"Cache-Control": {"no-store"}, "Content-Type": {"application/json"}},
 			Body:   `{"access_token":"` + tok.String() + `","token_type":"Bearer","expires_in":28800,"scope":"product.all"}`,
-			Tokens: []redact.TokenInfo{tok}},
+			Tokens: []evidence.TokenInfo{tok}},
 	}
-	rejected := reports.Transcript{
-		Request: reports.TranscriptRequest{Method: "GET", URL: APIURL,
+	rejected := evidence.Transcript{
+		Request: evidence.TranscriptRequest{Method: "GET", URL: APIURL,
 			Header: map[string][]string{"Authorization": {"Bearer ***"}}},
-		Response: &reports.TranscriptResponse{Status: 200,
+		Response: &evidence.TranscriptResponse{Status: 200,
 			Header: map[string][]string{"Content-Type": {"application/json"}},
 			Body:   `{"products":[{"id":"P1"}]}`},
 	}
@@ -102,11 +102,11 @@ func WriteConformance(dir string) (*reports.Summary, error) {
 		if c.Area == catalog.AreaClient { // a conformance run judges the server areas only
 			continue
 		}
-		r := reports.CheckResult{ID: c.ID, Title: c.Description(), Level: string(c.Level(run.Profile)),
-			Status: reports.StatusPassed, DurationMS: int64(3 + i%9)}
+		r := evidence.CheckResult{ID: c.ID, Title: c.Description(), Level: string(c.Level(run.Profile)),
+			Status: evidence.StatusPassed, DurationMS: int64(3 + i%9)}
 		switch {
 		case c.ID == FailedCheck:
-			r.Status, r.Level = reports.StatusFailed, "must"
+			r.Status, r.Level = evidence.StatusFailed, "must"
 			r.Reason = "expected 401 for a token whose signature was altered; the API answered 200 " + HostileReason
 			name, err := writeTx([]string{c.ID}, rejected)
 			if err != nil {
@@ -114,13 +114,13 @@ func WriteConformance(dir string) (*reports.Summary, error) {
 			}
 			r.Transcripts = []string{name}
 		case c.ID == ShouldFailed:
-			r.Status, r.Level = reports.StatusFailed, "should"
+			r.Status, r.Level = evidence.StatusFailed, "should"
 			r.Reason = "error answers carry no Cache-Control: no-store"
 		case c.ID == WaivedCheck:
-			r.Status = reports.StatusWaived
+			r.Status = evidence.StatusWaived
 			r.Reason = "waived: " + run.Waivers[0].Reason
 		case c.Need(catalog.NeedIntrusive):
-			r.Status = reports.StatusSkipped
+			r.Status = evidence.StatusSkipped
 			r.Reason = "needs @intrusive, excluded by the tag filter"
 		case c.ID == ManyTxCheck:
 			r.Transcripts = append([]string(nil), shared...)
@@ -140,9 +140,9 @@ func WriteConformance(dir string) (*reports.Summary, error) {
 		s.Checks = append(s.Checks, r)
 		s.Counts.Total++
 		switch r.Status {
-		case reports.StatusPassed:
+		case evidence.StatusPassed:
 			s.Counts.Passed++
-		case reports.StatusFailed:
+		case evidence.StatusFailed:
 			s.Counts.Failed++
 			switch r.Level {
 			case "must":
@@ -152,9 +152,9 @@ func WriteConformance(dir string) (*reports.Summary, error) {
 			default:
 				s.Counts.FailedInfo++
 			}
-		case reports.StatusSkipped:
+		case evidence.StatusSkipped:
 			s.Counts.Skipped++
-		case reports.StatusWaived:
+		case evidence.StatusWaived:
 			s.Counts.Waived++
 		}
 	}
@@ -166,7 +166,7 @@ func WriteConformance(dir string) (*reports.Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, reports.SummaryFile), append(data, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, evidence.SummaryFile), append(data, '\n'), 0o644); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "cucumber.json"), []byte("[]\n"), 0o644); err != nil {
@@ -225,7 +225,7 @@ func WriteLoad(dir string) error {
 	for _, e := range m.Errors {
 		errs = append(errs, map[string]any{"error": e, "count": errCounts[e]})
 	}
-	// The shape of load.Summary (load/summary.go), abridged, with Vegeta's metrics of results.bin.
+	// The shape of evidence.LoadSummary (internal/evidence/load.go), abridged, with Vegeta's metrics of results.bin.
 	summary := map[string]any{
 		"schema": "authzcheck.load/v1", "mode": "issuance", "result": "passed", "target": TargetURL,
 		"requests": m.Requests, "rate": m.Rate, "throughput": m.Throughput, "success": m.Success,
