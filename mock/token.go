@@ -435,6 +435,8 @@ func (s *Server) checkSecret(st *state, id, secret string) (*clientEntry, *oauth
 			ok = true
 		case q.has(qWeakSecretCompare) && secret != "" && (weakEqual(secret, c.Secret) || weakEqual(decoded, c.Secret)):
 			ok = true
+		case q.has(qTrimSecret) && strings.TrimSpace(decoded) == c.Secret:
+			ok = true // whitespace sent form-encoded ("+", "%09") is trimmed after decoding
 		}
 	}
 	if c == nil || !ok {
