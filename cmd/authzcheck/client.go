@@ -14,6 +14,7 @@ import (
 
 	"github.com/authzcheck/authzcheck/client"
 	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/reports"
 )
 
@@ -65,17 +66,8 @@ func runClient(env *cli.Env) error {
 		return cli.Usagef("%v; run 'authzcheck client -h' for the flags", err)
 	}
 	command := fs.Args()
-	switch {
-	case *serve && len(command) > 0:
-		return cli.Usagef("--serve takes no COMMAND: start your client yourself against the URLs it prints")
-	case !*serve && len(command) == 0:
-		return cli.Usagef("no COMMAND: authzcheck client [flags] -- COMMAND [ARG...] (or --serve)")
-	case *grace <= 0:
-		return cli.Usagef("--grace %s: must be positive", *grace)
-	case *parallel < 0:
-		return cli.Usagef("--parallel %d: must not be negative", *parallel)
-	case *duration < 0:
-		return cli.Usagef("--duration %s: must not be negative", *duration)
+	if err := checkClientArgs(command, *serve, *grace, *parallel, *duration); err != nil {
+		return err
 	}
 	var key ed25519.PrivateKey
 	if *signKey != "" {
@@ -111,7 +103,7 @@ func runClient(env *cli.Env) error {
 		return cli.Usagef("--out %s: %v", dir, err)
 	}
 	var (
-		sum    *reports.Summary
+		sum    *evidence.Summary
 		runErr error
 	)
 	if *serve {
@@ -132,14 +124,37 @@ func runClient(env *cli.Env) error {
 		return cli.Unreachablef("%v", runErr)
 	}
 	printResults(env.Stdout, sum, dir, *quiet)
+	return clientOutcome(sum, runErr, dir)
+}
+
+// checkClientArgs refuses a COMMAND with --serve, none without it, and out-of-range durations.
+func checkClientArgs(command []string, serve bool, grace time.Duration, parallel int, duration time.Duration) error {
+	switch {
+	case serve && len(command) > 0:
+		return cli.Usagef("--serve takes no COMMAND: start your client yourself against the URLs it prints")
+	case !serve && len(command) == 0:
+		return cli.Usagef("no COMMAND: authzcheck client [flags] -- COMMAND [ARG...] (or --serve)")
+	case grace <= 0:
+		return cli.Usagef("--grace %s: must be positive", grace)
+	case parallel < 0:
+		return cli.Usagef("--parallel %d: must not be negative", parallel)
+	case duration < 0:
+		return cli.Usagef("--duration %s: must not be negative", duration)
+	}
+	return nil
+}
+
+// clientOutcome is the exit of a judged client run: 3 when the harness failed, 1 when a MUST
+// check failed (or a SHOULD under --strict).
+func clientOutcome(sum *evidence.Summary, runErr error, dir string) error {
 	switch {
 	case runErr != nil:
 		return cli.Unreachablef("%v", runErr)
-	case sum.Result != "passed":
+	case sum.Result != evidence.Passed:
 		if sum.Counts.FailedMust > 0 {
-			return cli.Failedf("%d MUST check(s) failed; see %s", sum.Counts.FailedMust, filepath.Join(dir, "summary.json"))
+			return cli.Failedf("%d MUST check(s) failed; see %s", sum.Counts.FailedMust, filepath.Join(dir, evidence.SummaryFile))
 		}
-		return cli.Failedf("%d SHOULD check(s) failed under --strict; see %s", sum.Counts.FailedShould, filepath.Join(dir, "summary.json"))
+		return cli.Failedf("%d SHOULD check(s) failed under --strict; see %s", sum.Counts.FailedShould, filepath.Join(dir, evidence.SummaryFile))
 	}
 	return nil
 }
