@@ -12,7 +12,7 @@ Feature: TOK - issuing a token
   @TOK-02 @must @whole-run
   Scenario: The token answer is JSON
     Given every other check of the run has finished
-    When I request a token with valid credentials
+    And I have a successful answer to a valid token request
     Then the response header Content-Type is application/json
     And every other token answer of the run has the header Content-Type application/json
 
@@ -25,7 +25,7 @@ Feature: TOK - issuing a token
   @TOK-04 @must @whole-run
   Scenario: The token type is Bearer
     Given every other check of the run has finished
-    When I request a token with valid credentials
+    And I have a successful answer to a valid token request
     Then the field token_type is "Bearer" in any letter case
     And every other token answer of the run has token_type "Bearer" in any letter case
 
@@ -48,7 +48,7 @@ Feature: TOK - issuing a token
   @TOK-08 @must @whole-run
   Scenario: The token answer must not be stored by caches
     Given every other check of the run has finished
-    When I request a token with valid credentials
+    And I have a successful answer to a valid token request
     Then the response header Cache-Control has no-store
     And every other token answer of the run has the header Cache-Control no-store
 
@@ -60,7 +60,7 @@ Feature: TOK - issuing a token
   @TOK-10 @should @whole-run
   Scenario: No refresh token is issued for the client-credentials grant
     Given every other check of the run has finished
-    When I request a token with valid credentials
+    And I have a successful answer to a valid token request
     Then the response has no field refresh_token
     And no other token answer of the run has a refresh_token
 

@@ -104,10 +104,22 @@ func FuzzParseScenarioHeads(f *testing.F) {
 // TestOnlyTheSuitesAreasArePlanned: a catalogue with an area the suite has no feature file for
 // (CLIENT, run by other means) plans and reports only the areas the suite has.
 func TestOnlyTheSuitesAreasArePlanned(t *testing.T) {
-	all := append(append([]catalog.Check(nil), catalog.All()...),
+	var all []catalog.Check
+	for _, c := range catalog.All() {
+		if c.Area != catalog.AreaClient { // the real CLIENT rows: replaced by two of the test's
+			all = append(all, c)
+		}
+	}
+	all = append(all,
 		catalog.Check{ID: "CLIENT-01", Area: "CLIENT", Derbysoft: catalog.Must, RFC6749: catalog.Must},
 		catalog.Check{ID: "CLIENT-02", Area: "CLIENT", Derbysoft: catalog.Should, RFC6749: catalog.Should})
-	areas := append(append([]catalog.Area(nil), catalog.Areas()...), catalog.Area{Code: "CLIENT", Title: "certifying a client"})
+	var areas []catalog.Area
+	for _, a := range catalog.Areas() {
+		if a.Code != catalog.AreaClient {
+			areas = append(areas, a)
+		}
+	}
+	areas = append(areas, catalog.Area{Code: "CLIENT", Title: "certifying a client"})
 
 	checks, kept := suiteChecks(all, areas, features.FS)
 	assert.Equal(t, Checks(), checks, "the embedded suite has no client.feature")
