@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,13 +56,17 @@ var apiCalls = []apiCall{
 	{"the API with the first token", false, withToken(true, func(s *scenario, tok string) request { return s.r.apiReq("Bearer " + tok) })},
 	{`the API with the first token again, (\d+) seconds? later`, false, firstTokenLater},
 	{"the API with the token but without the word Bearer", true, withToken(false, func(s *scenario, tok string) request { return s.r.apiReq(tok) })},
-	{`the API with the token and the scheme written "([^"]*)"`, true, func(_ context.Context, s *scenario, a []string) ([]request, error) {
+	// The scheme in another letter case is a valid call (RFC 9110 §11.1): only another scheme
+	// counts as malformed for HTTP-07.
+	{`the API with the token and the scheme written "([^"]*)"`, false, func(_ context.Context, s *scenario, a []string) ([]request, error) {
 		tok, err := s.token(false)
 		if err != nil {
 			return nil, err
 		}
 		s.variant = "the scheme written " + strconv.Quote(a[0])
-		return []request{s.r.apiReq(a[0] + " " + tok)}, nil
+		req := s.r.apiReq(a[0] + " " + tok)
+		req.malformed = !strings.EqualFold(a[0], "Bearer")
+		return []request{req}, nil
 	}},
 	{"the API with the client's Basic credentials", true, withToken(false, func(s *scenario, _ string) request {
 		return s.r.apiReq(s.r.basicAs(s.r.cfg.ClientID, s.r.cfg.ClientID, s.r.cfg.ClientSecret))
@@ -215,7 +220,7 @@ func callAPI(ctx context.Context, wording string) error {
 	}
 	var keep *exchange
 	for i, req := range reqs {
-		req.malformed = c.malformed
+		req.malformed = req.malformed || c.malformed
 		ex := send(ctx, req)
 		if keep == nil || (ex.answered() && ex.status != http.StatusUnauthorized && keep.status == http.StatusUnauthorized) {
 			keep = ex

@@ -262,8 +262,9 @@ func FuzzWellFormed(f *testing.F) {
 
 // TestServerErrorToValidRequestIsNotMalformed puts a server in front of the mock that answers
 // 500 to valid requests written another legitimate way (lower-case basic, an unknown
-// parameter, a charset): the checks that sent them fail, and HTTP-07, which judges only
-// requests that are not valid, does not (it used to count them as malformed).
+// parameter, a charset, and at the API the scheme written "bearer"): the checks that sent them
+// fail, and HTTP-07, which judges only requests that are not valid, does not (it used to count
+// them as malformed).
 func TestServerErrorToValidRequestIsNotMalformed(t *testing.T) {
 	s, cfg := startMock(t, catalog.ProfileDerbySoft, false)
 	target, err := url.Parse(s.URL())
@@ -271,7 +272,8 @@ func TestServerErrorToValidRequestIsNotMalformed(t *testing.T) {
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if strings.HasPrefix(r.Header.Get("Authorization"), "basic ") || strings.Contains(string(body), "foo=bar") ||
+		auth := r.Header.Get("Authorization")
+		if strings.HasPrefix(auth, "basic ") || strings.HasPrefix(auth, "bearer ") || strings.Contains(string(body), "foo=bar") ||
 			strings.Contains(r.Header.Get("Content-Type"), "charset") {
 			http.Error(w, `{"error":"server_error"}`, http.StatusInternalServerError)
 			return
@@ -281,13 +283,14 @@ func TestServerErrorToValidRequestIsNotMalformed(t *testing.T) {
 	}))
 	t.Cleanup(front.Close)
 	cfg.TokenURL = front.URL + strings.TrimPrefix(cfg.TokenURL, s.URL())
-	cfg.Tags = "@AUTH-02,@AUTH-10,@TOK-11,@TOK-12,@HTTP-07"
+	cfg.APIURL = front.URL + strings.TrimPrefix(cfg.APIURL, s.URL())
+	cfg.Tags = "@AUTH-02,@AUTH-10,@TOK-11,@TOK-12,@BEARER-05,@HTTP-07"
 	sum, err := Run(context.Background(), cfg)
 	require.NoError(t, err)
 
 	got := failing(sum)
 	sort.Strings(got)
-	assert.Equal(t, []string{"AUTH-10", "TOK-11", "TOK-12"}, got)
+	assert.Equal(t, []string{"AUTH-10", "BEARER-05", "TOK-11", "TOK-12"}, got)
 	http07 := statusOf(sum, "HTTP-07")
 	assert.Equal(t, evidence.StatusPassed, http07.Status, http07.Reason)
 	assert.Contains(t, strings.Join(http07.Notes, "\n"), "1 malformed requests judged", "AUTH-02's wrong secret is judged, the valid requests are not")
