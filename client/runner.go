@@ -34,6 +34,7 @@ func runSession(ctx context.Context, def sessionDef, cfg *Config, tmp string) (*
 		return s, err
 	}
 	p.runFor(ctx, def.run)
+	s.stopping = time.Now()
 	s.proc = p.Stop()
 	s.ended = time.Now()
 	return s, nil

@@ -152,8 +152,11 @@ type session struct {
 	counts  map[string]int // by endpoint, including what was not kept
 	issued  map[string]time.Time
 	started time.Time
-	proc    *procResult
-	ended   time.Time
+	// stopping is when the harness sent COMMAND SIGTERM (zero when it was not stopped): what it
+	// sends while it shuts down may be cut short by the signal.
+	stopping time.Time
+	proc     *procResult
+	ended    time.Time
 }
 
 // newSession starts a mock (and, unless the definition is TLS, a recording front) with fresh
