@@ -60,9 +60,14 @@ Feature: AUTH - client authentication
     Then the response has no access token
 
   @AUTH-10 @should
-  Scenario: The Basic scheme name is accepted in lower case
-    When I request a token with the scheme written "basic"
+  Scenario Outline: The Basic scheme name is accepted in any letter case
+    When I request a token with the scheme written "<scheme>"
     Then the response status is 200
+
+    Examples:
+      | scheme |
+      | basic  |
+      | BASIC  |
 
   @AUTH-11 @should
   Scenario: Credentials form-encoded before base64 are accepted

@@ -107,13 +107,19 @@ Feature: BEARER - using the token at the API
     Then the response status is 401
 
   @BEARER-15 @must @api
-  Scenario: A garbage token is refused
-    When I call the API with the Authorization header "Bearer abc"
+  Scenario Outline: A garbage or empty token is refused
+    When I call the API with the Authorization header "<header>"
     Then the response status is 401
+
+    Examples:
+      | header     |
+      | Bearer abc |
+      | Bearer     |
 
   @BEARER-16 @must @api
   Scenario: A token signed by a key the issuer never had is refused
-    Four forgeries, each refused: under the real token's header, and naming the forger's key in
-    a jwk header, a jku URL (a loopback JWKS the harness serves) or an x5c certificate.
+    Six forgeries, each refused: under the real token's header; naming the forger's key in a jwk
+    header, a jku URL (a loopback JWKS the harness serves), an x5c certificate or an x5u URL of
+    that certificate; and HS256 under the empty key with a kid that reaches /dev/null.
     When I call the API with the token, re-signed by a key the issuer never had
     Then the response status is 401

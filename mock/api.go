@@ -189,6 +189,9 @@ func (s *Server) authorizeBearer(r *http.Request, st *state) (*clientEntry, *tok
 			return nil, nil, errInvalidAccessToken400
 		}
 		switch {
+		case bearer && strings.TrimSpace(rest) == "" && q.has(qAPIEmptyBearerPasses):
+			c := st.order[0]
+			return c, &tokenClaims{Scope: c.Scopes}, nil
 		case bearer && hasSpace:
 			tok = strings.TrimLeft(rest, " ")
 		case strings.EqualFold(scheme, "Basic") && q.has(qAPIAcceptsBasic):
@@ -321,7 +324,7 @@ type jwtCheck struct {
 
 func newJWTCheck(q quirkSet, now func() time.Time) *jwtCheck {
 	methods := []string{"RS256"}
-	if q.has(qAlgHS256) || q.has(qAPIAcceptsHS256PublicKey) {
+	if q.has(qAlgHS256) || q.has(qAPIAcceptsHS256PublicKey) || q.has(qAPIKidNamesKeyFile) {
 		methods = append(methods, "HS256")
 	}
 	if q.has(qAPIAcceptsAlgNone) {
@@ -363,6 +366,11 @@ func keyFor(t *jwt.Token, ks *keySet, q quirkSet) (any, error) {
 		}
 		if q.has(qAPIAcceptsHS256PublicKey) {
 			for _, k := range ks.pubPEMs {
+				set.Keys = append(set.Keys, k)
+			}
+		}
+		if q.has(qAPIKidNamesKeyFile) {
+			if k, ok := kidFileKey(t); ok {
 				set.Keys = append(set.Keys, k)
 			}
 		}

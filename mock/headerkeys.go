@@ -5,9 +5,11 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -17,9 +19,9 @@ import (
 	"github.com/authzcheck/authzcheck/internal/loopback"
 )
 
-// Quirks api-trusts-jwk-header, api-trusts-jku-header and api-trusts-x5c-header: the sample API
-// takes the RS256 verification key from the token itself, the defect RFC 8725 §3.10 warns
-// against. A forger then signs with any key and names it.
+// Quirks api-trusts-jwk-header, api-trusts-jku-header, api-trusts-x5u-header and
+// api-trusts-x5c-header: the sample API takes the RS256 verification key from the token itself,
+// the defect RFC 8725 §3.10 warns against. A forger then signs with any key and names it.
 
 // headerKey is the key a token's header names under the quirks on (nil when none applies).
 func headerKey(t *jwt.Token, q quirkSet) *rsa.PublicKey {
@@ -38,6 +40,13 @@ func headerKey(t *jwt.Token, q quirkSet) *rsa.PublicKey {
 		if u, ok := t.Header["jku"].(string); ok {
 			kid, _ := t.Header["kid"].(string)
 			if pub := fetchJKU(u, kid); pub != nil {
+				return pub
+			}
+		}
+	}
+	if q.has(qAPITrustsX5UHeader) {
+		if u, ok := t.Header["x5u"].(string); ok {
+			if pub := fetchX5U(u); pub != nil {
 				return pub
 			}
 		}
@@ -61,8 +70,8 @@ func headerKey(t *jwt.Token, q quirkSet) *rsa.PublicKey {
 // jkuClient fetches jku URLs; the mock fetches only loopback ones (it never leaves the machine).
 var jkuClient = &http.Client{Timeout: 5 * time.Second}
 
-// fetchJKU is the RSA key with kid (or the first) of the JWKS at a loopback URL, or nil.
-func fetchJKU(raw, kid string) *rsa.PublicKey {
+// fetchLoopback is the body (up to 64 KiB) of a 200 answer to a GET of a loopback URL, or nil.
+func fetchLoopback(raw string) []byte {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !loopback.Host(u.Hostname()) {
 		return nil
@@ -76,8 +85,27 @@ func fetchJKU(raw, kid string) *rsa.PublicKey {
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return nil
 	}
+	return b
+}
+
+// fetchX5U is the RSA key of the first PEM certificate at a loopback URL (chain unchecked), or nil.
+func fetchX5U(raw string) *rsa.PublicKey {
+	blk, _ := pem.Decode(fetchLoopback(raw))
+	if blk == nil || blk.Type != "CERTIFICATE" {
+		return nil
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return nil
+	}
+	pub, _ := c.PublicKey.(*rsa.PublicKey)
+	return pub
+}
+
+// fetchJKU is the RSA key with kid (or the first) of the JWKS at a loopback URL, or nil.
+func fetchJKU(raw, kid string) *rsa.PublicKey {
 	var set jose.JSONWebKeySet
-	if json.Unmarshal(b, &set) != nil {
+	if json.Unmarshal(fetchLoopback(raw), &set) != nil {
 		return nil
 	}
 	for _, k := range set.Keys {
@@ -86,6 +114,17 @@ func fetchJKU(raw, kid string) *rsa.PublicKey {
 		}
 	}
 	return nil
+}
+
+// kidFileKey is quirk api-kid-names-key-file: an API that reads the HMAC key from the file its
+// kid names, under a key directory. Only the file a traversal reaches everywhere, /dev/null, is
+// simulated (its content is empty); the mock reads no file.
+func kidFileKey(t *jwt.Token) ([]byte, bool) {
+	kid, _ := t.Header["kid"].(string)
+	if path.Clean("/etc/api-keys/"+kid) == "/dev/null" {
+		return []byte{}, true
+	}
+	return nil, false
 }
 
 // noneInAnotherCase reports whether a token's header says alg "none" in another letter case

@@ -112,6 +112,10 @@ const (
 	qAPITrustsX5CHeader
 	qAPIAcceptsAlgNoneAnyCase
 	qTrimSecret
+	qBasicTwoSpellings
+	qAPIEmptyBearerPasses
+	qAPITrustsX5UHeader
+	qAPIKidNamesKeyFile
 	numQuirks
 )
 
@@ -213,8 +217,14 @@ var quirkTable = [numQuirks]QuirkInfo{
 	qAPITrustsX5CHeader: {Name: "api-trusts-x5c-header", Description: "the sample API verifies an RS256 token with the key of the first certificate of its x5c header (chain unchecked)", Breaks: []string{"BEARER-16"}},
 	qAPIAcceptsAlgNoneAnyCase: {Name: "api-accepts-alg-none-any-case", Description: "the sample API refuses alg \"none\" but accepts it spelled in another case (\"None\", \"NONE\") without a signature",
 		Breaks: []string{"BEARER-09", "BEARER-12"}},
-	qTrimSecret:   {Name: "trim-secret", Description: "whitespace around the secret in Basic is trimmed before it is compared", Breaks: []string{"AUTH-15"}},
-	qAPIRejectAll: {Name: "api-reject-all", Description: "the sample API rejects every token with 401 invalid_token", Breaks: []string{"BEARER-01", "BEARER-05", "BEARER-13", "CACHE-03"}},
+	qBasicTwoSpellings: {Name: "basic-two-spellings", Description: "the token endpoint knows the scheme only as \"Basic\" or \"basic\" (\"BASIC\" is refused)",
+		Breaks: []string{"AUTH-10"}},
+	qAPIEmptyBearerPasses: {Name: "api-empty-bearer-passes", Description: "the sample API lets \"Authorization: Bearer\" with no token after it through as the first client (an optional-auth middleware that skips an empty token)",
+		Breaks: []string{"BEARER-15"}},
+	qAPITrustsX5UHeader: {Name: "api-trusts-x5u-header", Description: "the sample API verifies an RS256 token with the key of the certificate its x5u header points at (loopback URLs only, chain unchecked)", Breaks: []string{"BEARER-16"}},
+	qAPIKidNamesKeyFile: {Name: "api-kid-names-key-file", Description: "the sample API also accepts HS256 under the key read from the file the kid names (path traversal: a kid reaching /dev/null gives the empty key)", Breaks: []string{"BEARER-16"}},
+	qTrimSecret:         {Name: "trim-secret", Description: "whitespace around the secret in Basic is trimmed before it is compared", Breaks: []string{"AUTH-15"}},
+	qAPIRejectAll:       {Name: "api-reject-all", Description: "the sample API rejects every token with 401 invalid_token", Breaks: []string{"BEARER-01", "BEARER-05", "BEARER-13", "CACHE-03"}},
 	qScopedAnswerCacheable: {Name: "scoped-answer-cacheable", Description: "an answer to a request with a scope parameter has no Cache-Control header (the unscoped answer keeps no-store)",
 		Breaks: []string{"TOK-08"}},
 	qScopedClaimAllScopes: {Name: "scoped-claim-all-scopes", Description: "a token asked for with a narrower scope is answered with that scope, but its scope claim holds all of the client's scopes (the sample API reads the claim)",

@@ -331,6 +331,9 @@ func (s *Server) authenticateClient(st *state, authz []string, vals, query url.V
 		if q.has(qCaseSensitiveBasic) {
 			isBasic = scheme == "Basic"
 		}
+		if q.has(qBasicTwoSpellings) {
+			isBasic = scheme == "Basic" || scheme == "basic"
+		}
 		if !isBasic {
 			if q.has(qAcceptBearerOnToken) && strings.EqualFold(scheme, "Bearer") {
 				return st.order[0], "", nil

@@ -137,14 +137,9 @@ func hs256WithPublicKey(p *jwtParts, pub *rsa.PublicKey) []string {
 		pkix,
 		pkcs1,
 	}
-	h := cloneMap(p.header)
-	h["alg"] = "HS256"
-	signing := jsonSeg(h) + "." + p.raw[1]
 	var out []string
 	for _, s := range secrets {
-		m := hmac.New(sha256.New, s)
-		m.Write([]byte(signing))
-		out = append(out, signing+"."+b64(m.Sum(nil)))
+		out = append(out, hs256(p.header, p.raw[1], s))
 	}
 	return out
 }
@@ -160,6 +155,17 @@ func foreignRS256(p *jwtParts, key *rsa.PrivateKey) (string, error) {
 		return "", err
 	}
 	return signing + "." + b64(sig), nil
+}
+
+// hs256 is a JWT of header (alg set to HS256) and the encoded claims segment, signed HMAC-SHA256
+// with secret.
+func hs256(header map[string]any, claimsSeg string, secret []byte) string {
+	h := cloneMap(header)
+	h["alg"] = "HS256"
+	signing := jsonSeg(h) + "." + claimsSeg
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(signing))
+	return signing + "." + b64(m.Sum(nil))
 }
 
 func cloneMap(m map[string]any) map[string]any {

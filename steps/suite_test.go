@@ -176,7 +176,7 @@ func TestEvidenceIsCompleteAndRedacted(t *testing.T) {
 		}
 		assert.False(t, signedJWT.MatchString(text), "%s holds a signed JWT: %s", p, signedJWT.FindString(text))
 		for _, m := range regexp.MustCompile(`"Authorization": \[\s*"([^"]*)"`).FindAllStringSubmatch(text, -1) {
-			assert.Contains(t, []string{"Basic ***", "Bearer ***", "basic ***", "bearer ***", "BEARER ***", "***"}, m[1], p)
+			assert.Contains(t, []string{"Basic ***", "Bearer ***", "basic ***", "BASIC ***", "bearer ***", "BEARER ***", "***"}, m[1], p)
 		}
 		return nil
 	})
