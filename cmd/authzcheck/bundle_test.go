@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/mock"
 	"github.com/authzcheck/authzcheck/reports"
 	"github.com/authzcheck/authzcheck/reports/reportstest"
@@ -195,7 +196,7 @@ func TestConformanceListsAnExpiredWaiverAsExpired(t *testing.T) {
 	require.NotNil(t, b.Manifest)
 	require.Len(t, b.Manifest.Waivers, 1)
 	assert.True(t, b.Manifest.Waivers[0].Expired)
-	page, err := os.ReadFile(filepath.Join(dir, reports.ReportFile))
+	page, err := os.ReadFile(filepath.Join(dir, evidence.ReportFile))
 	require.NoError(t, err)
 	assert.Contains(t, string(page), "expired</span> not applied")
 	assert.Contains(t, string(page), "accepted until 2020")

@@ -20,6 +20,7 @@ import (
 
 	"github.com/authzcheck/authzcheck/internal/buildinfo"
 	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/internal/loopback"
 	"github.com/authzcheck/authzcheck/load"
 )
@@ -96,11 +97,11 @@ func TestLoadIssuanceWritesTheBundleAndThresholdsDecideTheExitCode(t *testing.T)
 	assert.Contains(t, out, "Tokens")
 	assert.Contains(t, out, "threshold success>=0.99: held")
 	assert.NotContains(t, out, "\r", "no progress line when stdout is not a terminal")
-	sum, err := load.ReadSummary(filepath.Join(dir, "load", load.SummaryFile))
+	sum, err := evidence.ReadLoadSummary(filepath.Join(dir, "load", evidence.LoadSummaryName))
 	require.NoError(t, err)
 	assert.Equal(t, "cached", sum.Tokens.Policy)
 	assert.FileExists(t, filepath.Join(dir, "manifest.json"), "the bundle is sealed")
-	assert.FileExists(t, filepath.Join(dir, "load", load.PlotFile))
+	assert.FileExists(t, filepath.Join(dir, "load", evidence.PlotFile))
 
 	dir = filepath.Join(t.TempDir(), "ev")
 	code, _, errOut = runLoadCmd(t, false, "issuance", "--rate", "50", "--duration", "300ms", "--out", dir, "--threshold", "p50<1ns")
@@ -127,7 +128,7 @@ func TestLoadCachedAgainstTheMock(t *testing.T) {
 		"--threshold", "fetches_per_call<0.1", "--threshold", "stalls<=0")
 	require.Equal(t, cli.ExitOK, code, errOut+out)
 	assert.Contains(t, out, "Token cache")
-	sum, err := load.ReadSummary(filepath.Join(dir, "load", load.SummaryFile))
+	sum, err := evidence.ReadLoadSummary(filepath.Join(dir, "load", evidence.LoadSummaryName))
 	require.NoError(t, err)
 	require.NotNil(t, sum.Cache.Server)
 	assert.Equal(t, int64(sum.Requests), sum.Cache.Server.APICalls, "the mock counted every API call")
