@@ -2,10 +2,7 @@ package load
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/authzcheck/authzcheck/internal/buildinfo"
 	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/mock"
 )
@@ -102,39 +98,4 @@ func TestRunAtAnAbsurdRateFailsForTheGenerator(t *testing.T) {
 	sum, err = Run(context.Background(), cfg)
 	require.NoError(t, err)
 	assert.Equal(t, "passed", sum.Result, sum.Reason)
-}
-
-// Every request of a run, token requests and API calls, says who called.
-func TestEveryRequestCarriesTheUserAgent(t *testing.T) {
-	var (
-		mu     sync.Mutex
-		agents = map[string][]string{}
-	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		agents[r.URL.Path] = append(agents[r.URL.Path], r.Header.Get("User-Agent"))
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"access_token":"opaque","token_type":"Bearer","expires_in":1}`))
-	}))
-	defer srv.Close()
-	for _, mode := range []Mode{ModeIssuance, ModeCached, ModeRamp} {
-		cfg := validConfig(mode)
-		cfg.TokenURL, cfg.APIURL, cfg.Duration = srv.URL+"/token", srv.URL+"/api", 1500*time.Millisecond
-		cfg.Rate, cfg.From, cfg.To, cfg.Steps = vegeta.Rate{Freq: 20, Per: time.Second}, 10, 20, 1
-		cfg.ClientID, cfg.ClientSecret = "ua-client", "ua-secret-value"
-		cfg.Dir = filepath.Join(t.TempDir(), "load")
-		_, err := Run(context.Background(), cfg)
-		require.NoError(t, err, mode)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	want := buildinfo.UserAgent()
-	require.Greater(t, len(agents["/token"]), 2, "token requests: the attacks, the preflights, the cache's fetches")
-	require.NotEmpty(t, agents["/api"])
-	for path, got := range agents {
-		for _, ua := range got {
-			assert.Equal(t, want, ua, path)
-		}
-	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/authzcheck/authzcheck/internal/buildinfo"
 	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/mock"
 	"github.com/authzcheck/authzcheck/tokencache"
@@ -472,4 +474,39 @@ func TestErrorTallyCountsKindsInOrderThenOther(t *testing.T) {
 	assert.Equal(t, evidence.ErrorCount{Error: "kind a", Count: 2}, got[0])
 	assert.Equal(t, evidence.ErrorCount{Error: "kind b", Count: 1}, got[1])
 	assert.Equal(t, evidence.ErrorCount{Error: "other errors", Count: 2}, got[maxErrorKinds])
+}
+
+// Every request of a run, token requests and API calls, says who called.
+func TestEveryRequestCarriesTheUserAgent(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		agents = map[string][]string{}
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		agents[r.URL.Path] = append(agents[r.URL.Path], r.Header.Get("User-Agent"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"access_token":"opaque","token_type":"Bearer","expires_in":1}`))
+	}))
+	defer srv.Close()
+	for _, mode := range []Mode{ModeIssuance, ModeCached, ModeRamp} {
+		cfg := validConfig(mode)
+		cfg.TokenURL, cfg.APIURL, cfg.Duration = srv.URL+"/token", srv.URL+"/api", 1500*time.Millisecond
+		cfg.Rate, cfg.From, cfg.To, cfg.Steps = vegeta.Rate{Freq: 20, Per: time.Second}, 10, 20, 1
+		cfg.ClientID, cfg.ClientSecret = "ua-client", "ua-secret-value"
+		cfg.Dir = filepath.Join(t.TempDir(), "load")
+		_, err := Run(context.Background(), cfg)
+		require.NoError(t, err, mode)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := buildinfo.UserAgent()
+	require.Greater(t, len(agents["/token"]), 2, "token requests: the attacks, the preflights, the cache's fetches")
+	require.NotEmpty(t, agents["/api"])
+	for path, got := range agents {
+		for _, ua := range got {
+			assert.Equal(t, want, ua, path)
+		}
+	}
 }

@@ -34,20 +34,7 @@ func countingTarget(t *testing.T) (*httptest.Server, *atomic.Int64) {
 // dirFiles lists every path under root with its contents.
 func dirFiles(t *testing.T, root string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	require.NoError(t, filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		require.NoError(t, err)
-		rel, _ := filepath.Rel(root, p)
-		if d.IsDir() {
-			out[rel+"/"] = ""
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		require.NoError(t, err)
-		out[rel] = string(b)
-		return nil
-	}))
-	return out
+	return reportstest.Snapshot(t, root)
 }
 
 // Every run refuses an --out it cannot honestly add to before it sends a request, naming the

@@ -5,20 +5,16 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/authzcheck/authzcheck/internal/buildinfo"
 	"github.com/authzcheck/authzcheck/internal/cli"
 	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/internal/loopback"
@@ -249,35 +245,6 @@ func TestLoadAtAnAbsurdRateFailsForTheGenerator(t *testing.T) {
 	assert.Contains(t, out, "FAILED")
 	assert.Contains(t, errOut, "asked 1000000/s, achieved ")
 	assert.Contains(t, errOut, "the generator, not the target, was the limit")
-}
-
-// Every request of 'load cached', token fetches and API calls, says who called.
-func TestLoadRequestsCarryTheUserAgent(t *testing.T) {
-	var (
-		mu     sync.Mutex
-		agents = map[string][]string{}
-	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		agents[r.URL.Path] = append(agents[r.URL.Path], r.Header.Get("User-Agent"))
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"access_token":"opaque","token_type":"Bearer","expires_in":60}`))
-	}))
-	defer srv.Close()
-	code, _, errOut := runLoadCmd(t, false, "cached", "--quiet", "--rate", "20", "--duration", "300ms",
-		"--token-url", srv.URL+"/token", "--api-url", srv.URL+"/api", "--client-id", "a", "--client-secret", "long-enough-secret",
-		"--out", filepath.Join(t.TempDir(), "ev"))
-	require.Equal(t, cli.ExitOK, code, errOut)
-	mu.Lock()
-	defer mu.Unlock()
-	require.NotEmpty(t, agents["/token"])
-	require.NotEmpty(t, agents["/api"])
-	for path, got := range agents {
-		for _, ua := range got {
-			assert.Equal(t, buildinfo.UserAgent(), ua, path)
-		}
-	}
 }
 
 // Every field a load.ConfigError may name is a field of load.Config with a flag.
