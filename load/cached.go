@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/tokencache"
 )
 
@@ -119,8 +120,8 @@ func (cr *cacheRun) close() {
 }
 
 // figures sums the caches' counters since they were warm; attack is how long the calls took.
-func (cr *cacheRun) figures(calls uint64, attack time.Duration) *CacheFigures {
-	f := &CacheFigures{Instances: len(cr.caches), APICalls: int64(calls), ColdStartMS: msOf(cr.cold)}
+func (cr *cacheRun) figures(calls uint64, attack time.Duration) *evidence.CacheFigures {
+	f := &evidence.CacheFigures{Instances: len(cr.caches), APICalls: int64(calls), ColdStartMS: msOf(cr.cold)}
 	var stall time.Duration
 	for i, c := range cr.caches {
 		s, w := c.Stats(), cr.warm[i]

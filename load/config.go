@@ -12,6 +12,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/internal/loopback"
 	"github.com/authzcheck/authzcheck/tokencache"
 )
@@ -102,7 +103,7 @@ type Config struct {
 	CacheOptions  []tokencache.Option
 	// ServerCounters, when set, reads the target's own counters for the client at the end
 	// (the embedded mock has them).
-	ServerCounters func(context.Context) (*ServerCounters, error)
+	ServerCounters func(context.Context) (*evidence.ServerCounters, error)
 	LateAfter      time.Duration // schedule lag beyond which a request counts as late
 }
 

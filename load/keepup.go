@@ -2,6 +2,7 @@ package load
 
 import (
 	"fmt"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"strconv"
 	"time"
 )
@@ -19,11 +20,11 @@ const (
 
 // pace is how a constant-rate run kept to its schedule.
 type pace struct {
-	asked  float64       // per second
-	active time.Duration // the run's duration less the pauses a Retry-After imposed
-	sent   uint64        // requests that left
-	unsent uint64        // requests planned within the duration that never left
-	lag    *ScheduleLag  // nil: not measured
+	asked  float64               // per second
+	active time.Duration         // the run's duration less the pauses a Retry-After imposed
+	sent   uint64                // requests that left
+	unsent uint64                // requests planned within the duration that never left
+	lag    *evidence.ScheduleLag // nil: not measured
 }
 
 // shortfall is why the generator, not the target, was the limit, or "" when it kept up:

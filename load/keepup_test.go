@@ -2,10 +2,7 @@ package load
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/authzcheck/authzcheck/internal/buildinfo"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/mock"
 )
 
@@ -23,7 +20,7 @@ func TestShortfallFailsAGeneratorThatCouldNotKeepUp(t *testing.T) {
 		require.NoError(t, err)
 		return ts
 	}
-	onTime := &ScheduleLag{P99MS: 2, Late: 0}
+	onTime := &evidence.ScheduleLag{P99MS: 2, Late: 0}
 	cases := []struct {
 		name       string
 		p          pace
@@ -32,7 +29,7 @@ func TestShortfallFailsAGeneratorThatCouldNotKeepUp(t *testing.T) {
 	}{
 		{"kept up", pace{asked: 100, active: 2 * time.Second, sent: 200, lag: onTime}, nil, ""},
 		{"one request short where the schedule ends", pace{asked: 20, active: 300 * time.Millisecond, sent: 5, unsent: 1, lag: onTime}, nil, ""},
-		{"far below the asked rate", pace{asked: 1000000, active: 2 * time.Second, sent: 1690, unsent: 1998310, lag: &ScheduleLag{P99MS: 1900, Late: 3115}}, nil,
+		{"far below the asked rate", pace{asked: 1000000, active: 2 * time.Second, sent: 1690, unsent: 1998310, lag: &evidence.ScheduleLag{P99MS: 1900, Late: 3115}}, nil,
 			"asked 1000000/s, achieved 845/s, 3115 requests left late: the generator, not the target, was the limit"},
 		{"below 95% of the plan, on time", pace{asked: 100, active: 10 * time.Second, sent: 900, unsent: 100, lag: onTime}, nil,
 			"asked 100/s, achieved 90/s, 0 requests left late: the generator, not the target, was the limit"},
@@ -40,18 +37,18 @@ func TestShortfallFailsAGeneratorThatCouldNotKeepUp(t *testing.T) {
 		{"a short run behind by less than the lag bound", pace{asked: 100, active: time.Second, sent: 80, unsent: 20, lag: onTime}, nil, ""},
 		{"a short run behind by more than the lag bound", pace{asked: 100, active: time.Second, sent: 70, unsent: 30, lag: onTime}, nil,
 			"asked 100/s, achieved 70/s, 0 requests left late: the generator, not the target, was the limit"},
-		{"every request sent, but late", pace{asked: 100, active: 10 * time.Second, sent: 1000, lag: &ScheduleLag{P99MS: 400, Late: 120}}, nil,
+		{"every request sent, but late", pace{asked: 100, active: 10 * time.Second, sent: 1000, lag: &evidence.ScheduleLag{P99MS: 400, Late: 120}}, nil,
 			"asked 100/s, achieved 100/s, 120 requests left late: the generator, not the target, was the limit"},
-		{"late within the bound", pace{asked: 100, active: 10 * time.Second, sent: 1000, lag: &ScheduleLag{P99MS: 200, Late: 30}}, nil, ""},
+		{"late within the bound", pace{asked: 100, active: 10 * time.Second, sent: 1000, lag: &evidence.ScheduleLag{P99MS: 200, Late: 30}}, nil, ""},
 		{"the user's rate threshold says otherwise", pace{asked: 1000, active: time.Second, sent: 500, unsent: 500, lag: onTime},
 			mustParse("rate>=400"), ""},
 		{"the user's throughput threshold says otherwise", pace{asked: 1000, active: time.Second, sent: 500, unsent: 500, lag: onTime},
 			mustParse("throughput>=400"), ""},
-		{"the user's lag threshold says otherwise", pace{asked: 100, active: time.Second, sent: 100, lag: &ScheduleLag{P99MS: 900, Late: 90}},
+		{"the user's lag threshold says otherwise", pace{asked: 100, active: time.Second, sent: 100, lag: &evidence.ScheduleLag{P99MS: 900, Late: 90}},
 			mustParse("lag_p99<1s"), ""},
-		{"a rate threshold does not excuse the lag", pace{asked: 100, active: time.Second, sent: 100, lag: &ScheduleLag{P99MS: 900, Late: 90}},
+		{"a rate threshold does not excuse the lag", pace{asked: 100, active: time.Second, sent: 100, lag: &evidence.ScheduleLag{P99MS: 900, Late: 90}},
 			mustParse("rate>=1"), "asked 100/s, achieved 100/s, 90 requests left late: the generator, not the target, was the limit"},
-		{"as fast as possible promises no rate", pace{asked: 0, active: time.Second, sent: 10, lag: &ScheduleLag{P99MS: 900}}, nil, ""},
+		{"as fast as possible promises no rate", pace{asked: 0, active: time.Second, sent: 10, lag: &evidence.ScheduleLag{P99MS: 900}}, nil, ""},
 		{"paused by Retry-After throughout", pace{asked: 50, active: 0, sent: 3}, nil, ""},
 	}
 	for _, c := range cases {
@@ -101,39 +98,4 @@ func TestRunAtAnAbsurdRateFailsForTheGenerator(t *testing.T) {
 	sum, err = Run(context.Background(), cfg)
 	require.NoError(t, err)
 	assert.Equal(t, "passed", sum.Result, sum.Reason)
-}
-
-// Every request of a run, token requests and API calls, says who called.
-func TestEveryRequestCarriesTheUserAgent(t *testing.T) {
-	var (
-		mu     sync.Mutex
-		agents = map[string][]string{}
-	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		agents[r.URL.Path] = append(agents[r.URL.Path], r.Header.Get("User-Agent"))
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"access_token":"opaque","token_type":"Bearer","expires_in":1}`))
-	}))
-	defer srv.Close()
-	for _, mode := range []Mode{ModeIssuance, ModeCached, ModeRamp} {
-		cfg := validConfig(mode)
-		cfg.TokenURL, cfg.APIURL, cfg.Duration = srv.URL+"/token", srv.URL+"/api", 1500*time.Millisecond
-		cfg.Rate, cfg.From, cfg.To, cfg.Steps = vegeta.Rate{Freq: 20, Per: time.Second}, 10, 20, 1
-		cfg.ClientID, cfg.ClientSecret = "ua-client", "ua-secret-value"
-		cfg.Dir = filepath.Join(t.TempDir(), "load")
-		_, err := Run(context.Background(), cfg)
-		require.NoError(t, err, mode)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	want := buildinfo.UserAgent()
-	require.Greater(t, len(agents["/token"]), 2, "token requests: the attacks, the preflights, the cache's fetches")
-	require.NotEmpty(t, agents["/api"])
-	for path, got := range agents {
-		for _, ua := range got {
-			assert.Equal(t, want, ua, path)
-		}
-	}
 }

@@ -1,4 +1,4 @@
-// Merge: func Merge(files []string) (*Summary, error) — combines results.bin files from several generators.
+// Merge: func Merge(files []string) (*evidence.LoadSummary, error) — combines results.bin files from several generators.
 
 package load
 
@@ -15,11 +15,11 @@ import (
 )
 
 // Merge combines the results.bin files of several load generators (each in Vegeta's encoding,
-// as `vegeta report a.bin b.bin` reads them) into one Summary: latencies, rates, status and
+// as `vegeta report a.bin b.bin` reads them) into one evidence.LoadSummary: latencies, rates, status and
 // error mix are recomputed from every result. Token-cache counters are summed from the
-// summary.json beside each file when every file has one. The merged Summary has Mode "merged"
+// summary.json beside each file when every file has one. The merged summary has Mode "merged"
 // and Result "failed" when any source summary failed.
-func Merge(files []string) (*Summary, error) {
+func Merge(files []string) (*evidence.LoadSummary, error) {
 	if len(files) == 0 {
 		return nil, errors.New("merge: no results files")
 	}
@@ -27,8 +27,8 @@ func Merge(files []string) (*Summary, error) {
 		m    vegeta.Metrics
 		errs errorTally
 	)
-	sum := &Summary{Schema: SummarySchema, Mode: "merged", Result: evidence.Passed}
-	var cache *CacheFigures
+	sum := &evidence.LoadSummary{Schema: evidence.LoadSummarySchema, Mode: "merged", Result: evidence.Passed}
+	var cache *evidence.CacheFigures
 	allCache := true
 	for _, path := range files {
 		f, err := os.Open(path)
@@ -57,7 +57,7 @@ func Merge(files []string) (*Summary, error) {
 		}
 		f.Close()
 		sum.Sources = append(sum.Sources, path)
-		s, err := ReadSummary(filepath.Join(filepath.Dir(path), SummaryFile))
+		s, err := evidence.ReadLoadSummary(filepath.Join(filepath.Dir(path), evidence.LoadSummaryName))
 		if err != nil {
 			allCache = false
 			continue
@@ -74,7 +74,7 @@ func Merge(files []string) (*Summary, error) {
 			continue
 		}
 		if cache == nil {
-			cache = &CacheFigures{}
+			cache = &evidence.CacheFigures{}
 		}
 		c := s.Cache
 		cache.Instances += c.Instances

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -73,17 +74,17 @@ func TestCachedRunNeverRecordsTheCredentials(t *testing.T) {
 		require.NoError(t, err)
 		require.NotEmpty(t, sum.Errors, "the expired token could not be replaced")
 		var failed int
-		for _, r := range decodeResults(t, filepath.Join(cfg.Dir, ResultsFile)) {
+		for _, r := range decodeResults(t, filepath.Join(cfg.Dir, evidence.ResultsFile)) {
 			if r.Error != "" {
 				failed++
 			}
 			leaks(t, "results.bin", r.Error)
 		}
 		assert.Positive(t, failed)
-		b, err := os.ReadFile(filepath.Join(cfg.Dir, SummaryFile))
+		b, err := os.ReadFile(filepath.Join(cfg.Dir, evidence.LoadSummaryName))
 		require.NoError(t, err)
 		leaks(t, "summary.json", string(b))
-		raw, err := os.ReadFile(filepath.Join(cfg.Dir, ResultsFile))
+		raw, err := os.ReadFile(filepath.Join(cfg.Dir, evidence.ResultsFile))
 		require.NoError(t, err)
 		leaks(t, "results.bin bytes", string(raw))
 	})

@@ -199,11 +199,11 @@ func preflight(ctx context.Context, hc *http.Client, t vegeta.Target) error {
 
 // Run performs one load run, writing results.bin, summary.json and plot.html into cfg.Dir,
 // and returns the summary. It stops early, still writing what it measured, when ctx is
-// done (Summary.Stopped "interrupted") or errors pass AbortErrorRate ("aborted"). The error is
+// done (evidence.LoadSummary.Stopped "interrupted") or errors pass AbortErrorRate ("aborted"). The error is
 // a *ConfigError when cfg is refused (nothing was dialled), a *PreflightError when the run did
 // not start, wraps ErrUnreachable when nothing answered, and is anything else when the harness
 // failed (files not written).
-func Run(ctx context.Context, cfg Config) (*Summary, error) {
+func Run(ctx context.Context, cfg Config) (*evidence.LoadSummary, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -243,13 +243,13 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err := out.keep(); err != nil {
 		return nil, err
 	}
-	sum.Files = append(sum.Files, ResultsFile)
-	if err := col.writePlot(filepath.Join(cfg.Dir, PlotFile), cfg.Name); err != nil {
+	sum.Files = append(sum.Files, evidence.ResultsFile)
+	if err := col.writePlot(filepath.Join(cfg.Dir, evidence.PlotFile), cfg.Name); err != nil {
 		sum.Problems = append(sum.Problems, "plot: "+err.Error())
 	} else {
-		sum.Files = append(sum.Files, PlotFile)
+		sum.Files = append(sum.Files, evidence.PlotFile)
 	}
-	sum.Files = append(sum.Files, SummaryFile)
+	sum.Files = append(sum.Files, evidence.LoadSummaryName)
 
 	col.finish(sum)
 	if cache != nil {
@@ -267,7 +267,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		sum.Stopped = "aborted"
 	}
 	decide(sum, &cfg, col)
-	if err := sum.WriteJSON(filepath.Join(cfg.Dir, SummaryFile)); err != nil {
+	if err := sum.WriteJSON(filepath.Join(cfg.Dir, evidence.LoadSummaryName)); err != nil {
 		return nil, err
 	}
 	if sum.Requests > 0 && uint64(sum.StatusCodes["0"]) == sum.Requests {
@@ -302,9 +302,9 @@ func (c *Config) setDefaults() {
 }
 
 // newSummary is the summary of a run about to start: what it was asked to do.
-func newSummary(cfg *Config) *Summary {
-	sum := &Summary{Schema: SummarySchema, Mode: string(cfg.Mode), Name: cfg.Name, TokenURL: cfg.TokenURL, ClientID: cfg.ClientID,
-		Plan: Plan{DurationMS: msOf(cfg.Duration), Workers: cfg.Workers, MaxWorkers: cfg.MaxWorkers, Connections: cfg.Connections, HTTP2: cfg.HTTP2}}
+func newSummary(cfg *Config) *evidence.LoadSummary {
+	sum := &evidence.LoadSummary{Schema: evidence.LoadSummarySchema, Mode: string(cfg.Mode), Name: cfg.Name, TokenURL: cfg.TokenURL, ClientID: cfg.ClientID,
+		Plan: evidence.Plan{DurationMS: msOf(cfg.Duration), Workers: cfg.Workers, MaxWorkers: cfg.MaxWorkers, Connections: cfg.Connections, HTTP2: cfg.HTTP2}}
 	if sum.Plan.Connections <= 0 {
 		sum.Plan.Connections = vegeta.DefaultConnections
 	}
@@ -318,7 +318,7 @@ func newSummary(cfg *Config) *Summary {
 
 // prepare checks the target answers (the preflight request, or warming the token caches of a
 // cached run) and returns what the attack sends, at which pace, and the caches.
-func prepare(ctx context.Context, cfg *Config, sum *Summary, plain *http.Client) (vegeta.Target, vegeta.Pacer, *cacheRun, error) {
+func prepare(ctx context.Context, cfg *Config, sum *evidence.LoadSummary, plain *http.Client) (vegeta.Target, vegeta.Pacer, *cacheRun, error) {
 	var inner vegeta.Pacer = cfg.Rate
 	if cfg.Mode.Ramps() {
 		slope := (cfg.To - cfg.From) / cfg.Duration.Seconds()
@@ -393,7 +393,7 @@ type resultsFile struct {
 }
 
 func newResultsFile(dir string) (*resultsFile, error) {
-	f, err := os.CreateTemp(dir, "."+ResultsFile+".*")
+	f, err := os.CreateTemp(dir, "."+evidence.ResultsFile+".*")
 	if err != nil {
 		return nil, err
 	}
@@ -403,12 +403,12 @@ func newResultsFile(dir string) (*resultsFile, error) {
 // keep flushes and renames the file into place as results.bin.
 func (r *resultsFile) keep() error {
 	if err := r.w.Flush(); err != nil {
-		return fmt.Errorf("writing %s: %w", ResultsFile, err)
+		return fmt.Errorf("writing %s: %w", evidence.ResultsFile, err)
 	}
 	if err := r.f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", ResultsFile, err)
+		return fmt.Errorf("writing %s: %w", evidence.ResultsFile, err)
 	}
-	return os.Rename(r.f.Name(), filepath.Join(filepath.Dir(r.f.Name()), ResultsFile))
+	return os.Rename(r.f.Name(), filepath.Join(filepath.Dir(r.f.Name()), evidence.ResultsFile))
 }
 
 // discard removes the temporary file (nothing once kept).
@@ -417,7 +417,7 @@ func (r *resultsFile) discard() {
 	os.Remove(r.f.Name())
 }
 
-func firstError(s *Summary) string {
+func firstError(s *evidence.LoadSummary) string {
 	if len(s.Errors) > 0 {
 		return s.Errors[0].Error
 	}
@@ -426,7 +426,7 @@ func firstError(s *Summary) string {
 
 // decide evaluates the thresholds, and whether the generator kept up, and sets Result and
 // Reason.
-func decide(sum *Summary, cfg *Config, col *collector) {
+func decide(sum *evidence.LoadSummary, cfg *Config, col *collector) {
 	var failed []string
 	if cfg.Mode.Ramps() {
 		sum.Steps, sum.HighestRate = col.rampSteps(cfg)
@@ -650,14 +650,14 @@ func (c *collector) writePlot(path, title string) error {
 }
 
 // finish fills sum with the collected figures.
-func (c *collector) finish(sum *Summary) {
+func (c *collector) finish(sum *evidence.LoadSummary) {
 	c.m.Close()
 	pauses, paused := c.pacer.stats()
-	sum.RateLimited = RateLimited{Pauses: pauses, PausedMS: msOf(paused)}
+	sum.RateLimited = evidence.RateLimited{Pauses: pauses, PausedMS: msOf(paused)}
 	fillFromMetrics(sum, &c.m)
 	sum.Errors = c.errs.counts()
 	if c.lagN > 0 {
-		sum.ScheduleLag = &ScheduleLag{P50MS: msOf(c.lag.Quantile(0.5)), P99MS: msOf(c.lag.Quantile(0.99)), MaxMS: msOf(c.lag.Max),
+		sum.ScheduleLag = &evidence.ScheduleLag{P50MS: msOf(c.lag.Quantile(0.5)), P99MS: msOf(c.lag.Quantile(0.99)), MaxMS: msOf(c.lag.Max),
 			Late: c.late, LateAfterMS: msOf(c.cfg.LateAfter)}
 	}
 	if c.tokens != nil {
@@ -670,10 +670,10 @@ func (c *collector) finish(sum *Summary) {
 
 // rampSteps evaluates each ramp step against the thresholds (and whether it kept up with its
 // planned rate) and returns the steps and the highest rate that held.
-func (c *collector) rampSteps(cfg *Config) ([]Step, *float64) {
+func (c *collector) rampSteps(cfg *Config) ([]evidence.Step, *float64) {
 	stepDur := cfg.Duration / time.Duration(len(c.steps))
 	slope := (cfg.To - cfg.From) / cfg.Duration.Seconds()
-	var out []Step
+	var out []evidence.Step
 	highest := 0.0
 	holding := true
 	thresholds := cfg.Thresholds
@@ -684,14 +684,14 @@ func (c *collector) rampSteps(cfg *Config) ([]Step, *float64) {
 		st.m.Close()
 		lo := cfg.From + slope*stepDur.Seconds()*float64(i)
 		hi := cfg.From + slope*stepDur.Seconds()*float64(i+1)
-		s := Step{Index: i, FromRate: lo, ToRate: hi, Requests: st.m.Requests, Success: st.m.Success, LatencyMS: latenciesOf(&st.m)}
+		s := evidence.Step{Index: i, FromRate: lo, ToRate: hi, Requests: st.m.Requests, Success: st.m.Success, LatencyMS: latenciesOf(&st.m)}
 		s.AchievedRate = float64(st.m.Requests) / stepDur.Seconds()
-		view := &Summary{LatencyMS: s.LatencyMS, Success: st.m.Success, Throughput: st.m.Throughput, Rate: s.AchievedRate}
+		view := &evidence.LoadSummary{LatencyMS: s.LatencyMS, Success: st.m.Success, Throughput: st.m.Throughput, Rate: s.AchievedRate}
 		if st.m.Requests > 0 {
 			view.RateLimited.Ratio = float64(st.m.StatusCodes[code429]) / float64(st.m.Requests)
 		}
 		if st.lagN > 0 {
-			view.ScheduleLag = &ScheduleLag{P50MS: msOf(st.lag.Quantile(0.5)), P99MS: msOf(st.lag.Quantile(0.99)), MaxMS: msOf(st.lag.Max)}
+			view.ScheduleLag = &evidence.ScheduleLag{P50MS: msOf(st.lag.Quantile(0.5)), P99MS: msOf(st.lag.Quantile(0.99)), MaxMS: msOf(st.lag.Max)}
 		}
 		if want := (lo + hi) / 2; s.AchievedRate < 0.95*want {
 			s.Failed = append(s.Failed, fmt.Sprintf("sent %.1f/s of a planned %.1f/s", s.AchievedRate, want))
@@ -758,13 +758,13 @@ func (t *errorTally) add(kind string) string {
 }
 
 // counts lists the kinds and their counts, "other errors" last.
-func (t *errorTally) counts() []ErrorCount {
-	var out []ErrorCount
+func (t *errorTally) counts() []evidence.ErrorCount {
+	var out []evidence.ErrorCount
 	for _, e := range t.order {
-		out = append(out, ErrorCount{Error: e, Count: t.n[e]})
+		out = append(out, evidence.ErrorCount{Error: e, Count: t.n[e]})
 	}
 	if t.other > 0 {
-		out = append(out, ErrorCount{Error: otherErrors, Count: t.other})
+		out = append(out, evidence.ErrorCount{Error: otherErrors, Count: t.other})
 	}
 	return out
 }

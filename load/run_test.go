@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/authzcheck/authzcheck/internal/buildinfo"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/mock"
 	"github.com/authzcheck/authzcheck/tokencache"
 )
@@ -70,7 +73,7 @@ func TestIssuanceWritesVegetaResultsAndSummary(t *testing.T) {
 			sum, err := Run(context.Background(), cfg)
 			require.NoError(t, err)
 
-			results := decodeResults(t, filepath.Join(cfg.Dir, ResultsFile))
+			results := decodeResults(t, filepath.Join(cfg.Dir, evidence.ResultsFile))
 			require.NotEmpty(t, results)
 			assert.Equal(t, uint64(len(results)), sum.Requests, "summary and results.bin agree")
 			for _, r := range results {
@@ -80,7 +83,7 @@ func TestIssuanceWritesVegetaResultsAndSummary(t *testing.T) {
 			}
 			assert.InDelta(t, 50, len(results), 8, "about rate x duration requests")
 
-			onDisk, err := ReadSummary(filepath.Join(cfg.Dir, SummaryFile))
+			onDisk, err := evidence.ReadLoadSummary(filepath.Join(cfg.Dir, evidence.LoadSummaryName))
 			require.NoError(t, err)
 			assert.Equal(t, sum.Requests, onDisk.Requests)
 			assert.Equal(t, "passed", onDisk.Result, onDisk.Reason)
@@ -95,7 +98,7 @@ func TestIssuanceWritesVegetaResultsAndSummary(t *testing.T) {
 			require.NotNil(t, onDisk.ScheduleLag)
 			require.Len(t, onDisk.Thresholds, 2)
 			assert.True(t, onDisk.Thresholds[0].Held)
-			plot, err := os.ReadFile(filepath.Join(cfg.Dir, PlotFile))
+			plot, err := os.ReadFile(filepath.Join(cfg.Dir, evidence.PlotFile))
 			require.NoError(t, err)
 			assert.Contains(t, string(plot), "<html")
 			assert.NotContains(t, string(plot), "<script src=", "the plot is self-contained")
@@ -247,10 +250,10 @@ func TestInterruptedRunStillWritesWhatItMeasured(t *testing.T) {
 	assert.Less(t, time.Since(start), 10*time.Second, "a cancelled run stops promptly")
 	assert.Equal(t, "interrupted", sum.Stopped)
 	assert.Equal(t, "failed", sum.Result)
-	results := decodeResults(t, filepath.Join(cfg.Dir, ResultsFile))
+	results := decodeResults(t, filepath.Join(cfg.Dir, evidence.ResultsFile))
 	assert.GreaterOrEqual(t, len(results), 20)
 	assert.Equal(t, uint64(len(results)), sum.Requests)
-	_, err = os.Stat(filepath.Join(cfg.Dir, SummaryFile))
+	_, err = os.Stat(filepath.Join(cfg.Dir, evidence.LoadSummaryName))
 	assert.NoError(t, err)
 }
 
@@ -284,7 +287,7 @@ func TestInterruptedRunCutsHungRequestsAfterTheGrace(t *testing.T) {
 	require.NotNil(t, sum)
 	assert.Less(t, took, 10*time.Second, "hung requests end a grace period after the stop, not at their 30 s timeout")
 	assert.Equal(t, "interrupted", sum.Stopped)
-	results := decodeResults(t, filepath.Join(cfg.Dir, ResultsFile))
+	results := decodeResults(t, filepath.Join(cfg.Dir, evidence.ResultsFile))
 	require.GreaterOrEqual(t, len(results), 5)
 	for _, r := range results {
 		assert.NotEmpty(t, r.Error, "request %d was cut, not answered", r.Seq)
@@ -364,7 +367,7 @@ func TestMergeSumsTheTokenCachesOfCachedRuns(t *testing.T) {
 		require.NotNil(t, sum.Cache)
 		fetches += sum.Cache.TokenFetches
 		lifetimes += sum.Cache.Lifetimes
-		files = append(files, filepath.Join(cfg.Dir, ResultsFile))
+		files = append(files, filepath.Join(cfg.Dir, evidence.ResultsFile))
 	}
 	m, err := Merge(files)
 	require.NoError(t, err)
@@ -388,7 +391,7 @@ func TestMergeCombinesGenerators(t *testing.T) {
 		sum, err := Run(context.Background(), cfg)
 		require.NoError(t, err)
 		total += sum.Requests
-		files = append(files, filepath.Join(cfg.Dir, ResultsFile))
+		files = append(files, filepath.Join(cfg.Dir, evidence.ResultsFile))
 	}
 	m, err := Merge(files)
 	require.NoError(t, err)
@@ -455,7 +458,7 @@ func TestMergeReadsJSONAndCSVResults(t *testing.T) {
 	assert.Equal(t, uint64(4), m.Requests)
 	assert.Equal(t, 2, m.StatusCodes["200"])
 	assert.Equal(t, int64(2), m.RateLimited.Responses)
-	assert.Equal(t, []ErrorCount{{Error: "429 Too Many Requests", Count: 2}}, m.Errors)
+	assert.Equal(t, []evidence.ErrorCount{{Error: "429 Too Many Requests", Count: 2}}, m.Errors)
 }
 
 func TestErrorTallyCountsKindsInOrderThenOther(t *testing.T) {
@@ -468,7 +471,42 @@ func TestErrorTallyCountsKindsInOrderThenOther(t *testing.T) {
 	assert.Equal(t, "other errors", tally.add("and another"))
 	got := tally.counts()
 	require.Len(t, got, maxErrorKinds+1)
-	assert.Equal(t, ErrorCount{Error: "kind a", Count: 2}, got[0])
-	assert.Equal(t, ErrorCount{Error: "kind b", Count: 1}, got[1])
-	assert.Equal(t, ErrorCount{Error: "other errors", Count: 2}, got[maxErrorKinds])
+	assert.Equal(t, evidence.ErrorCount{Error: "kind a", Count: 2}, got[0])
+	assert.Equal(t, evidence.ErrorCount{Error: "kind b", Count: 1}, got[1])
+	assert.Equal(t, evidence.ErrorCount{Error: "other errors", Count: 2}, got[maxErrorKinds])
+}
+
+// Every request of a run, token requests and API calls, says who called.
+func TestEveryRequestCarriesTheUserAgent(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		agents = map[string][]string{}
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		agents[r.URL.Path] = append(agents[r.URL.Path], r.Header.Get("User-Agent"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"access_token":"opaque","token_type":"Bearer","expires_in":1}`))
+	}))
+	defer srv.Close()
+	for _, mode := range []Mode{ModeIssuance, ModeCached, ModeRamp} {
+		cfg := validConfig(mode)
+		cfg.TokenURL, cfg.APIURL, cfg.Duration = srv.URL+"/token", srv.URL+"/api", 1500*time.Millisecond
+		cfg.Rate, cfg.From, cfg.To, cfg.Steps = vegeta.Rate{Freq: 20, Per: time.Second}, 10, 20, 1
+		cfg.ClientID, cfg.ClientSecret = "ua-client", "ua-secret-value"
+		cfg.Dir = filepath.Join(t.TempDir(), "load")
+		_, err := Run(context.Background(), cfg)
+		require.NoError(t, err, mode)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := buildinfo.UserAgent()
+	require.Greater(t, len(agents["/token"]), 2, "token requests: the attacks, the preflights, the cache's fetches")
+	require.NotEmpty(t, agents["/api"])
+	for path, got := range agents {
+		for _, ua := range got {
+			assert.Equal(t, want, ua, path)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package load
 
 import (
 	"fmt"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"strconv"
 	"strings"
 	"time"
@@ -33,49 +34,49 @@ type metric struct {
 	aliases []string
 	kind    metricKind
 	mode    Mode
-	measure func(*Summary) (float64, bool)
+	measure func(*evidence.LoadSummary) (float64, bool)
 }
 
 // metrics is every metric a threshold may name, in the order the help lists them: the one
 // table that parsing, the help text and evaluation read.
 var metrics = []metric{
-	{name: "p50", kind: kindDuration, measure: func(s *Summary) (float64, bool) { return s.LatencyMS.P50, true }},
-	{name: "p90", kind: kindDuration, measure: func(s *Summary) (float64, bool) { return s.LatencyMS.P90, true }},
-	{name: "p95", kind: kindDuration, measure: func(s *Summary) (float64, bool) { return s.LatencyMS.P95, true }},
-	{name: "p99", kind: kindDuration, measure: func(s *Summary) (float64, bool) { return s.LatencyMS.P99, true }},
-	{name: "p99.9", aliases: []string{"p999", "p99_9"}, kind: kindDuration, measure: func(s *Summary) (float64, bool) { return s.LatencyMS.P999, true }},
-	{name: "mean", kind: kindDuration, measure: func(s *Summary) (float64, bool) { return s.LatencyMS.Mean, true }},
-	{name: "min", kind: kindDuration, measure: func(s *Summary) (float64, bool) { return s.LatencyMS.Min, true }},
-	{name: "max", kind: kindDuration, measure: func(s *Summary) (float64, bool) { return s.LatencyMS.Max, true }},
-	{name: "lag_p99", kind: kindDuration, measure: func(s *Summary) (float64, bool) {
+	{name: "p50", kind: kindDuration, measure: func(s *evidence.LoadSummary) (float64, bool) { return s.LatencyMS.P50, true }},
+	{name: "p90", kind: kindDuration, measure: func(s *evidence.LoadSummary) (float64, bool) { return s.LatencyMS.P90, true }},
+	{name: "p95", kind: kindDuration, measure: func(s *evidence.LoadSummary) (float64, bool) { return s.LatencyMS.P95, true }},
+	{name: "p99", kind: kindDuration, measure: func(s *evidence.LoadSummary) (float64, bool) { return s.LatencyMS.P99, true }},
+	{name: "p99.9", aliases: []string{"p999", "p99_9"}, kind: kindDuration, measure: func(s *evidence.LoadSummary) (float64, bool) { return s.LatencyMS.P999, true }},
+	{name: "mean", kind: kindDuration, measure: func(s *evidence.LoadSummary) (float64, bool) { return s.LatencyMS.Mean, true }},
+	{name: "min", kind: kindDuration, measure: func(s *evidence.LoadSummary) (float64, bool) { return s.LatencyMS.Min, true }},
+	{name: "max", kind: kindDuration, measure: func(s *evidence.LoadSummary) (float64, bool) { return s.LatencyMS.Max, true }},
+	{name: "lag_p99", kind: kindDuration, measure: func(s *evidence.LoadSummary) (float64, bool) {
 		if s.ScheduleLag == nil {
 			return 0, false
 		}
 		return s.ScheduleLag.P99MS, true
 	}},
-	{name: "success", kind: kindRatio, measure: func(s *Summary) (float64, bool) { return s.Success, true }},
+	{name: "success", kind: kindRatio, measure: func(s *evidence.LoadSummary) (float64, bool) { return s.Success, true }},
 	{name: "429_rate", aliases: []string{"rate_429", "429-rate", "ratelimited"}, kind: kindRatio,
-		measure: func(s *Summary) (float64, bool) { return s.RateLimited.Ratio, true }},
-	{name: "throughput", kind: kindNumber, measure: func(s *Summary) (float64, bool) { return s.Throughput, true }},
-	{name: "rate", kind: kindNumber, measure: func(s *Summary) (float64, bool) { return s.Rate, true }},
-	{name: "fetches_per_call", kind: kindNumber, mode: ModeCached, measure: func(s *Summary) (float64, bool) {
-		return cacheFigure(s, func(c *CacheFigures) float64 { return c.FetchesPerCall })
+		measure: func(s *evidence.LoadSummary) (float64, bool) { return s.RateLimited.Ratio, true }},
+	{name: "throughput", kind: kindNumber, measure: func(s *evidence.LoadSummary) (float64, bool) { return s.Throughput, true }},
+	{name: "rate", kind: kindNumber, measure: func(s *evidence.LoadSummary) (float64, bool) { return s.Rate, true }},
+	{name: "fetches_per_call", kind: kindNumber, mode: ModeCached, measure: func(s *evidence.LoadSummary) (float64, bool) {
+		return cacheFigure(s, func(c *evidence.CacheFigures) float64 { return c.FetchesPerCall })
 	}},
-	{name: "fetches_per_lifetime", kind: kindNumber, mode: ModeCached, measure: func(s *Summary) (float64, bool) {
+	{name: "fetches_per_lifetime", kind: kindNumber, mode: ModeCached, measure: func(s *evidence.LoadSummary) (float64, bool) {
 		if s.Cache == nil || s.Cache.Lifetimes <= 0 {
 			return 0, false // no token expiry, no lifetimes
 		}
 		return s.Cache.FetchesPerLifetime, true
 	}},
-	{name: "stalls", kind: kindNumber, mode: ModeCached, measure: func(s *Summary) (float64, bool) {
-		return cacheFigure(s, func(c *CacheFigures) float64 { return float64(c.Stalls) })
+	{name: "stalls", kind: kindNumber, mode: ModeCached, measure: func(s *evidence.LoadSummary) (float64, bool) {
+		return cacheFigure(s, func(c *evidence.CacheFigures) float64 { return float64(c.Stalls) })
 	}},
-	{name: "retries_401", kind: kindNumber, mode: ModeCached, measure: func(s *Summary) (float64, bool) {
-		return cacheFigure(s, func(c *CacheFigures) float64 { return float64(c.Retries401) })
+	{name: "retries_401", kind: kindNumber, mode: ModeCached, measure: func(s *evidence.LoadSummary) (float64, bool) {
+		return cacheFigure(s, func(c *evidence.CacheFigures) float64 { return float64(c.Retries401) })
 	}},
 }
 
-func cacheFigure(s *Summary, f func(*CacheFigures) float64) (float64, bool) {
+func cacheFigure(s *evidence.LoadSummary, f func(*evidence.CacheFigures) float64) (float64, bool) {
 	if s.Cache == nil {
 		return 0, false
 	}
@@ -223,7 +224,7 @@ func (t Threshold) String() string {
 }
 
 // measure reads the threshold's metric from a summary (or a ramp step's view of one).
-func (t Threshold) measure(s *Summary) (float64, bool) {
+func (t Threshold) measure(s *evidence.LoadSummary) (float64, bool) {
 	m, ok := metricNamed(t.Metric)
 	if !ok {
 		return 0, false
@@ -232,9 +233,9 @@ func (t Threshold) measure(s *Summary) (float64, bool) {
 }
 
 // Evaluate measures the threshold against s.
-func (t Threshold) Evaluate(s *Summary) ThresholdCheck {
+func (t Threshold) Evaluate(s *evidence.LoadSummary) evidence.ThresholdCheck {
 	v, ok := t.measure(s)
-	c := ThresholdCheck{Expr: t.Expr, Value: v}
+	c := evidence.ThresholdCheck{Expr: t.Expr, Value: v}
 	if !ok {
 		c.Measured = "not measured"
 		return c

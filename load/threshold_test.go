@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -56,8 +57,8 @@ func TestParseThresholdsRefusesAMetricOfAnotherMode(t *testing.T) {
 }
 
 func TestThresholdEvaluate(t *testing.T) {
-	s := &Summary{LatencyMS: Latencies{P50: 10, P99: 300, P999: 900, Mean: 20, Max: 1000}, Success: 0.998,
-		RateLimited: RateLimited{Ratio: 0.02}, Cache: &CacheFigures{FetchesPerCall: 0.5, Lifetimes: 10, FetchesPerLifetime: 1.4}}
+	s := &evidence.LoadSummary{LatencyMS: evidence.Latencies{P50: 10, P99: 300, P999: 900, Mean: 20, Max: 1000}, Success: 0.998,
+		RateLimited: evidence.RateLimited{Ratio: 0.02}, Cache: &evidence.CacheFigures{FetchesPerCall: 0.5, Lifetimes: 10, FetchesPerLifetime: 1.4}}
 	cases := []struct {
 		expr     string
 		held     bool
@@ -88,11 +89,11 @@ func TestThresholdEvaluate(t *testing.T) {
 		})
 	}
 	th, _ := ParseThreshold("fetches_per_call<1")
-	got := th.Evaluate(&Summary{})
+	got := th.Evaluate(&evidence.LoadSummary{})
 	assert.False(t, got.Held, "a metric the run did not measure fails its threshold")
 	assert.Equal(t, "not measured", got.Measured)
 	th, _ = ParseThreshold("fetches_per_lifetime<2")
-	got = th.Evaluate(&Summary{Cache: &CacheFigures{}})
+	got = th.Evaluate(&evidence.LoadSummary{Cache: &evidence.CacheFigures{}})
 	assert.False(t, got.Held, "no token expiry, no lifetimes: not measured")
 	assert.Equal(t, "not measured", got.Measured)
 }
@@ -158,9 +159,9 @@ func FuzzParseRate(f *testing.F) {
 // Every metric of the table parses, is listed in the help, applies to the modes it says, and
 // is measured from the summary field it names.
 func TestEveryMetricParsesIsListedAndMeasured(t *testing.T) {
-	s := &Summary{LatencyMS: Latencies{Min: 1, Mean: 2, P50: 3, P90: 4, P95: 5, P99: 6, P999: 7, Max: 8},
-		Success: 0.9, Throughput: 90, Rate: 100, RateLimited: RateLimited{Ratio: 0.1}, ScheduleLag: &ScheduleLag{P99MS: 9},
-		Cache: &CacheFigures{FetchesPerCall: 0.25, FetchesPerLifetime: 1.25, Lifetimes: 4, Stalls: 3, Retries401: 2}}
+	s := &evidence.LoadSummary{LatencyMS: evidence.Latencies{Min: 1, Mean: 2, P50: 3, P90: 4, P95: 5, P99: 6, P999: 7, Max: 8},
+		Success: 0.9, Throughput: 90, Rate: 100, RateLimited: evidence.RateLimited{Ratio: 0.1}, ScheduleLag: &evidence.ScheduleLag{P99MS: 9},
+		Cache: &evidence.CacheFigures{FetchesPerCall: 0.25, FetchesPerLifetime: 1.25, Lifetimes: 4, Stalls: 3, Retries401: 2}}
 	want := map[string]float64{"p50": 3, "p90": 4, "p95": 5, "p99": 6, "p99.9": 7, "mean": 2, "min": 1, "max": 8,
 		"lag_p99": 9, "success": 0.9, "429_rate": 0.1, "throughput": 90, "rate": 100,
 		"fetches_per_call": 0.25, "fetches_per_lifetime": 1.25, "stalls": 3, "retries_401": 2}

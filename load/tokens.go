@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/internal/jwtexp"
 )
 
@@ -20,7 +21,7 @@ const maxExactTokens = 65536
 type tokenStats struct {
 	seed     maphash.Seed
 	seen     map[uint64]firstSeen // token hash -> its first answer
-	f        TokenFigures
+	f        evidence.TokenFigures
 	last     uint64
 	driftSum float64
 	driftN   int64
@@ -36,7 +37,7 @@ type tokenStats struct {
 }
 
 func newTokenStats() *tokenStats {
-	return &tokenStats{seed: maphash.MakeSeed(), seen: map[uint64]firstSeen{}, f: TokenFigures{DistinctExact: true}}
+	return &tokenStats{seed: maphash.MakeSeed(), seen: map[uint64]firstSeen{}, f: evidence.TokenFigures{DistinctExact: true}}
 }
 
 // firstSeen is a token's first answer: its expires_in and when it was received (Unix ns).
@@ -144,7 +145,7 @@ func (t *tokenStats) add(body []byte, recv time.Time) {
 }
 
 // figures classifies the server's policy and returns the figures.
-func (t *tokenStats) figures() *TokenFigures {
+func (t *tokenStats) figures() *evidence.TokenFigures {
 	f := t.f
 	if t.driftN > 0 {
 		f.DriftMeanMS = t.driftSum / float64(t.driftN)

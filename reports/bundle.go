@@ -13,11 +13,6 @@ import (
 	"github.com/authzcheck/authzcheck/internal/evidence"
 )
 
-// TranscriptsDir is where a conformance run keeps its exchanges.
-//
-//go:fix inline
-const TranscriptsDir = evidence.TranscriptsDir
-
 // Bundle is an evidence bundle read back from its directory: what the report is rendered from.
 // Any part may be missing (nil): a load-only bundle has no Summary, an unsealed one no Manifest.
 type Bundle struct {

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/reports"
 	"github.com/authzcheck/authzcheck/reports/reportstest"
 )
@@ -68,7 +69,7 @@ func TestE2EReportInChromium(t *testing.T) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
 	require.NoError(t, reportstest.WriteBundle(bundle, true, priv))
-	reportPath := filepath.Join(bundle, reports.ReportFile)
+	reportPath := filepath.Join(bundle, evidence.ReportFile)
 	b, err := reports.ReadBundle(bundle)
 	require.NoError(t, err)
 

@@ -23,14 +23,6 @@ import (
 // ManifestSchema names the version of manifest.json's layout.
 const ManifestSchema = "authzcheck.manifest/v1"
 
-// Run kinds.
-//
-//go:fix inline
-const (
-	KindConformance = evidence.KindConformance
-	KindLoad        = evidence.KindLoad
-)
-
 // Manifest is manifest.json: what the bundle is (the runs that wrote into it, the harness that
 // ran them, their configuration and counts) and every file it holds with its SHA-256. It never
 // holds a secret. The top-level run fields describe the bundle's primary run: its last
@@ -164,7 +156,7 @@ func Finalize(dir string, run evidence.RunInfo, opts FinalizeOptions) error {
 	if err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
-	// report.html and manifest.json are built from RunInfo (target URL, client ID, waiver
+	// report.html and manifest.json are built from evidence.RunInfo (target URL, client ID, waiver
 	// reasons), which no redactor saw: they are scanned like the rest, and both before either is
 	// written, so a refusal leaves the bundle as it was.
 	if err := scanBytes(html, forms); err != nil {

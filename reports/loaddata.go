@@ -20,22 +20,8 @@ import (
 	"github.com/authzcheck/authzcheck/internal/evidence"
 )
 
-// Paths of a load run's files inside a bundle.
-//
-//go:fix inline
-const (
-	LoadResultsFile = evidence.LoadResultsFile
-	LoadSummaryFile = evidence.LoadSummaryFile
-	LoadPlotFile    = evidence.LoadPlotFile
-)
-
 // maxSeriesPoints bounds the latency-over-time series: longer runs use wider buckets.
 const maxSeriesPoints = 600
-
-// Percentiles are latencies in milliseconds: the one type of load/summary.json's latencies.
-//
-//go:fix inline
-type Percentiles = evidence.Latencies
 
 // LoadFigures summarise a load run for the manifest and the report. They are the figures of
 // load/summary.json, the ones its thresholds were judged on (Vegeta's metrics: t-digest

@@ -36,7 +36,7 @@ type Stage struct {
 	done    bool // renamed into place, or left for the user to recover
 }
 
-// Open checks dir before a run of kind (KindConformance or KindLoad) starts, and stages it:
+// Open checks dir before a run of kind (evidence.KindConformance or evidence.KindLoad) starts, and stages it:
 //
 //   - a directory that does not exist, or is empty, starts a new bundle;
 //   - a directory holding files but no SHA256SUMS is not a bundle the harness wrote: refused,

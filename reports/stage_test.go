@@ -15,27 +15,6 @@ import (
 	"github.com/authzcheck/authzcheck/reports/reportstest"
 )
 
-// snapshot is every file under root (relative path to contents), the staging and replaced
-// directories beside a bundle included: what a refused or failed run must leave as it was.
-func snapshot(t *testing.T, root string) map[string]string {
-	t.Helper()
-	files := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		require.NoError(t, err)
-		rel, _ := filepath.Rel(root, p)
-		if d.IsDir() {
-			files[rel+"/"] = ""
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		require.NoError(t, err)
-		files[rel] = string(data)
-		return nil
-	})
-	require.NoError(t, err)
-	return files
-}
-
 // sealedConformance writes a sealed conformance bundle at root/ev and returns its path.
 func sealedConformance(t *testing.T, root string) string {
 	t.Helper()
@@ -142,7 +121,7 @@ func TestOpenRefusesWhatTheHarnessDidNotWrite(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
 			dir := tc.setup(t, root)
-			before := snapshot(t, root)
+			before := reportstest.Snapshot(t, root)
 			st, err := reports.Open(dir, tc.kind)
 			require.Error(t, err)
 			assert.Nil(t, st)
@@ -150,7 +129,7 @@ func TestOpenRefusesWhatTheHarnessDidNotWrite(t *testing.T) {
 			for _, w := range tc.want {
 				assert.Contains(t, err.Error(), w)
 			}
-			assert.Equal(t, before, snapshot(t, root), "nothing written")
+			assert.Equal(t, before, reportstest.Snapshot(t, root), "nothing written")
 		})
 	}
 }
@@ -180,12 +159,12 @@ func TestAFailedRunLeavesTheBundleAsItWas(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
 			dir := sealedConformance(t, root)
-			before := snapshot(t, root)
+			before := reportstest.Snapshot(t, root)
 			st, err := reports.Open(dir, evidence.KindLoad)
 			require.NoError(t, err)
 			tc.fail(t, st)
 			require.NoError(t, st.Close())
-			assert.Equal(t, before, snapshot(t, root), "the bundle is as it was, and nothing is beside it")
+			assert.Equal(t, before, reportstest.Snapshot(t, root), "the bundle is as it was, and nothing is beside it")
 			requireVerifies(t, dir)
 		})
 	}
@@ -202,12 +181,12 @@ func TestConformanceThenLoadIntoOneBundle(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, st.Seal(reportstest.ConformanceRun(), reportstest.Options(nil)))
 	require.NoError(t, st.Close())
-	first := snapshot(t, dir)
+	first := reportstest.Snapshot(t, dir)
 
 	st, err = reports.Open(dir, evidence.KindLoad)
 	require.NoError(t, err)
 	defer st.Close()
-	assert.Equal(t, first, snapshot(t, st.Dir()), "the staging directory is a copy of the bundle")
+	assert.Equal(t, first, reportstest.Snapshot(t, st.Dir()), "the staging directory is a copy of the bundle")
 	require.NoError(t, reportstest.WriteLoad(st.Dir()))
 	require.NoError(t, st.Seal(reportstest.LoadRun(), reportstest.Options(nil)))
 
@@ -243,13 +222,13 @@ func TestSealLeavesTheNewBundleAsideWhenTheOldOneChangedDuringTheRun(t *testing.
 	defer st.Close()
 	require.NoError(t, reportstest.WriteLoad(st.Dir()))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "late.txt"), []byte("added during the run"), 0o644))
-	before := snapshot(t, dir)
+	before := reportstest.Snapshot(t, dir)
 
 	err = st.Seal(reportstest.LoadRun(), reportstest.Options(nil))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "changed during the run")
 	assert.Contains(t, err.Error(), st.Dir())
-	assert.Equal(t, before, snapshot(t, dir), "the bundle is not touched")
+	assert.Equal(t, before, reportstest.Snapshot(t, dir), "the bundle is not touched")
 	requireVerifies(t, st.Dir())
 	require.NoError(t, st.Close())
 	assert.DirExists(t, st.Dir(), "the new sealed bundle stays for the user")

@@ -13,20 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"github.com/authzcheck/authzcheck/internal/evidence"
-)
-
-// Names of the files that seal a bundle. SHA256SUMS covers every other file; manifest.json lists
-// every file but itself and these two.
-//
-//go:fix inline
-const (
-	SumsFile      = evidence.SumsFile
-	SignatureFile = evidence.SignatureFile
-	ManifestFile  = evidence.ManifestFile
-	SummaryFile   = evidence.SummaryFile
-	ReportFile    = evidence.ReportFile
 )
 
 // FileEntry is one file of a bundle: its slash-separated path relative to the bundle directory,

@@ -1,14 +1,9 @@
 package reports
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -46,22 +41,6 @@ type TimelineEvent struct {
 	Status int   `json:"status"`
 }
 
-// readTimeline reads dir/client/timeline.json; a missing file is (nil, nil).
-func readTimeline(dir string) (*ClientTimeline, error) {
-	b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(TimelineFile)))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var t ClientTimeline
-	if err := json.Unmarshal(b, &t); err != nil {
-		return nil, fmt.Errorf("%s: %w", TimelineFile, err)
-	}
-	return &t, nil
-}
-
 // timelineView is one session's drawing for the template.
 type timelineView struct {
 	Name, About string
@@ -74,7 +53,7 @@ func timelineViews(b *Bundle) ([]timelineView, string) {
 	if b.Dir == "" {
 		return nil, ""
 	}
-	t, err := readTimeline(b.Dir)
+	t, err := readOptionalJSON[ClientTimeline](b.Dir, TimelineFile)
 	if err != nil {
 		return nil, err.Error()
 	}

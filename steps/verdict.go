@@ -30,7 +30,8 @@ func worst(fs []failure) catalog.Level {
 //   - otherwise it passed if any pickle ran, at INFO when every one that ran judged only
 //     information (an opaque token's JWT-02 under rfc6749), and is skipped (with the reason) if
 //     none did;
-//   - a failed check with a waiver that has not expired is waived, with the waiver's reason.
+//   - a failed check with a waiver that has not expired is waived, with the waiver's reason;
+//     one whose waiver has expired stays failed, with a note naming the expired waiver.
 func verdict(c catalog.Check, title, profile string, outs []outcome, skip string, waivers []evidence.Waiver, now time.Time) evidence.CheckResult {
 	res := evidence.CheckResult{ID: c.ID, Title: title, Level: string(c.Level(profile)), Transcripts: []string{}}
 	var (
@@ -90,6 +91,14 @@ func verdict(c catalog.Check, title, profile string, outs []outcome, skip string
 			res.Status, res.Reason = evidence.StatusWaived, w.Reason
 			if w.Expires != "" {
 				res.Reason += " (waiver expires " + w.Expires + ")"
+			}
+		} else {
+			// An expired waiver is not applied, but the row names it, as the manifest and the
+			// report do: summary.json alone must not read as though none had been given.
+			for _, w := range waivers {
+				if w.ID == c.ID && w.ExpiredAt(now) {
+					res.Notes = append(res.Notes, "waiver expired on "+w.Expires+" (not applied): "+w.Reason)
+				}
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/mock"
 	"github.com/authzcheck/authzcheck/reports"
 	"github.com/authzcheck/authzcheck/reports/reportstest"
@@ -33,20 +34,7 @@ func countingTarget(t *testing.T) (*httptest.Server, *atomic.Int64) {
 // dirFiles lists every path under root with its contents.
 func dirFiles(t *testing.T, root string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	require.NoError(t, filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		require.NoError(t, err)
-		rel, _ := filepath.Rel(root, p)
-		if d.IsDir() {
-			out[rel+"/"] = ""
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		require.NoError(t, err)
-		out[rel] = string(b)
-		return nil
-	}))
-	return out
+	return reportstest.Snapshot(t, root)
 }
 
 // Every run refuses an --out it cannot honestly add to before it sends a request, naming the
@@ -195,7 +183,7 @@ func TestConformanceListsAnExpiredWaiverAsExpired(t *testing.T) {
 	require.NotNil(t, b.Manifest)
 	require.Len(t, b.Manifest.Waivers, 1)
 	assert.True(t, b.Manifest.Waivers[0].Expired)
-	page, err := os.ReadFile(filepath.Join(dir, reports.ReportFile))
+	page, err := os.ReadFile(filepath.Join(dir, evidence.ReportFile))
 	require.NoError(t, err)
 	assert.Contains(t, string(page), "expired</span> not applied")
 	assert.Contains(t, string(page), "accepted until 2020")

@@ -83,7 +83,7 @@ func runConformance(env *cli.Env) error {
 	}
 	// The bundle is checked (and a sealed one verified) before any request is sent; the run
 	// writes beside it and Seal puts it in place, so a run failing part-way changes nothing.
-	stage, err := openBundle(dir, reports.KindConformance)
+	stage, err := openBundle(dir, evidence.KindConformance)
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func runConformance(env *cli.Env) error {
 		return cli.Unreachablef("%v", runErr)
 	}
 
-	run := reports.RunInfo{RunID: reports.NewRunID(), Kind: reports.KindConformance, Started: started, Finished: finished,
+	run := evidence.RunInfo{RunID: reports.NewRunID(), Kind: evidence.KindConformance, Started: started, Finished: finished,
 		Profile: t.Profile, Tags: *tags, Strict: *strict, Waivers: ws, TargetURL: t.TokenURL, APIURL: t.APIURL,
 		ClientID: t.ClientID, Result: sum.Result}
 	creds := []reports.Credential{{ID: t.ClientID, Secret: t.ClientSecret}, {ID: t.Client2ID, Secret: t.Client2Secret}}
@@ -139,8 +139,8 @@ func runConformance(env *cli.Env) error {
 
 // conformanceInputs reads the --waivers and --sign-key files: a bad one is a usage error before
 // anything starts, not a run thrown away at the end.
-func conformanceInputs(waivers, signKey string) ([]reports.Waiver, ed25519.PrivateKey, error) {
-	var ws []reports.Waiver
+func conformanceInputs(waivers, signKey string) ([]evidence.Waiver, ed25519.PrivateKey, error) {
+	var ws []evidence.Waiver
 	if waivers != "" {
 		b, err := os.ReadFile(waivers)
 		if err != nil {
@@ -161,7 +161,7 @@ func conformanceInputs(waivers, signKey string) ([]reports.Waiver, ed25519.Priva
 }
 
 // conformanceOutcome turns the run's and the seal's outcome into the exit code's error.
-func conformanceOutcome(sum *reports.Summary, runErr, finErr error, dir string) error {
+func conformanceOutcome(sum *evidence.Summary, runErr, finErr error, dir string) error {
 	switch {
 	case runErr != nil:
 		var ue *steps.UnreachableError
@@ -173,9 +173,9 @@ func conformanceOutcome(sum *reports.Summary, runErr, finErr error, dir string) 
 		return cli.Unreachablef("sealing the evidence: %v", finErr)
 	case sum.Result != evidence.Passed:
 		if sum.Counts.FailedMust > 0 {
-			return cli.Failedf("%d MUST check(s) failed; see %s", sum.Counts.FailedMust, filepath.Join(dir, reports.SummaryFile))
+			return cli.Failedf("%d MUST check(s) failed; see %s", sum.Counts.FailedMust, filepath.Join(dir, evidence.SummaryFile))
 		}
-		return cli.Failedf("%d SHOULD check(s) failed under --strict; see %s", sum.Counts.FailedShould, filepath.Join(dir, reports.SummaryFile))
+		return cli.Failedf("%d SHOULD check(s) failed under --strict; see %s", sum.Counts.FailedShould, filepath.Join(dir, evidence.SummaryFile))
 	}
 	return nil
 }
@@ -203,11 +203,11 @@ func conformanceConfig(t *target) steps.Config {
 
 // printResults prints the failed and warned checks with their reasons, the counts, and where
 // the evidence is. Reasons are already free of secrets and tokens.
-func printResults(w io.Writer, sum *reports.Summary, dir string, quiet bool) {
+func printResults(w io.Writer, sum *evidence.Summary, dir string, quiet bool) {
 	if !quiet {
-		var rows []reports.CheckResult
+		var rows []evidence.CheckResult
 		for _, c := range sum.Checks {
-			if c.Status == reports.StatusFailed || c.Status == reports.StatusWaived {
+			if c.Status == evidence.StatusFailed || c.Status == evidence.StatusWaived {
 				rows = append(rows, c)
 			}
 		}
@@ -217,7 +217,7 @@ func printResults(w io.Writer, sum *reports.Summary, dir string, quiet bool) {
 			fmt.Fprintln(tw, "CHECK\tLEVEL\tSTATUS\tREASON")
 			for _, c := range rows {
 				status := string(c.Status)
-				if c.Status == reports.StatusFailed && catalog.Level(c.Level) == catalog.Should {
+				if c.Status == evidence.StatusFailed && catalog.Level(c.Level) == catalog.Should {
 					status = "warning"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.ID, strings.ToUpper(c.Level), status, clip(c.Reason, 160))
@@ -251,7 +251,7 @@ func openBundle(dir, kind string) (*reports.Stage, error) {
 
 // warnExpired names each waiver whose expiry has come: it is listed in the evidence as expired,
 // and not applied.
-func warnExpired(w io.Writer, ws []reports.Waiver) {
+func warnExpired(w io.Writer, ws []evidence.Waiver) {
 	for _, x := range ws {
 		if x.Expired {
 			fmt.Fprintf(w, "authzcheck conformance: warning: the waiver for %s expired on %s: it is not applied (listed as expired in the report)\n", x.ID, x.Expires)

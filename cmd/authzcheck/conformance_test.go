@@ -17,6 +17,7 @@ import (
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
 	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/mock"
 	"github.com/authzcheck/authzcheck/steps"
 )
@@ -198,4 +199,63 @@ func TestConformanceWarnsAboutASecretOnTheCommandLine(t *testing.T) {
 		"--out", filepath.Join(t.TempDir(), "ev"))
 	assert.Equal(t, cli.ExitOK, code, errOut)
 	assert.Contains(t, errOut, "visible to other users")
+}
+
+// A waiver applies until its expiry: a live one waives the failed check; an expired one is not
+// applied, and summary.json's row stays failed and names it in its notes, as the manifest and
+// the report name it.
+func TestConformanceWaiverOfAFailedCheckInSummaryJSON(t *testing.T) {
+	s, err := mock.New(mock.WithConfig(mock.Config{Quirks: []string{"accept-get"}})) // HTTP-01 (MUST) fails
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	vars := map[string]string{"AUTHZ_TOKEN_URL": s.TokenURL(), "AUTHZ_API_URL": s.APIURL(),
+		"AUTHZ_CLIENT_ID": mock.DefaultClientID, "AUTHZ_CLIENT_SECRET": mock.DefaultClientSecret}
+	const reason = "GET is refused from release 42"
+	cases := []struct {
+		name       string
+		expires    string
+		code       int
+		status     evidence.Status
+		wantReason string // the row's reason holds it
+		wantNote   string // "": no note names an expired waiver
+	}{
+		{"an expired waiver is not applied and the row names it", "2020-01-01", cli.ExitFailed, evidence.StatusFailed,
+			"expected no token", "waiver expired on 2020-01-01 (not applied): " + reason},
+		{"a live waiver waives the failure", "2999-12-31", cli.ExitOK, evidence.StatusWaived,
+			reason + " (waiver expires 2999-12-31)", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			waivers := filepath.Join(t.TempDir(), "waivers.txt")
+			require.NoError(t, os.WriteFile(waivers, []byte("HTTP-01 "+tc.expires+" "+reason+"\n"), 0o600))
+			dir := filepath.Join(t.TempDir(), "ev")
+			code, out, errOut := runCmd(t, vars, "conformance", "--tags", "@HTTP-01", "--quiet", "--waivers", waivers, "--out", dir)
+			require.Equal(t, tc.code, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+
+			b, err := os.ReadFile(filepath.Join(dir, evidence.SummaryFile))
+			require.NoError(t, err)
+			var sum evidence.Summary
+			require.NoError(t, json.Unmarshal(b, &sum))
+			var row *evidence.CheckResult
+			for i := range sum.Checks {
+				if sum.Checks[i].ID == "HTTP-01" {
+					row = &sum.Checks[i]
+				}
+			}
+			require.NotNil(t, row, "HTTP-01 has a row")
+			assert.Equal(t, tc.status, row.Status)
+			var expiredNotes []string
+			for _, n := range row.Notes {
+				if strings.Contains(n, "waiver expired") {
+					expiredNotes = append(expiredNotes, n)
+				}
+			}
+			assert.Contains(t, row.Reason, tc.wantReason)
+			if tc.wantNote == "" {
+				assert.Empty(t, expiredNotes)
+			} else {
+				assert.Equal(t, []string{tc.wantNote}, expiredNotes)
+			}
+		})
+	}
 }

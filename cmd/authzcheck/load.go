@@ -171,7 +171,7 @@ func runLoad(env *cli.Env) error {
 	if sum == nil {
 		return loadRunError(runErr)
 	}
-	run := reports.RunInfo{RunID: reports.NewRunID(), Kind: reports.KindLoad, Started: sum.Started, Finished: sum.Finished,
+	run := evidence.RunInfo{RunID: reports.NewRunID(), Kind: evidence.KindLoad, Started: sum.Started, Finished: sum.Finished,
 		TargetURL: t.TokenURL, ClientID: t.ClientID, Result: sum.Result}
 	if cfg.Mode.CallsAPI() {
 		run.APIURL = t.APIURL
@@ -271,7 +271,7 @@ func loadOutput(out string) (*reports.Stage, error) {
 	if dir == "" {
 		dir = filepath.Join("evidence", time.Now().UTC().Format("20060102T150405Z"))
 	}
-	return openBundle(dir, reports.KindLoad)
+	return openBundle(dir, evidence.KindLoad)
 }
 
 // wireTarget points cfg at the resolved target, and at the embedded mock's own counters.
@@ -282,13 +282,13 @@ func wireTarget(cfg *load.Config, t *target) {
 		return
 	}
 	ctl, id := t.Mock.Control(), t.ClientID
-	cfg.ServerCounters = func(ctx context.Context) (*load.ServerCounters, error) {
+	cfg.ServerCounters = func(ctx context.Context) (*evidence.ServerCounters, error) {
 		cs, err := ctl.Counters(ctx)
 		if err != nil {
 			return nil, err
 		}
 		c := cs[id]
-		return &load.ServerCounters{TokenRequests: c.TokenRequests, TokensIssued: c.TokensIssued, APICalls: c.APICalls, Rejections: c.Rejections}, nil
+		return &evidence.ServerCounters{TokenRequests: c.TokenRequests, TokensIssued: c.TokensIssued, APICalls: c.APICalls, Rejections: c.Rejections}, nil
 	}
 }
 
@@ -365,7 +365,7 @@ func loadRunError(err error) error {
 }
 
 // loadOutcome is the exit of a run that produced a summary.
-func loadOutcome(sum *load.Summary, runErr, finErr error, loadDir string) error {
+func loadOutcome(sum *evidence.LoadSummary, runErr, finErr error, loadDir string) error {
 	switch {
 	case runErr != nil && errors.Is(runErr, load.ErrUnreachable):
 		return cli.Unreachablef("%v (what was measured is in %s)", runErr, loadDir)

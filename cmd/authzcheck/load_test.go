@@ -5,21 +5,18 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/authzcheck/authzcheck/internal/buildinfo"
 	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/internal/loopback"
 	"github.com/authzcheck/authzcheck/load"
 )
@@ -96,11 +93,11 @@ func TestLoadIssuanceWritesTheBundleAndThresholdsDecideTheExitCode(t *testing.T)
 	assert.Contains(t, out, "Tokens")
 	assert.Contains(t, out, "threshold success>=0.99: held")
 	assert.NotContains(t, out, "\r", "no progress line when stdout is not a terminal")
-	sum, err := load.ReadSummary(filepath.Join(dir, "load", load.SummaryFile))
+	sum, err := evidence.ReadLoadSummary(filepath.Join(dir, "load", evidence.LoadSummaryName))
 	require.NoError(t, err)
 	assert.Equal(t, "cached", sum.Tokens.Policy)
 	assert.FileExists(t, filepath.Join(dir, "manifest.json"), "the bundle is sealed")
-	assert.FileExists(t, filepath.Join(dir, "load", load.PlotFile))
+	assert.FileExists(t, filepath.Join(dir, "load", evidence.PlotFile))
 
 	dir = filepath.Join(t.TempDir(), "ev")
 	code, _, errOut = runLoadCmd(t, false, "issuance", "--rate", "50", "--duration", "300ms", "--out", dir, "--threshold", "p50<1ns")
@@ -127,7 +124,7 @@ func TestLoadCachedAgainstTheMock(t *testing.T) {
 		"--threshold", "fetches_per_call<0.1", "--threshold", "stalls<=0")
 	require.Equal(t, cli.ExitOK, code, errOut+out)
 	assert.Contains(t, out, "Token cache")
-	sum, err := load.ReadSummary(filepath.Join(dir, "load", load.SummaryFile))
+	sum, err := evidence.ReadLoadSummary(filepath.Join(dir, "load", evidence.LoadSummaryName))
 	require.NoError(t, err)
 	require.NotNil(t, sum.Cache.Server)
 	assert.Equal(t, int64(sum.Requests), sum.Cache.Server.APICalls, "the mock counted every API call")
@@ -248,35 +245,6 @@ func TestLoadAtAnAbsurdRateFailsForTheGenerator(t *testing.T) {
 	assert.Contains(t, out, "FAILED")
 	assert.Contains(t, errOut, "asked 1000000/s, achieved ")
 	assert.Contains(t, errOut, "the generator, not the target, was the limit")
-}
-
-// Every request of 'load cached', token fetches and API calls, says who called.
-func TestLoadRequestsCarryTheUserAgent(t *testing.T) {
-	var (
-		mu     sync.Mutex
-		agents = map[string][]string{}
-	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		agents[r.URL.Path] = append(agents[r.URL.Path], r.Header.Get("User-Agent"))
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"access_token":"opaque","token_type":"Bearer","expires_in":60}`))
-	}))
-	defer srv.Close()
-	code, _, errOut := runLoadCmd(t, false, "cached", "--quiet", "--rate", "20", "--duration", "300ms",
-		"--token-url", srv.URL+"/token", "--api-url", srv.URL+"/api", "--client-id", "a", "--client-secret", "long-enough-secret",
-		"--out", filepath.Join(t.TempDir(), "ev"))
-	require.Equal(t, cli.ExitOK, code, errOut)
-	mu.Lock()
-	defer mu.Unlock()
-	require.NotEmpty(t, agents["/token"])
-	require.NotEmpty(t, agents["/api"])
-	for path, got := range agents {
-		for _, ua := range got {
-			assert.Equal(t, buildinfo.UserAgent(), ua, path)
-		}
-	}
 }
 
 // Every field a load.ConfigError may name is a field of load.Config with a flag.

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authzcheck/authzcheck/internal/cli"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/internal/redact"
 	"github.com/authzcheck/authzcheck/mock"
 	"github.com/authzcheck/authzcheck/reports"
@@ -118,14 +119,14 @@ func TestRedactionEverywhere(t *testing.T) {
 	for _, n := range needles {
 		assert.NotContains(t, console.String(), n.value, "the console shows the %s", n.what)
 	}
-	for _, f := range []string{reports.ManifestFile, reports.SummaryFile, reports.ReportFile, reports.SumsFile, "junit.xml", "cucumber.json"} {
+	for _, f := range []string{evidence.ManifestFile, evidence.SummaryFile, evidence.ReportFile, evidence.SumsFile, "junit.xml", "cucumber.json"} {
 		assert.FileExists(t, filepath.Join(dir, f))
 	}
 	assert.DirExists(t, filepath.Join(dir, "transcripts"))
 	t.Logf("searched %d files and %d bytes of console output for %d secrets and tokens", files, console.Len(), len(needles))
 
 	// Tokens are kept, as fingerprints with decoded claims, in the transcripts.
-	report, err := os.ReadFile(filepath.Join(dir, reports.ReportFile))
+	report, err := os.ReadFile(filepath.Join(dir, evidence.ReportFile))
 	require.NoError(t, err)
 	assert.Contains(t, string(report), "sha256:", "tokens appear as fingerprints")
 

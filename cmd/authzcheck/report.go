@@ -194,7 +194,7 @@ func reportHTML(env *cli.Env, args []string) error {
 	}
 	target := *out
 	if target == "" {
-		target = filepath.Join(dir, reports.ReportFile)
+		target = filepath.Join(dir, evidence.ReportFile)
 		// Never change a sealed report behind the seal's back.
 		if sealed, err := sealedReport(dir); err == nil && sealed != nil && !bytes.Equal(sealed, page) {
 			return cli.Usagef("the re-rendered report differs from the sealed %s (the bundle changed since it was sealed, or another harness version made it: see report verify); "+
@@ -216,7 +216,7 @@ func checkSeal(env *cli.Env, dir string, inPlace bool) error {
 	if err != nil {
 		return cli.Usagef("%v", err)
 	}
-	unsealed := !v.OK() && v.Problems[0].Path == reports.SumsFile && v.Problems[0].Kind == "missing"
+	unsealed := !v.OK() && v.Problems[0].Path == evidence.SumsFile && v.Problems[0].Kind == "missing"
 	switch {
 	case v.OK():
 		return nil
@@ -252,7 +252,7 @@ func within(dir, path string) bool {
 
 // sealedReport returns the bundle's report.html when SHA256SUMS lists it, else nil.
 func sealedReport(dir string) ([]byte, error) {
-	sums, err := os.ReadFile(filepath.Join(dir, reports.SumsFile))
+	sums, err := os.ReadFile(filepath.Join(dir, evidence.SumsFile))
 	if err != nil {
 		return nil, nil
 	}
@@ -261,8 +261,8 @@ func sealedReport(dir string) ([]byte, error) {
 		return nil, err
 	}
 	for _, e := range entries {
-		if e.Path == reports.ReportFile {
-			return os.ReadFile(filepath.Join(dir, reports.ReportFile))
+		if e.Path == evidence.ReportFile {
+			return os.ReadFile(filepath.Join(dir, evidence.ReportFile))
 		}
 	}
 	return nil, nil
@@ -377,21 +377,21 @@ type mergeSource struct {
 }
 
 func readMergeSource(dir string) (mergeSource, error) {
-	src := mergeSource{dir: dir, results: filepath.Join(dir, filepath.FromSlash(reports.LoadResultsFile))}
+	src := mergeSource{dir: dir, results: filepath.Join(dir, filepath.FromSlash(evidence.LoadResultsFile))}
 	data, err := os.ReadFile(src.results)
 	if err != nil {
-		return src, cli.Usagef("%s has no %s: merge combines the results of load runs", dir, reports.LoadResultsFile)
+		return src, cli.Usagef("%s has no %s: merge combines the results of load runs", dir, evidence.LoadResultsFile)
 	}
 	h := sha256.Sum256(data)
 	src.resultsSHA = hex.EncodeToString(h[:])
-	if s, err := evidence.ReadLoadSummary(filepath.Join(dir, filepath.FromSlash(reports.LoadSummaryFile))); err == nil {
+	if s, err := evidence.ReadLoadSummary(filepath.Join(dir, filepath.FromSlash(evidence.LoadSummaryFile))); err == nil {
 		src.summary = s
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, reports.ManifestFile)); err == nil {
+	if b, err := os.ReadFile(filepath.Join(dir, evidence.ManifestFile)); err == nil {
 		var m reports.Manifest
 		if json.Unmarshal(b, &m) == nil {
 			for _, r := range m.Runs {
-				if r.Kind == reports.KindLoad {
+				if r.Kind == evidence.KindLoad {
 					src.runID = r.RunID
 				}
 			}

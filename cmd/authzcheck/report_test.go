@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authzcheck/authzcheck/internal/cli"
-	"github.com/authzcheck/authzcheck/load"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/mock"
 	"github.com/authzcheck/authzcheck/reports"
 	"github.com/authzcheck/authzcheck/reports/reportstest"
@@ -118,13 +118,13 @@ func TestReportVerifyUnsealedBundleFails(t *testing.T) {
 func TestReportHTMLReRendersDeterministically(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, reportstest.WriteBundle(dir, true, nil))
-	sealed, err := os.ReadFile(filepath.Join(dir, reports.ReportFile))
+	sealed, err := os.ReadFile(filepath.Join(dir, evidence.ReportFile))
 	require.NoError(t, err)
 
 	code, out, stderr := runReportCmd(t, "report", "html", dir)
 	require.Equal(t, cli.ExitOK, code, stderr)
 	assert.Contains(t, out, "wrote ")
-	again, err := os.ReadFile(filepath.Join(dir, reports.ReportFile))
+	again, err := os.ReadFile(filepath.Join(dir, evidence.ReportFile))
 	require.NoError(t, err)
 	assert.Equal(t, sealed, again)
 	code, _, stderr = runReportCmd(t, "report", "verify", dir)
@@ -140,15 +140,15 @@ func TestReportHTMLReRendersDeterministically(t *testing.T) {
 
 	// A sealed report made by another renderer is never replaced behind the seal's back.
 	older := []byte("<!doctype html><p>rendered by an older harness</p>")
-	require.NoError(t, os.WriteFile(filepath.Join(dir, reports.ReportFile), older, 0o644))
-	require.NoError(t, os.Remove(filepath.Join(dir, reports.ManifestFile))) // it lists the newer report's hash
+	require.NoError(t, os.WriteFile(filepath.Join(dir, evidence.ReportFile), older, 0o644))
+	require.NoError(t, os.Remove(filepath.Join(dir, evidence.ManifestFile))) // it lists the newer report's hash
 	resealWithoutSigning(t, dir)
 	code, _, _ = runReportCmd(t, "report", "verify", dir)
 	require.Equal(t, cli.ExitOK, code, "precondition: the older report is the sealed one")
 	code, _, stderr = runReportCmd(t, "report", "html", dir)
 	assert.Equal(t, cli.ExitUsage, code)
 	assert.Contains(t, stderr, "--out FILE")
-	kept, err := os.ReadFile(filepath.Join(dir, reports.ReportFile))
+	kept, err := os.ReadFile(filepath.Join(dir, evidence.ReportFile))
 	require.NoError(t, err)
 	assert.Equal(t, older, kept)
 }
@@ -162,7 +162,7 @@ func TestReportHTMLRefusesUnredactedEvidence(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			require.NoError(t, reportstest.WriteBundle(dir, false, nil))
-			p := filepath.Join(dir, reports.TranscriptsDir, "0001.json")
+			p := filepath.Join(dir, evidence.TranscriptsDir, "0001.json")
 			data, err := os.ReadFile(p)
 			require.NoError(t, err)
 			leaked := strings.Replace(string(data), "grant_type=client_credentials", "grant_type=client_credentials&x="+strings.NewReplacer(`"`, `\"`, "&", `\u0026`, "<", `\u003c`, ">", `\u003e`).Replace(leak), 1)
@@ -192,7 +192,7 @@ func resealWithoutSigning(t *testing.T, dir string) {
 		require.NoError(t, err)
 		rel, _ := filepath.Rel(dir, p)
 		rel = filepath.ToSlash(rel)
-		if d.IsDir() || rel == reports.SumsFile || rel == reports.SignatureFile {
+		if d.IsDir() || rel == evidence.SumsFile || rel == evidence.SignatureFile {
 			return nil
 		}
 		data, err := os.ReadFile(p)
@@ -202,8 +202,8 @@ func resealWithoutSigning(t *testing.T, dir string) {
 		return nil
 	})
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, reports.SumsFile), reports.FormatSums(entries), 0o644))
-	_ = os.Remove(filepath.Join(dir, reports.SignatureFile))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, evidence.SumsFile), reports.FormatSums(entries), 0o644))
+	_ = os.Remove(filepath.Join(dir, evidence.SignatureFile))
 }
 
 // Two generators of one test, against one target: merge writes the summary recomputed from
@@ -219,7 +219,7 @@ func TestReportMergeCombinesGenerators(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), name)
 		code, out, errOut := runCmd(t, vars, "load", "issuance", "--rate", "20", "--duration", "300ms", "--name", name, "--quiet", "--out", dir)
 		require.Equal(t, cli.ExitOK, code, "%s\n%s", out, errOut)
-		sum, err := load.ReadSummary(filepath.Join(dir, "load", load.SummaryFile))
+		sum, err := evidence.ReadLoadSummary(filepath.Join(dir, "load", evidence.LoadSummaryName))
 		require.NoError(t, err)
 		requests += sum.Requests
 		dirs = append(dirs, dir)
@@ -233,7 +233,7 @@ func TestReportMergeCombinesGenerators(t *testing.T) {
 			code, stdout, stderr := runReportCmd(t, append([]string{"report", "merge", "--out", filepath.Join(root, tc.out)}, dirs...)...)
 			require.Equal(t, cli.ExitOK, code, stderr)
 			assert.Empty(t, stderr)
-			merged, err := load.ReadSummary(filepath.Join(root, tc.summary))
+			merged, err := evidence.ReadLoadSummary(filepath.Join(root, tc.summary))
 			require.NoError(t, err)
 			assert.Equal(t, requests, merged.Requests, "every result of both generators counts")
 			assert.Equal(t, "merged", merged.Mode)
@@ -252,12 +252,12 @@ func TestReportMergeRefusesWhatItCannotHonestlyMerge(t *testing.T) {
 	a := filepath.Join(base, "a")
 	require.NoError(t, os.Mkdir(a, 0o755))
 	require.NoError(t, reportstest.WriteBundle(a, true, nil))
-	copyOf := func(t *testing.T, edit func(*load.Summary)) string {
+	copyOf := func(t *testing.T, edit func(*evidence.LoadSummary)) string {
 		dir := filepath.Join(t.TempDir(), "b")
 		require.NoError(t, os.CopyFS(dir, os.DirFS(a)))
 		if edit != nil {
-			p := filepath.Join(dir, "load", load.SummaryFile)
-			sum, err := load.ReadSummary(p)
+			p := filepath.Join(dir, "load", evidence.LoadSummaryName)
+			sum, err := evidence.ReadLoadSummary(p)
 			require.NoError(t, err)
 			edit(sum)
 			require.NoError(t, sum.WriteJSON(p))
@@ -272,10 +272,10 @@ func TestReportMergeRefusesWhatItCannotHonestlyMerge(t *testing.T) {
 		{"the same directory twice", func(t *testing.T) []string { return []string{a, a} }, "are the same run (run ID " + reportstest.LoadRun().RunID},
 		{"a copy of one run", func(t *testing.T) []string { return []string{a, copyOf(t, nil)} }, "the same run"},
 		{"different modes", func(t *testing.T) []string {
-			return []string{a, copyOf(t, func(s *load.Summary) { s.Mode = "cached" })}
+			return []string{a, copyOf(t, func(s *evidence.LoadSummary) { s.Mode = "cached" })}
 		}, "different modes: " + a + " issuance, "},
 		{"different targets", func(t *testing.T) []string {
-			return []string{a, copyOf(t, func(s *load.Summary) { s.Target = "http://127.0.0.2:8080/token" })}
+			return []string{a, copyOf(t, func(s *evidence.LoadSummary) { s.Target = "http://127.0.0.2:8080/token" })}
 		}, "http://127.0.0.2:8080/token"},
 	}
 	for _, tc := range cases {
@@ -293,7 +293,7 @@ func TestReportMergeRefusesWhatItCannotHonestlyMerge(t *testing.T) {
 			assert.Equal(t, cli.ExitOK, code, stderr)
 			assert.Contains(t, stderr, "warning: --force: ")
 			assert.Contains(t, stderr, tc.want, "the difference is printed")
-			assert.FileExists(t, filepath.Join(out, load.SummaryFile))
+			assert.FileExists(t, filepath.Join(out, evidence.LoadSummaryName))
 		})
 	}
 }
