@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -81,8 +80,18 @@ func runClient(env *cli.Env) error {
 	if dir == "" {
 		dir = filepath.Join("evidence", time.Now().UTC().Format("20060102T150405Z"))
 	}
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return cli.Usagef("--out %s already holds files; give a new directory so no evidence is mixed", dir)
+	// As for conformance: the bundle is checked (a sealed one verified) before COMMAND starts,
+	// the run writes beside it, and only a sealed run is put in place.
+	stage, err := openBundle(dir, reports.KindConformance)
+	if err != nil {
+		return err
+	}
+	defer stage.Close()
+	sealed := false
+	seal := func(run evidence.RunInfo, opts reports.FinalizeOptions) error {
+		err := stage.Seal(run, opts)
+		sealed = err == nil
+		return err
 	}
 	var only []string
 	for _, t := range strings.Split(*tags, ",") {
@@ -90,7 +99,7 @@ func runClient(env *cli.Env) error {
 			only = append(only, t)
 		}
 	}
-	cfg := client.Config{Command: command, Dir: dir, Only: only, Grace: *grace, Parallel: *parallel,
+	cfg := client.Config{Command: command, Dir: stage.Dir(), Seal: seal, Only: only, Grace: *grace, Parallel: *parallel,
 		Strict: *strict, SignKey: key, Stderr: env.Stderr}
 	if !*quiet {
 		cfg.Stdout = env.Stdout
@@ -98,9 +107,6 @@ func runClient(env *cli.Env) error {
 	ctx := env.Ctx
 	if ctx == nil {
 		ctx = context.Background()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return cli.Usagef("--out %s: %v", dir, err)
 	}
 	var (
 		sum    *evidence.Summary
@@ -117,13 +123,16 @@ func runClient(env *cli.Env) error {
 	}
 	var ue *client.UsageError
 	if errors.As(runErr, &ue) {
-		_ = os.Remove(dir) // only when still empty: nothing ran
 		return cli.Usagef("%v", ue)
 	}
 	if sum == nil {
 		return cli.Unreachablef("%v", runErr)
 	}
-	printResults(env.Stdout, sum, dir, *quiet)
+	shown := dir
+	if !sealed {
+		shown = "" // nothing was put in place
+	}
+	printResults(env.Stdout, sum, shown, *quiet)
 	return clientOutcome(sum, runErr, dir)
 }
 
