@@ -170,8 +170,8 @@ func (j *judge) registerSteps(sc *godog.ScenarioContext) {
 		}
 		return nil
 	})
-	sc.Step(`^the client made token requests$`, step(j.madeTokenRequests))
-	sc.Step(`^the client made API calls$`, step(j.madeAPICalls))
+	sc.Step(`^the client made token requests$`, step(j.made(isToken, "token request")))
+	sc.Step(`^the client made API calls$`, step(j.made(isAPI, "API call")))
 	sc.Step(`^the client kept calling the API until it was stopped$`, step(j.keptCalling))
 	sc.Step(`^every token request is a POST to the token URL$`, step(j.tokenPOST))
 	sc.Step(`^every token request has the content type "([^"]+)"$`, func(ctx context.Context, ct string) error { return j.tokenContentType(stateOf(ctx), ct) })
@@ -215,26 +215,19 @@ func (j *judge) exitNote(st *scenarioState) string {
 	return " (" + strings.Join(parts, "; ") + ")"
 }
 
-func (j *judge) madeTokenRequests(st *scenarioState) error {
-	n := 0
-	for _, o := range st.outs {
-		n += len(filter(o.recs("main"), isToken))
+// made judges that the client sent at least one exchange of a kind (what names it) in the
+// scenario's sessions.
+func (j *judge) made(kind func(*record) bool, what string) func(*scenarioState) error {
+	return func(st *scenarioState) error {
+		n := 0
+		for _, o := range st.outs {
+			n += len(filter(o.recs("main"), kind))
+		}
+		if n == 0 {
+			st.fail("the client made no %s%s", what, j.exitNote(st))
+		}
+		return nil
 	}
-	if n == 0 {
-		st.fail("the client made no token request%s", j.exitNote(st))
-	}
-	return nil
-}
-
-func (j *judge) madeAPICalls(st *scenarioState) error {
-	n := 0
-	for _, o := range st.outs {
-		n += len(filter(o.recs("main"), isAPI))
-	}
-	if n == 0 {
-		st.fail("the client made no API call%s", j.exitNote(st))
-	}
-	return nil
 }
 
 func (j *judge) keptCalling(st *scenarioState) error {
@@ -760,7 +753,7 @@ func (j *judge) oneColdFetch(st *scenarioState) error {
 		rs := o.recs("main")
 		toks := issuedTokens(rs)
 		if len(toks) == 0 {
-			continue // madeTokenRequests says so
+			continue // "the client made token requests" says so
 		}
 		before := filter(rs, func(r *record) bool { return isToken(r) && r.Start.Before(toks[0].End) })
 		if len(before) > 1 {
