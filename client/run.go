@@ -26,13 +26,6 @@ import (
 	"github.com/authzcheck/authzcheck/steps"
 )
 
-// UsageError is a Config that cannot run: no command, a command that cannot be started, an
-// unknown check. Nothing ran. cmd maps it to exit code 2.
-type UsageError struct{ Err error }
-
-func (e *UsageError) Error() string { return e.Err.Error() }
-func (e *UsageError) Unwrap() error { return e.Err }
-
 // Area is the catalogue area this package judges.
 const Area = catalog.AreaClient
 
@@ -129,10 +122,11 @@ type judge struct {
 // checks need (in parallel), judges the exchanges with the Gherkin of features/client and,
 // when cfg.Dir is set, writes and seals the evidence bundle there. The summary is returned
 // whenever the checks were judged, also with an error (a harness problem, a bundle that could
-// not be sealed); a *UsageError means nothing ran.
+// not be sealed); a *steps.ConfigError means nothing ran (no command, a command that cannot
+// be started, an unknown check).
 func Run(ctx context.Context, cfg Config) (*evidence.Summary, error) {
 	if err := cfg.validate(); err != nil {
-		return nil, &UsageError{err}
+		return nil, &steps.ConfigError{Err: err}
 	}
 	suite, pick, defs, err := plan(cfg.Only)
 	if err != nil {
@@ -185,7 +179,7 @@ func plan(only []string) (suite, pick []scenarioInfo, defs []sessionDef, err err
 		}
 	}
 	if len(pick) == 0 {
-		return nil, nil, nil, &UsageError{fmt.Errorf("no client check matches %s; give CLIENT-NN IDs or tags like must", strings.Join(only, ","))}
+		return nil, nil, nil, &steps.ConfigError{Err: fmt.Errorf("no client check matches %s; give CLIENT-NN IDs or tags like must", strings.Join(only, ","))}
 	}
 	for _, d := range sessionDefs {
 		if need[d.name] {
@@ -270,7 +264,7 @@ func runSessions(ctx context.Context, cfg *Config, defs []sessionDef) (map[strin
 		case o.s == nil && o.startErr != nil:
 			return nil, fmt.Errorf("session %s: %w", d.name, o.startErr)
 		case o.startErr != nil:
-			return nil, &UsageError{fmt.Errorf("command %q cannot be started: %v", cfg.Command[0], unwrapExec(o.startErr))}
+			return nil, &steps.ConfigError{Err: fmt.Errorf("command %q cannot be started: %v", cfg.Command[0], unwrapExec(o.startErr))}
 		}
 	}
 	if err := ctx.Err(); err != nil {

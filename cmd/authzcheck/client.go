@@ -15,6 +15,7 @@ import (
 	"github.com/authzcheck/authzcheck/internal/cli"
 	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/reports"
+	"github.com/authzcheck/authzcheck/steps"
 )
 
 const clientUsage = `Usage: authzcheck client [flags] -- COMMAND [ARG...]
@@ -121,9 +122,9 @@ func runClient(env *cli.Env) error {
 		}
 		sum, runErr = client.Run(ctx, cfg)
 	}
-	var ue *client.UsageError
-	if errors.As(runErr, &ue) {
-		return cli.Usagef("%v", ue)
+	var ce *steps.ConfigError
+	if errors.As(runErr, &ce) {
+		return cli.Usagef("%v", ce)
 	}
 	if sum == nil {
 		return cli.Unreachablef("%v", runErr)
