@@ -157,14 +157,8 @@ func checkClientArgs(command []string, serve bool, grace time.Duration, parallel
 // clientOutcome is the exit of a judged client run: 3 when the harness failed, 1 when a MUST
 // check failed (or a SHOULD under --strict).
 func clientOutcome(sum *evidence.Summary, runErr error, dir string) error {
-	switch {
-	case runErr != nil:
+	if runErr != nil {
 		return cli.Unreachablef("%v", runErr)
-	case sum.Result != evidence.Passed:
-		if sum.Counts.FailedMust > 0 {
-			return cli.Failedf("%d MUST check(s) failed; see %s", sum.Counts.FailedMust, filepath.Join(dir, evidence.SummaryFile))
-		}
-		return cli.Failedf("%d SHOULD check(s) failed under --strict; see %s", sum.Counts.FailedShould, filepath.Join(dir, evidence.SummaryFile))
 	}
-	return nil
+	return verdictOutcome(sum, dir)
 }
