@@ -379,17 +379,24 @@ func TestInvalidate(t *testing.T) {
 	})
 }
 
+// replacedOnce returns a warm cache with the default spacing whose first token, tok-1, was
+// invalidated at t0 and replaced at once by the one returned, tok-2.
+func replacedOnce(t *testing.T) (*tokencache.FakeClock, *scriptedSource, *tokencache.Cache, *oauth2.Token) {
+	t.Helper()
+	clk := tokencache.NewFakeClock(t0)
+	src := newScriptedSource()
+	first := opaque("tok-1", t0.Add(time.Hour))
+	c := warm(t, clk, src, first)
+	c.Invalidate(first)
+	second := opaque("tok-2", t0.Add(time.Hour))
+	src.answer(t, second) // the first replacement is fetched at once
+	require.Same(t, second, receive(t, goToken(c)).tok)
+	return clk, src, c, second
+}
+
 func TestRefetchSpacing(t *testing.T) {
 	t.Run("a second invalidation within the spacing fetches once it has passed", func(t *testing.T) {
-		clk := tokencache.NewFakeClock(t0)
-		src := newScriptedSource()
-		first := opaque("tok-1", t0.Add(time.Hour))
-		c := warm(t, clk, src, first)
-		c.Invalidate(first)
-		second := opaque("tok-2", t0.Add(time.Hour))
-		src.answer(t, second) // the first replacement is fetched at once
-		require.Same(t, second, receive(t, goToken(c)).tok)
-
+		clk, src, c, second := replacedOnce(t)
 		c.Invalidate(second)
 		waiting := goToken(c)
 		clk.AwaitTimer(t, t0.Add(tokencache.DefaultRefetchSpacing)) // the deferred fetch
@@ -430,14 +437,7 @@ func TestRefetchSpacing(t *testing.T) {
 	})
 
 	t.Run("Close releases the callers waiting for a deferred fetch, which never starts", func(t *testing.T) {
-		clk := tokencache.NewFakeClock(t0)
-		src := newScriptedSource()
-		first := opaque("tok-1", t0.Add(time.Hour))
-		c := warm(t, clk, src, first)
-		c.Invalidate(first)
-		second := opaque("tok-2", t0.Add(time.Hour))
-		src.answer(t, second)
-		require.Same(t, second, receive(t, goToken(c)).tok)
+		clk, src, c, second := replacedOnce(t)
 		c.Invalidate(second)
 		waiting := goToken(c)
 		clk.AwaitTimers(t, 2)
