@@ -230,6 +230,7 @@ func runSessions(ctx context.Context, cfg *Config, defs []sessionDef) (map[strin
 		par = len(defs)
 	}
 	sem := make(chan struct{}, par)
+	budget := newRecordBudget(maxRunRecords, len(defs))
 	outs := make(map[string]*outcome, len(defs))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -243,7 +244,7 @@ func runSessions(ctx context.Context, cfg *Config, defs []sessionDef) (map[strin
 				return
 			}
 			defer func() { <-sem }()
-			s, err := runSession(ctx, d, cfg, tmp)
+			s, err := runSession(ctx, d, cfg, tmp, budget)
 			o := &outcome{def: d, s: s, startErr: err}
 			if s != nil {
 				o.started, o.ended, o.proc = s.started, s.ended, s.proc
@@ -417,6 +418,9 @@ func (j *judge) summary(suite, pick []scenarioInfo, strict bool, started, finish
 				for _, f := range st.fails {
 					row.Notes = append(row.Notes, "finding (INFO): "+j.red.String(f))
 				}
+			}
+			if d := droppedNote(st.outs); d != "" {
+				row.Notes = append(row.Notes, d)
 			}
 		}
 		rows = append(rows, row)

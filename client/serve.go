@@ -79,7 +79,7 @@ func Serve(ctx context.Context, sc ServeConfig) (*evidence.Summary, error) {
 	}
 	waiting := run[0]
 	waiting.name = "waiting"
-	s, err := newSessionAt(waiting, sc.Addr)
+	s, err := newSessionAt(waiting, sc.Addr, newRecordBudget(maxRunRecords, 1))
 	if err != nil {
 		var oe *net.OpError
 		if errors.As(err, &oe) {
