@@ -4,6 +4,9 @@ import (
 	"crypto/ed25519"
 	"io"
 	"time"
+
+	"github.com/authzcheck/authzcheck/internal/evidence"
+	"github.com/authzcheck/authzcheck/reports"
 )
 
 // Config is one certification run of a partner's client.
@@ -15,6 +18,10 @@ type Config struct {
 	WorkDir string
 	// Dir is the evidence directory; "" writes no bundle.
 	Dir string
+	// Seal seals Dir once the run has written its files there; nil seals Dir in place
+	// (reports.Finalize). 'authzcheck client' writes into a staging directory and gives its
+	// reports.Stage's Seal, which also puts the sealed bundle in place.
+	Seal func(evidence.RunInfo, reports.FinalizeOptions) error
 	// Env is the base environment of COMMAND (nil = the harness's own, os.Environ()).
 	Env []string
 	// Only selects check IDs ("CLIENT-04") or tags ("@must", "must"); empty = all.

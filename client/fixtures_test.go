@@ -231,7 +231,7 @@ func TestHostileClientsGetAVerdictAndLeaveNothing(t *testing.T) {
 	}
 	hostile := buildClients(t, t.TempDir(), "hostile")["hostile"]
 	// One session (CLIENT-08's: lower-case bearer, 6 s) per misbehaviour, and a flood of the
-	// whole catalogue: ten sessions at once, each keeping at most its cap of exchanges.
+	// whole catalogue: ten sessions at once, keeping at most the run's budget of exchanges in all.
 	one := []string{"CLIENT-08"}
 	cases := []struct {
 		name, mode string

@@ -26,13 +26,6 @@ import (
 	"github.com/authzcheck/authzcheck/steps"
 )
 
-// UsageError is a Config that cannot run: no command, a command that cannot be started, an
-// unknown check. Nothing ran. cmd maps it to exit code 2.
-type UsageError struct{ Err error }
-
-func (e *UsageError) Error() string { return e.Err.Error() }
-func (e *UsageError) Unwrap() error { return e.Err }
-
 // Area is the catalogue area this package judges.
 const Area = catalog.AreaClient
 
@@ -129,10 +122,11 @@ type judge struct {
 // checks need (in parallel), judges the exchanges with the Gherkin of features/client and,
 // when cfg.Dir is set, writes and seals the evidence bundle there. The summary is returned
 // whenever the checks were judged, also with an error (a harness problem, a bundle that could
-// not be sealed); a *UsageError means nothing ran.
+// not be sealed); a *steps.ConfigError means nothing ran (no command, a command that cannot
+// be started, an unknown check).
 func Run(ctx context.Context, cfg Config) (*evidence.Summary, error) {
 	if err := cfg.validate(); err != nil {
-		return nil, &UsageError{err}
+		return nil, &steps.ConfigError{Err: err}
 	}
 	suite, pick, defs, err := plan(cfg.Only)
 	if err != nil {
@@ -185,7 +179,7 @@ func plan(only []string) (suite, pick []scenarioInfo, defs []sessionDef, err err
 		}
 	}
 	if len(pick) == 0 {
-		return nil, nil, nil, &UsageError{fmt.Errorf("no client check matches %s; give CLIENT-NN IDs or tags like must", strings.Join(only, ","))}
+		return nil, nil, nil, &steps.ConfigError{Err: fmt.Errorf("no client check matches %s; give CLIENT-NN IDs or tags like must", strings.Join(only, ","))}
 	}
 	for _, d := range sessionDefs {
 		if need[d.name] {
@@ -236,6 +230,7 @@ func runSessions(ctx context.Context, cfg *Config, defs []sessionDef) (map[strin
 		par = len(defs)
 	}
 	sem := make(chan struct{}, par)
+	budget := newRecordBudget(maxRunRecords, len(defs))
 	outs := make(map[string]*outcome, len(defs))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -249,7 +244,7 @@ func runSessions(ctx context.Context, cfg *Config, defs []sessionDef) (map[strin
 				return
 			}
 			defer func() { <-sem }()
-			s, err := runSession(ctx, d, cfg, tmp)
+			s, err := runSession(ctx, d, cfg, tmp, budget)
 			o := &outcome{def: d, s: s, startErr: err}
 			if s != nil {
 				o.started, o.ended, o.proc = s.started, s.ended, s.proc
@@ -270,7 +265,7 @@ func runSessions(ctx context.Context, cfg *Config, defs []sessionDef) (map[strin
 		case o.s == nil && o.startErr != nil:
 			return nil, fmt.Errorf("session %s: %w", d.name, o.startErr)
 		case o.startErr != nil:
-			return nil, &UsageError{fmt.Errorf("command %q cannot be started: %v", cfg.Command[0], unwrapExec(o.startErr))}
+			return nil, &steps.ConfigError{Err: fmt.Errorf("command %q cannot be started: %v", cfg.Command[0], unwrapExec(o.startErr))}
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -424,6 +419,9 @@ func (j *judge) summary(suite, pick []scenarioInfo, strict bool, started, finish
 					row.Notes = append(row.Notes, "finding (INFO): "+j.red.String(f))
 				}
 			}
+			if d := droppedNote(st.outs); d != "" {
+				row.Notes = append(row.Notes, d)
+			}
 		}
 		rows = append(rows, row)
 	}
@@ -441,7 +439,7 @@ func redactAll(red *redact.Redactor, xs []string) []string {
 }
 
 // writeBundle writes summary.json, junit.xml, cucumber.json and the cited transcripts into
-// cfg.Dir and seals it.
+// cfg.Dir and seals it (cfg.Seal).
 func (j *judge) writeBundle(cfg *Config, sum *evidence.Summary, cucumber []byte, started, finished time.Time) error {
 	tdir := filepath.Join(cfg.Dir, "transcripts")
 	if err := os.MkdirAll(tdir, 0o755); err != nil {
@@ -494,7 +492,13 @@ func (j *judge) writeBundle(cfg *Config, sum *evidence.Summary, cucumber []byte,
 	run := evidence.RunInfo{RunID: reports.NewRunID(), Kind: evidence.KindConformance, Started: started, Finished: finished,
 		Profile: catalog.ProfileDerbySoft, Tags: strings.Join(cfg.Only, ","), Strict: cfg.Strict,
 		TargetURL: "client: " + strings.Join(cfg.Command, " "), ClientID: clientID, Result: sum.Result}
-	if err := reports.Finalize(cfg.Dir, run, reports.FinalizeOptions{SignKey: cfg.SignKey, Credentials: creds}); err != nil {
+	seal := cfg.Seal
+	if seal == nil {
+		seal = func(run evidence.RunInfo, opts reports.FinalizeOptions) error {
+			return reports.Finalize(cfg.Dir, run, opts)
+		}
+	}
+	if err := seal(run, reports.FinalizeOptions{SignKey: cfg.SignKey, Credentials: creds}); err != nil {
 		return fmt.Errorf("sealing the evidence: %w", err)
 	}
 	return nil

@@ -8,9 +8,9 @@ import (
 // runSession runs COMMAND once against a fresh session of def: it starts the mock and front,
 // the command with the session's environment, lets it work for def.run (or until it exits, or
 // ctx ends), stops it and its descendants, and stops the servers. The session is returned also
-// with an error, which says why COMMAND could not be started.
-func runSession(ctx context.Context, def sessionDef, cfg *Config, tmp string) (*session, error) {
-	s, err := newSession(def)
+// with an error, which says why COMMAND could not be started. What it keeps comes out of budget.
+func runSession(ctx context.Context, def sessionDef, cfg *Config, tmp string, budget *recordBudget) (*session, error) {
+	s, err := newSession(def, budget)
 	if err != nil {
 		return nil, err
 	}

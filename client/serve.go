@@ -11,6 +11,7 @@ import (
 	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/internal/loopback"
 	"github.com/authzcheck/authzcheck/mock"
+	"github.com/authzcheck/authzcheck/steps"
 )
 
 // ServeConfig is a --serve run: Config's selection, evidence and output settings (Command,
@@ -53,10 +54,10 @@ func Serve(ctx context.Context, sc ServeConfig) (*evidence.Summary, error) {
 	}
 	host, _, err := net.SplitHostPort(sc.Addr)
 	if err != nil {
-		return nil, &UsageError{fmt.Errorf("--addr %q: %v; want HOST:PORT", sc.Addr, err)}
+		return nil, &steps.ConfigError{Err: fmt.Errorf("--addr %q: %v; want HOST:PORT", sc.Addr, err)}
 	}
 	if !sc.AllowNonLoopback && !loopback.Host(host) {
-		return nil, &UsageError{fmt.Errorf("--addr %s is not loopback; add --allow-non-loopback to serve other machines (plain HTTP, throwaway credentials)", sc.Addr)}
+		return nil, &steps.ConfigError{Err: fmt.Errorf("--addr %s is not loopback; add --allow-non-loopback to serve other machines (plain HTTP, throwaway credentials)", sc.Addr)}
 	}
 	suite, pick, defs, err := plan(cfg.Only)
 	if err != nil {
@@ -74,15 +75,15 @@ func Serve(ctx context.Context, sc ServeConfig) (*evidence.Summary, error) {
 		}
 	}
 	if len(run) == 0 {
-		return nil, &UsageError{errors.New("none of the selected checks can be judged under --serve (TLS and redirect need 'authzcheck client -- COMMAND')")}
+		return nil, &steps.ConfigError{Err: errors.New("none of the selected checks can be judged under --serve (TLS and redirect need 'authzcheck client -- COMMAND')")}
 	}
 	waiting := run[0]
 	waiting.name = "waiting"
-	s, err := newSessionAt(waiting, sc.Addr)
+	s, err := newSessionAt(waiting, sc.Addr, newRecordBudget(maxRunRecords, 1))
 	if err != nil {
 		var oe *net.OpError
 		if errors.As(err, &oe) {
-			return nil, &UsageError{fmt.Errorf("--addr %s: %v", sc.Addr, oe.Err)}
+			return nil, &steps.ConfigError{Err: fmt.Errorf("--addr %s: %v", sc.Addr, oe.Err)}
 		}
 		return nil, err
 	}

@@ -25,14 +25,50 @@ import (
 	"github.com/authzcheck/authzcheck/mock"
 )
 
-// Bounds on what a session keeps, whatever the client does (a flood of 10,000 requests/s for
-// the whole session stays within a few tens of megabytes).
+// Bounds on what a run keeps, whatever the client does (a flood of 10,000 requests/s in every
+// session at once stays within a few tens of megabytes).
 const (
-	maxRecords     = 20000   // exchanges kept per session; the rest are only counted
+	maxRunRecords  = 20000   // exchanges kept by all the sessions of a run (recordBudget); the rest are only counted
 	maxKeptBody    = 4 << 10 // of each request and answer body
 	maxFrontBody   = 1 << 20 // a request body the front reads at most
 	maxIssuedKnown = 20000   // tokens whose issue time the front remembers (revocation)
 )
+
+// droppedKey counts, beside the endpoints in session.counts, the exchanges not kept.
+const droppedKey = "dropped"
+
+// recordBudget is how many exchanges the sessions of one run may keep in all, so that a client
+// flooding every session costs the run a bounded amount of memory. Each session may keep an
+// equal share of half the budget whatever the others do; the other half goes to the sessions
+// that need it first. Once a session can keep no more, it only counts what it sees.
+type recordBudget struct {
+	total  int          // what the sessions may keep in all
+	floor  int          // what each session may keep before drawing on shared
+	shared atomic.Int64 // what any session may still take beyond its floor
+}
+
+// newRecordBudget shares total between sessions.
+func newRecordBudget(total, sessions int) *recordBudget {
+	b := &recordBudget{total: total, floor: total / (2 * max(sessions, 1))}
+	b.shared.Store(int64(total - b.floor*max(sessions, 1)))
+	return b
+}
+
+// take reports whether a session that keeps kept exchanges may keep one more.
+func (b *recordBudget) take(kept int) bool {
+	if kept < b.floor {
+		return true
+	}
+	for {
+		n := b.shared.Load()
+		if n <= 0 {
+			return false
+		}
+		if b.shared.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
 
 // TLS modes of a session.
 const (
@@ -144,7 +180,8 @@ type session struct {
 	otherURL string
 	caPEM    []byte
 
-	cur atomic.Pointer[phase]
+	cur    atomic.Pointer[phase]
+	budget *recordBudget // the run's, shared with its other sessions
 
 	mu      sync.Mutex
 	recs    []record
@@ -160,12 +197,15 @@ type session struct {
 }
 
 // newSession starts a mock (and, unless the definition is TLS, a recording front) with fresh
-// credentials. Close stops them.
-func newSession(def sessionDef) (*session, error) { return newSessionAt(def, "127.0.0.1:0") }
+// credentials; the exchanges it keeps come out of budget. Close stops them.
+func newSession(def sessionDef, budget *recordBudget) (*session, error) {
+	return newSessionAt(def, "127.0.0.1:0", budget)
+}
 
 // newSessionAt is newSession with the front listening on addr (--serve).
-func newSessionAt(def sessionDef, addr string) (*session, error) {
+func newSessionAt(def sessionDef, addr string, budget *recordBudget) (*session, error) {
 	s := &session{
+		budget:      budget,
 		clientID:    "cert-" + randHex(4),
 		secret:      freshSecret(),
 		distributor: "DIST-" + strings.ToUpper(randHex(3)),
@@ -334,7 +374,9 @@ func (s *session) add(rec *record) {
 	if rec.IssuedToken != "" && len(s.issued) < maxIssuedKnown {
 		s.issued[rec.IssuedToken] = rec.End
 	}
-	if len(s.recs) >= maxRecords {
+	if !s.budget.take(len(s.recs)) {
+		s.counts[droppedKey]++
+		s.counts[rec.Phase+"/"+droppedKey]++
 		return
 	}
 	rec.Seq = s.seq

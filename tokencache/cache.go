@@ -37,9 +37,11 @@ type Cache struct {
 	failures int     // consecutive failed fetches
 	lastErr  error   // the last fetch's error while failures > 0
 	nextTry  time.Time
+	invFetch time.Time // when the last fetch Invalidate caused started; zero before the first
 	refreshT Timer
 	expiryT  Timer
 	retryT   Timer
+	spacedT  Timer // starts a fetch Invalidate deferred (RefetchSpacing); never stopped but by Close
 	closed   bool
 	closedCh chan struct{}
 }
@@ -162,11 +164,42 @@ func (c *Cache) slowToken(ctx context.Context) (*oauth2.Token, error) {
 // startLocked starts a fetch on its own goroutine, so that waiters can give up on it. c.mu is
 // held.
 func (c *Cache) startLocked(now time.Time, background bool, replaces *entry) *flight {
-	f := &flight{done: make(chan struct{}), background: background, start: now, replaces: replaces}
+	f := &flight{done: make(chan struct{}), background: background, replaces: replaces}
 	c.fl = f
+	c.launchLocked(f, now)
+	return f
+}
+
+// launchLocked sends f's request to the source. c.mu is held.
+func (c *Cache) launchLocked(f *flight, now time.Time) {
+	f.start = now
 	c.st.fetches.Add(1)
 	go c.fetch(f)
-	return f
+}
+
+// startSpacedLocked starts the fetch that replaces the invalidated e, or, when the previous
+// fetch an invalidation caused started less than RefetchSpacing ago, puts a flight in place that
+// starts once the spacing has passed: callers join it as they would a fetch under way. c.mu is
+// held.
+func (c *Cache) startSpacedLocked(now time.Time, e *entry) {
+	wait := c.invFetch.Add(c.cfg.refetchSpacing).Sub(now)
+	if c.invFetch.IsZero() || wait <= 0 {
+		c.invFetch = now
+		c.startLocked(now, false, e)
+		return
+	}
+	f := &flight{done: make(chan struct{}), replaces: e}
+	c.fl = f
+	c.spacedT = c.cfg.clock.AfterFunc(wait, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.closed {
+			return // Close released the waiters
+		}
+		now := c.cfg.clock.Now()
+		c.invFetch = now
+		c.launchLocked(f, now)
+	})
 }
 
 // fetch runs one fetch and publishes its outcome.
@@ -286,6 +319,11 @@ func (c *Cache) expire(e *entry) {
 // flight, or the endpoint is backing off after a failure); otherwise, for instance when another
 // caller already caused its replacement, Invalidate does nothing. tok must be a token this
 // cache returned: they are compared by identity.
+//
+// Fetches caused by Invalidate start at least RefetchSpacing apart (500 ms by default): an API
+// that rejects every token costs the token endpoint at most one request per spacing, however
+// many callers see their token rejected. The first replacement is fetched at once; callers
+// needing a token in between wait for the next.
 func (c *Cache) Invalidate(tok *oauth2.Token) {
 	if tok == nil {
 		return
@@ -302,7 +340,7 @@ func (c *Cache) Invalidate(tok *oauth2.Token) {
 	c.last = nil
 	now := c.cfg.clock.Now()
 	if c.fl == nil && !(c.failures > 0 && now.Before(c.nextTry)) {
-		c.startLocked(now, false, e)
+		c.startSpacedLocked(now, e)
 	}
 }
 
@@ -337,6 +375,7 @@ func (c *Cache) Close() {
 	}
 	c.closed = true
 	c.stopTimersLocked()
+	stop(c.spacedT)
 	c.cur.Store(nil)
 	c.last = nil
 	close(c.closedCh)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/authzcheck/authzcheck/tokencache"
 )
@@ -375,6 +377,121 @@ func TestInvalidate(t *testing.T) {
 		assert.Same(t, second, got.tok)
 		assert.EqualValues(t, 2, c.Stats().Fetches)
 	})
+}
+
+// replacedOnce returns a warm cache with the default spacing whose first token, tok-1, was
+// invalidated at t0 and replaced at once by the one returned, tok-2.
+func replacedOnce(t *testing.T) (*tokencache.FakeClock, *scriptedSource, *tokencache.Cache, *oauth2.Token) {
+	t.Helper()
+	clk := tokencache.NewFakeClock(t0)
+	src := newScriptedSource()
+	first := opaque("tok-1", t0.Add(time.Hour))
+	c := warm(t, clk, src, first)
+	c.Invalidate(first)
+	second := opaque("tok-2", t0.Add(time.Hour))
+	src.answer(t, second) // the first replacement is fetched at once
+	require.Same(t, second, receive(t, goToken(c)).tok)
+	return clk, src, c, second
+}
+
+func TestRefetchSpacing(t *testing.T) {
+	t.Run("a second invalidation within the spacing fetches once it has passed", func(t *testing.T) {
+		clk, src, c, second := replacedOnce(t)
+		c.Invalidate(second)
+		waiting := goToken(c)
+		clk.AwaitTimer(t, t0.Add(tokencache.DefaultRefetchSpacing)) // the deferred fetch
+		clk.AwaitTimers(t, 2)                                       // and the caller's MaxWait
+		clk.Advance(tokencache.DefaultRefetchSpacing - time.Millisecond)
+		assert.EqualValues(t, 2, src.n.Load(), "no fetch before the spacing has passed")
+		clk.Advance(time.Millisecond)
+		third := opaque("tok-3", t0.Add(time.Hour))
+		src.answer(t, third)
+		got := receive(t, waiting)
+		require.NoError(t, got.err)
+		assert.Same(t, third, got.tok)
+		st := c.Stats()
+		assert.EqualValues(t, 3, st.Fetches)
+		assert.EqualValues(t, 2, st.Invalidations)
+
+		t.Run("and one after the spacing has passed fetches at once", func(t *testing.T) {
+			clk.Advance(tokencache.DefaultRefetchSpacing)
+			c.Invalidate(third)
+			fourth := opaque("tok-4", clk.Now().Add(time.Hour))
+			src.answer(t, fourth) // no Advance: a deferred fetch would never start
+			assert.Same(t, fourth, receive(t, goToken(c)).tok)
+		})
+	})
+
+	t.Run("0 refetches at once", func(t *testing.T) {
+		clk := tokencache.NewFakeClock(t0)
+		src := newScriptedSource()
+		tok := opaque("tok-1", t0.Add(time.Hour))
+		c := warm(t, clk, src, tok, tokencache.RefetchSpacing(0))
+		for i := 2; i <= 4; i++ {
+			c.Invalidate(tok)
+			tok = opaque(fmt.Sprintf("tok-%d", i), t0.Add(time.Hour))
+			src.answer(t, tok)
+			require.Same(t, tok, receive(t, goToken(c)).tok)
+		}
+		assert.EqualValues(t, 4, c.Stats().Fetches)
+	})
+
+	t.Run("Close releases the callers waiting for a deferred fetch, which never starts", func(t *testing.T) {
+		clk, src, c, second := replacedOnce(t)
+		c.Invalidate(second)
+		waiting := goToken(c)
+		clk.AwaitTimers(t, 2)
+		c.Close()
+		assert.ErrorIs(t, receive(t, waiting).err, tokencache.ErrClosed)
+		clk.Advance(time.Hour)
+		assert.EqualValues(t, 2, src.n.Load())
+	})
+}
+
+// Fifty callers that each report every token they get as rejected, as when an API rejects every
+// token, cost a loopback token endpoint one request for the cold start, one for the first
+// replacement, and then at most one per RefetchSpacing.
+func TestRejectedTokensDoNotStormTheTokenEndpoint(t *testing.T) {
+	var issued atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := issued.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":"tok-%d","token_type":"Bearer","expires_in":3600}`, n)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := clientcredentials.Config{ClientID: "id", ClientSecret: "secret", TokenURL: srv.URL, AuthStyle: oauth2.AuthStyleInHeader}
+	const spacing = 50 * time.Millisecond
+	c := tokencache.New(tokencache.SourceFunc(func() (*oauth2.Token, error) { return cfg.Token(context.Background()) }),
+		tokencache.RefetchSpacing(spacing))
+	t.Cleanup(c.Close)
+
+	const callers, rounds = 50, 20
+	errs := make(chan error, callers)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			for range rounds {
+				tok, err := c.Token()
+				if err != nil {
+					errs <- err
+					return
+				}
+				c.Invalidate(tok)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// A caller never gets a token it rejected, so every caller saw rounds tokens, each rejected.
+	require.GreaterOrEqual(t, c.Stats().Invalidations, int64(rounds))
+	bound := 2 + int64(elapsed/spacing)
+	assert.LessOrEqual(t, issued.Load(), bound, "token requests in %s", elapsed)
+	t.Logf("%d token requests, %d invalidations in %s", issued.Load(), c.Stats().Invalidations, elapsed)
 }
 
 func TestClose(t *testing.T) {

@@ -17,13 +17,16 @@
 //     with capped, jittered exponential backoff that honours Retry-After (see [RetryAfterError]);
 //   - fails promptly once the token has truly expired and the endpoint is down: a caller never
 //     waits longer than [MaxWait] for a fetch, and gets the last error at once while the cache
-//     is backing off.
+//     is backing off;
+//   - spaces the fetches that rejected tokens cause ([RefetchSpacing]), so an API that rejects
+//     every token does not turn each rejected call into a token request.
 //
 // A token expires at the earlier of [oauth2.Token.Expiry] and, when the access token is a JWT,
 // its `exp` claim (read, not verified), less a clock-skew allowance ([ClockSkew]).
 //
 // [NewTransport] wraps an [http.RoundTripper]: it sets `Authorization: Bearer`, and after a 401
-// invalidates the token that was rejected and retries the request once with a new one.
+// invalidates the token that was rejected and retries the request once with a new one (and a
+// new echo-token, [EchoTokenHeader], when the request had one).
 //
 // Stats counts fetches, hits, background refreshes, stalls (calls that waited for a fetch),
 // failures, invalidations and 401 retries; [OnRefresh] reports each new token with how long

@@ -14,6 +14,8 @@ const (
 	DefaultMinBackoff = 250 * time.Millisecond // Backoff min
 	DefaultMaxBackoff = 30 * time.Second       // Backoff max
 	DefaultMaxWait    = 10 * time.Second       // MaxWait
+	// DefaultRefetchSpacing is RefetchSpacing's default.
+	DefaultRefetchSpacing = 500 * time.Millisecond
 )
 
 const (
@@ -31,28 +33,30 @@ const (
 type Option func(*config)
 
 type config struct {
-	refreshAt   float64
-	jitter      float64
-	skew        time.Duration
-	minBackoff  time.Duration
-	maxBackoff  time.Duration
-	maxWait     time.Duration
-	clock       Clock
-	onRefresh   func(RefreshEvent)
-	checkOnHit  bool
-	randFloat64 func() float64 // [0, 1); replaced in tests
+	refreshAt      float64
+	jitter         float64
+	skew           time.Duration
+	minBackoff     time.Duration
+	maxBackoff     time.Duration
+	maxWait        time.Duration
+	refetchSpacing time.Duration
+	clock          Clock
+	onRefresh      func(RefreshEvent)
+	checkOnHit     bool
+	randFloat64    func() float64 // [0, 1); replaced in tests
 }
 
 func defaultConfig() config {
 	return config{
-		refreshAt:   DefaultRefreshAt,
-		jitter:      DefaultJitter,
-		skew:        DefaultClockSkew,
-		minBackoff:  DefaultMinBackoff,
-		maxBackoff:  DefaultMaxBackoff,
-		maxWait:     DefaultMaxWait,
-		clock:       systemClock{},
-		randFloat64: rand.Float64,
+		refreshAt:      DefaultRefreshAt,
+		jitter:         DefaultJitter,
+		skew:           DefaultClockSkew,
+		minBackoff:     DefaultMinBackoff,
+		maxBackoff:     DefaultMaxBackoff,
+		maxWait:        DefaultMaxWait,
+		refetchSpacing: DefaultRefetchSpacing,
+		clock:          systemClock{},
+		randFloat64:    rand.Float64,
 	}
 }
 
@@ -109,6 +113,20 @@ func MaxWait(d time.Duration) Option {
 		panic(fmt.Sprintf("tokencache: MaxWait must be positive, got %v", d))
 	}
 	return func(c *config) { c.maxWait = d }
+}
+
+// RefetchSpacing sets the least time between two fetches caused by Invalidate (and so by the
+// Transport's 401s). When an API rejects every token, each token the cache fetches is rejected
+// as soon as it is used; unspaced, callers whose requests overlap would fetch at the pace of
+// their API calls, a storm on the token endpoint. The first invalidation fetches at once; a
+// later one within d of the previous fetch waits for the rest of d, and callers that need a
+// token meanwhile wait with it (keep d well under MaxWait). The default is 500 ms: at most two
+// token requests a second from rejections. 0 disables the spacing. It panics if d is negative.
+func RefetchSpacing(d time.Duration) Option {
+	if d < 0 {
+		panic(fmt.Sprintf("tokencache: RefetchSpacing must not be negative, got %v", d))
+	}
+	return func(c *config) { c.refetchSpacing = d }
 }
 
 // WithClock makes the cache use clk instead of the system clock, for tests.

@@ -1,18 +1,27 @@
 package tokencache
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"io"
 	"net/http"
 )
+
+// EchoTokenHeader is the Ticket APIs' request ID, which must be unique per request: the
+// Transport's retry after a 401 carries a new one when the request had one.
+const EchoTokenHeader = "echo-token"
 
 // NewTransport returns an http.RoundTripper that sends each request through base (or
 // http.DefaultTransport when base is nil) with `Authorization: Bearer <token>` from c. When the
 // response is 401 Unauthorized, it invalidates the token that was rejected and retries the
 // request once with a fresh one, provided the body can be sent again (no body, or
 // Request.GetBody set, as http.NewRequest does for in-memory bodies); the second response is
-// returned whatever it is. A request whose body cannot be replayed gets its 401, and the token is
-// still invalidated so the next request uses a new one. If no fresh token can be had, the 401 is returned as it came.
-// Concurrent requests rejected with the same token cause a single fetch.
+// returned whatever it is. The retry is a new request to the API: if the request carries an
+// echo-token header (EchoTokenHeader), the retry carries a fresh random one instead of repeating
+// it. A request whose body cannot be replayed gets its 401, and the token is still invalidated so
+// the next request uses a new one. If no fresh token can be had, the 401 is returned as it came.
+// Concurrent requests rejected with the same token cause a single fetch; fetches after
+// rejections are spaced (RefetchSpacing).
 func NewTransport(c *Cache, base http.RoundTripper) http.RoundTripper {
 	if c == nil {
 		panic("tokencache: NewTransport needs a Cache, got nil")
@@ -67,8 +76,18 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	second := req.Clone(ctx)
 	second.Body = body
 	fresh.SetAuthHeader(second)
+	if second.Header.Get(EchoTokenHeader) != "" {
+		second.Header.Set(EchoTokenHeader, newEchoToken())
+	}
 	t.cache.st.retries401.Add(1)
 	return t.base.RoundTrip(second)
+}
+
+// newEchoToken returns 32 random hex digits.
+func newEchoToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // replayable reports whether req's body can be sent a second time.

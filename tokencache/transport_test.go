@@ -28,6 +28,7 @@ type api struct {
 	reject   map[string]bool
 	seen     []string // Authorization header of each request
 	bodies   []string
+	echoes   []string // echo-token header of each request
 	rejected atomic.Int64
 	// before, when set, runs before a request carrying a rejected token is answered.
 	before func()
@@ -44,6 +45,7 @@ func newAPI(t *testing.T, reject ...string) *api {
 		a.mu.Lock()
 		a.seen = append(a.seen, auth)
 		a.bodies = append(a.bodies, string(body))
+		a.echoes = append(a.echoes, r.Header.Get(tokencache.EchoTokenHeader))
 		bad := a.reject[strings.TrimPrefix(auth, "Bearer ")]
 		a.mu.Unlock()
 		if bad {
@@ -188,6 +190,45 @@ func TestTransportFiftyConcurrent401sCauseOneFetch(t *testing.T) {
 	assert.EqualValues(t, 1, st.Invalidations)
 	assert.EqualValues(t, requests, st.Retries401)
 	assert.EqualValues(t, requests, a.rejected.Load())
+}
+
+// A retry after a 401 is a new request: the echo-token the caller set for the first is not
+// sent again (the Ticket APIs want it unique per request), and a request without one gets none.
+func TestTransportRetryCarriesAFreshEchoToken(t *testing.T) {
+	tests := []struct {
+		name, echo string
+	}{
+		{"an echo-token is renewed", "caller-echo-1"},
+		{"none is added", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newAPI(t, "tok-1")
+			hc, c, _ := newClient(t)
+			req, err := http.NewRequest(http.MethodPost, a.URL, strings.NewReader("payload"))
+			require.NoError(t, err)
+			if tt.echo != "" {
+				req.Header.Set(tokencache.EchoTokenHeader, tt.echo)
+			}
+			resp, err := hc.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			require.EqualValues(t, 1, c.Stats().Retries401)
+			a.mu.Lock()
+			echoes := append([]string(nil), a.echoes...)
+			a.mu.Unlock()
+			require.Len(t, echoes, 2)
+			assert.Equal(t, tt.echo, echoes[0], "the first attempt carries the caller's")
+			assert.Equal(t, tt.echo, req.Header.Get(tokencache.EchoTokenHeader), "the caller's request was modified")
+			if tt.echo == "" {
+				assert.Empty(t, echoes[1])
+				return
+			}
+			assert.NotEqual(t, tt.echo, echoes[1], "the retry repeats the first attempt's echo-token")
+			assert.Regexp(t, `^[0-9a-f]{32}$`, echoes[1])
+		})
+	}
 }
 
 // closeRecorder is a request body that records whether it was closed.

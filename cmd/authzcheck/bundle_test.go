@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -80,17 +81,27 @@ func TestRunsRefuseABundleTheHarnessDidNotWriteBeforeSendingAnything(t *testing.
 			return p
 		}, "missing: cucumber.json"},
 	}
+	// The client COMMAND leaves a mark when it starts: it must not.
+	started := filepath.Join(t.TempDir(), "started")
+	client := writeScript(t, "#!/bin/sh\n: > '"+started+"'\nexec sleep 30\n")
 	for _, tc := range cases {
-		for _, cmd := range [][]string{{"conformance", "--quiet"}, {"load", "issuance", "--duration", "1s", "--quiet"}} {
+		for _, cmd := range [][]string{{"conformance", "--quiet"}, {"load", "issuance", "--duration", "1s", "--quiet"}, {"client", "--quiet", "--", client}} {
 			t.Run(cmd[0]+" into "+tc.name, func(t *testing.T) {
 				root := t.TempDir()
 				dir := tc.setup(t, root)
 				before := dirFiles(t, root)
-				code, _, errOut := runCmd(t, vars, append(cmd, "--out", dir)...)
+				args := append([]string{}, cmd...)
+				if i := slices.Index(args, "--"); i >= 0 { // the client's COMMAND comes last
+					args = slices.Insert(args, i, "--out", dir)
+				} else {
+					args = append(args, "--out", dir)
+				}
+				code, _, errOut := runCmd(t, vars, args...)
 				assert.Equal(t, cli.ExitUsage, code, errOut)
 				assert.Contains(t, errOut, tc.want)
 				assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
 				assert.Zero(t, hits.Load(), "no request sent")
+				assert.NoFileExists(t, started, "the client was not started")
 				assert.Equal(t, before, dirFiles(t, root), "nothing written")
 			})
 		}

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/authzcheck/authzcheck/internal/cli"
 	"github.com/authzcheck/authzcheck/internal/evidence"
 	"github.com/authzcheck/authzcheck/reports"
+	"github.com/authzcheck/authzcheck/steps"
 )
 
 const clientUsage = `Usage: authzcheck client [flags] -- COMMAND [ARG...]
@@ -81,8 +81,18 @@ func runClient(env *cli.Env) error {
 	if dir == "" {
 		dir = filepath.Join("evidence", time.Now().UTC().Format("20060102T150405Z"))
 	}
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return cli.Usagef("--out %s already holds files; give a new directory so no evidence is mixed", dir)
+	// As for conformance: the bundle is checked (a sealed one verified) before COMMAND starts,
+	// the run writes beside it, and only a sealed run is put in place.
+	stage, err := openBundle(dir, evidence.KindConformance)
+	if err != nil {
+		return err
+	}
+	defer stage.Close()
+	sealed := false
+	seal := func(run evidence.RunInfo, opts reports.FinalizeOptions) error {
+		err := stage.Seal(run, opts)
+		sealed = err == nil
+		return err
 	}
 	var only []string
 	for _, t := range strings.Split(*tags, ",") {
@@ -90,7 +100,7 @@ func runClient(env *cli.Env) error {
 			only = append(only, t)
 		}
 	}
-	cfg := client.Config{Command: command, Dir: dir, Only: only, Grace: *grace, Parallel: *parallel,
+	cfg := client.Config{Command: command, Dir: stage.Dir(), Seal: seal, Only: only, Grace: *grace, Parallel: *parallel,
 		Strict: *strict, SignKey: key, Stderr: env.Stderr}
 	if !*quiet {
 		cfg.Stdout = env.Stdout
@@ -98,9 +108,6 @@ func runClient(env *cli.Env) error {
 	ctx := env.Ctx
 	if ctx == nil {
 		ctx = context.Background()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return cli.Usagef("--out %s: %v", dir, err)
 	}
 	var (
 		sum    *evidence.Summary
@@ -115,15 +122,18 @@ func runClient(env *cli.Env) error {
 		}
 		sum, runErr = client.Run(ctx, cfg)
 	}
-	var ue *client.UsageError
-	if errors.As(runErr, &ue) {
-		_ = os.Remove(dir) // only when still empty: nothing ran
-		return cli.Usagef("%v", ue)
+	var ce *steps.ConfigError
+	if errors.As(runErr, &ce) {
+		return cli.Usagef("%v", ce)
 	}
 	if sum == nil {
 		return cli.Unreachablef("%v", runErr)
 	}
-	printResults(env.Stdout, sum, dir, *quiet)
+	shown := dir
+	if !sealed {
+		shown = "" // nothing was put in place
+	}
+	printResults(env.Stdout, sum, shown, *quiet)
 	return clientOutcome(sum, runErr, dir)
 }
 
@@ -147,14 +157,8 @@ func checkClientArgs(command []string, serve bool, grace time.Duration, parallel
 // clientOutcome is the exit of a judged client run: 3 when the harness failed, 1 when a MUST
 // check failed (or a SHOULD under --strict).
 func clientOutcome(sum *evidence.Summary, runErr error, dir string) error {
-	switch {
-	case runErr != nil:
+	if runErr != nil {
 		return cli.Unreachablef("%v", runErr)
-	case sum.Result != evidence.Passed:
-		if sum.Counts.FailedMust > 0 {
-			return cli.Failedf("%d MUST check(s) failed; see %s", sum.Counts.FailedMust, filepath.Join(dir, evidence.SummaryFile))
-		}
-		return cli.Failedf("%d SHOULD check(s) failed under --strict; see %s", sum.Counts.FailedShould, filepath.Join(dir, evidence.SummaryFile))
 	}
-	return nil
+	return verdictOutcome(sum, dir)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/authzcheck/authzcheck/internal/cli"
 	"github.com/authzcheck/authzcheck/reports"
+	"github.com/authzcheck/authzcheck/reports/reportstest"
 )
 
 // curlClient is a plain shell client: curl, a token fetch per API call, the secret passed to
@@ -83,6 +84,73 @@ func TestClientCommandExitCodes(t *testing.T) {
 			assert.Contains(t, string(sum), `"id": "`+tt.check+`"`)
 			code, vout, _ := runCmd(t, nil, "report", "verify", dir)
 			assert.Equal(t, cli.ExitOK, code, vout)
+		})
+	}
+}
+
+// sealedLoadBundle seals a bundle holding a load run only into dir: one a client run may add to.
+func sealedLoadBundle(t *testing.T, dir string) {
+	t.Helper()
+	require.NoError(t, reportstest.WriteLoad(dir))
+	require.NoError(t, reports.Finalize(dir, reportstest.LoadRun(), reportstest.Options(nil)))
+}
+
+// A client run is staged like a conformance run: it adds itself to a sealed bundle that holds
+// no run of its kind, leaving nothing beside it, and a second one is refused before COMMAND
+// starts, with the bundle as it was.
+func TestClientAddsToASealedBundleAndRefusesASecondRun(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "ev")
+	sealedLoadBundle(t, dir)
+	code, out, errOut := runCmd(t, nil, "client", "--out", dir, "--quiet", "--tags", "CLIENT-16", "--grace", "500ms", "--", writeScript(t, curlClient))
+	require.Equal(t, cli.ExitOK, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	assert.Contains(t, out, "evidence: "+dir)
+	v, err := reports.Verify(dir, nil)
+	require.NoError(t, err)
+	assert.True(t, v.OK(), "%v", v.Problems)
+	b, err := reports.ReadBundle(dir)
+	require.NoError(t, err)
+	require.NotNil(t, b.Manifest)
+	assert.Len(t, b.Manifest.Runs, 2, "the load run and the client run")
+	assert.NotNil(t, b.Summary)
+	assert.NotNil(t, b.Load)
+	entries, err := os.ReadDir(root)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "no staging directory left beside the bundle")
+
+	started := filepath.Join(t.TempDir(), "started")
+	before := dirFiles(t, root)
+	code, _, errOut = runCmd(t, nil, "client", "--out", dir, "--", writeScript(t, "#!/bin/sh\n: > '"+started+"'\nexec sleep 30\n"))
+	assert.Equal(t, cli.ExitUsage, code, errOut)
+	assert.Contains(t, errOut, "already holds a conformance run")
+	assert.NoFileExists(t, started, "the client was not started")
+	assert.Equal(t, before, dirFiles(t, root), "nothing written")
+}
+
+// A client run whose seal is refused (a JWT-shaped argument in COMMAND, which sealing finds in
+// manifest.json's target) fails after writing its files: the directory it was given, a sealed
+// bundle or an empty one, is exactly as it was, and nothing is left beside it.
+func TestAClientRunFailingPartWayLeavesTheBundleAsItWas(t *testing.T) {
+	const jwtArg = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJkZW1vLWRpc3RyaWJ1dG9yIn0.MEUCIQDabcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+	script := writeScript(t, curlClient)
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, dir string)
+	}{
+		{"a sealed bundle", sealedLoadBundle},
+		{"an empty directory", func(t *testing.T, dir string) { require.NoError(t, os.Mkdir(dir, 0o755)) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			dir := filepath.Join(root, "ev")
+			tt.setup(t, dir)
+			before := dirFiles(t, root)
+			code, out, errOut := runCmd(t, nil, "client", "--out", dir, "--quiet", "--tags", "CLIENT-16", "--grace", "500ms", "--", script, jwtArg)
+			assert.Equal(t, cli.ExitUnreachable, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+			assert.Contains(t, errOut, "sealing the evidence")
+			assert.Contains(t, out, "evidence: not written")
+			assert.Equal(t, before, dirFiles(t, root), "the directory is as it was, and nothing is left beside it")
 		})
 	}
 }

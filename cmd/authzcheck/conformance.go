@@ -171,13 +171,20 @@ func conformanceOutcome(sum *evidence.Summary, runErr, finErr error, dir string)
 		return cli.Unreachablef("%v", runErr)
 	case finErr != nil:
 		return cli.Unreachablef("sealing the evidence: %v", finErr)
-	case sum.Result != evidence.Passed:
-		if sum.Counts.FailedMust > 0 {
-			return cli.Failedf("%d MUST check(s) failed; see %s", sum.Counts.FailedMust, filepath.Join(dir, evidence.SummaryFile))
-		}
-		return cli.Failedf("%d SHOULD check(s) failed under --strict; see %s", sum.Counts.FailedShould, filepath.Join(dir, evidence.SummaryFile))
 	}
-	return nil
+	return verdictOutcome(sum, dir)
+}
+
+// verdictOutcome is the exit of a run whose checks were judged: 1 when a MUST check failed (or a
+// SHOULD under --strict), nil when it passed.
+func verdictOutcome(sum *evidence.Summary, dir string) error {
+	switch {
+	case sum.Result == evidence.Passed:
+		return nil
+	case sum.Counts.FailedMust > 0:
+		return cli.Failedf("%d MUST check(s) failed; see %s", sum.Counts.FailedMust, filepath.Join(dir, evidence.SummaryFile))
+	}
+	return cli.Failedf("%d SHOULD check(s) failed under --strict; see %s", sum.Counts.FailedShould, filepath.Join(dir, evidence.SummaryFile))
 }
 
 // conformanceConfig turns a resolved target into the runner's Config. The embedded mock serves

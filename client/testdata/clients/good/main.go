@@ -4,8 +4,9 @@
 //
 // It gets tokens with golang.org/x/oauth2/clientcredentials (HTTP Basic, fixed), keeps them in a
 // tokencache.Cache (refresh at about 80% of expires_in, one fetch for all workers, backoff that
-// honours Retry-After) and sends them through tokencache.NewTransport (Bearer, one retry after a
-// 401). Several workers call the sample Ticket API until SIGTERM or SIGINT.
+// honours Retry-After, refetches after rejected tokens spaced) and sends them through
+// tokencache.NewTransport (Bearer, one retry after a 401). Several workers call the sample
+// Ticket API until SIGTERM or SIGINT.
 //
 // Environment (the contract of `authzcheck client`): AUTHZ_TOKEN_URL, AUTHZ_API_URL,
 // AUTHZ_CLIENT_ID, AUTHZ_CLIENT_SECRET, and AUTHZ_CA_FILE (a PEM CA to trust, optional).
@@ -82,8 +83,9 @@ func run(workers int, pause time.Duration) error {
 	}
 	// Not ctx: a fetch should finish even while we shut down, and Close discards it.
 	tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, tokenHTTP)
-	// cfg.Token fetches on every call; the cache decides when to call it.
-	src := &spaced{gap: 300 * time.Millisecond, fetch: func() (*oauth2.Token, error) { return cfg.Token(tokenCtx) }}
+	// cfg.Token fetches on every call; the cache decides when to call it (and spaces the
+	// refetches after rejected tokens, so an API rejecting every token causes no storm).
+	src := tokencache.SourceFunc(func() (*oauth2.Token, error) { return cfg.Token(tokenCtx) })
 	cache := tokencache.New(src, tokencache.Backoff(250*time.Millisecond, 5*time.Second))
 	defer cache.Close()
 
@@ -124,27 +126,6 @@ func transport(caFile string) (*http.Transport, error) {
 	}
 	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	return t, nil
-}
-
-// spaced is a token source that never fetches twice within gap. The cache fetches a new token
-// after each 401 whose token is still its current one; when the API rejects every token, workers
-// whose calls overlap would each reject the token the previous one just fetched, and fetch at
-// the pace of the API calls. Spaced, a storm of 401s costs at most one fetch per gap.
-type spaced struct {
-	gap   time.Duration
-	fetch func() (*oauth2.Token, error)
-	mu    sync.Mutex
-	last  time.Time
-}
-
-func (s *spaced) Token() (*oauth2.Token, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if wait := s.gap - time.Since(s.last); wait > 0 {
-		time.Sleep(wait)
-	}
-	defer func() { s.last = time.Now() }()
-	return s.fetch()
 }
 
 // echoTokens sets DerbySoft's echo-token, unique per request sent (a 401 retry is a new one).
