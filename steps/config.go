@@ -90,7 +90,8 @@ type Config struct {
 	Tags string
 	// Strict makes a failed SHOULD check fail the run.
 	Strict bool
-	// Waivers excuse failures; an expired waiver is ignored (see ParseWaivers).
+	// Waivers excuse failures; an expired waiver (at the run's start) is not applied, and the
+	// failed row names it (see ParseWaivers).
 	Waivers []evidence.Waiver
 
 	// OutDir receives summary.json, cucumber.json, junit.xml and transcripts/. It is created.

@@ -139,6 +139,7 @@ func summarize(results []evidence.CheckResult, strict bool) (string, evidence.Co
 }
 
 // summary builds summary.json from the collected outcomes, every check in catalogue order.
+// Waivers are judged at the run's start, as the manifest lists them.
 func (r *runner) summary(started, finished time.Time) *evidence.Summary {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -148,7 +149,7 @@ func (r *runner) summary(started, finished time.Time) *evidence.Summary {
 		if skip == "" {
 			skip = "not run"
 		}
-		res := verdict(c, r.index[c.ID].title, r.cfg.Profile, r.outcomes[c.ID], skip, r.cfg.Waivers, finished)
+		res := verdict(c, r.index[c.ID].title, r.cfg.Profile, r.outcomes[c.ID], skip, r.cfg.Waivers, started)
 		// Reasons and notes quote what the target said: redact them like a transcript.
 		res.Reason = r.red.String(res.Reason)
 		for i, n := range res.Notes {
