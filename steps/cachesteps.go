@@ -74,15 +74,6 @@ func requestAgainWhenRepeated(ctx context.Context, args []string) error {
 	return nil
 }
 
-// grantRequest builds the request of a "Given I have <wording>" table entry.
-func grantRequest(s *scenario, wording string) (request, error) {
-	i, args, ok := tokenGrantWordings().match(wording)
-	if !ok {
-		return request{}, noWording(wording)
-	}
-	return tokenGrants[i].build(s, args)
-}
-
 // requestPairs (CACHE-05): the two clients ask for a token at the same moment, several times a
 // little apart, so that at least one pair falls within one second of the server's clock
 // whatever the link (a boundary between seconds splits at most one pair). A server that hands
@@ -92,17 +83,19 @@ func requestPairs(ctx context.Context, args []string) error {
 	s := stateOf(ctx)
 	n, _ := strconv.Atoi(args[0])
 	ms, _ := strconv.Atoi(args[1])
-	var pair [2]request
-	for i, w := range []string{"a valid token", "a valid token as the second client"} {
-		req, err := grantRequest(s, w)
-		if err != nil {
+	s.r.prepare(ctx, s, s.r.cfg.Client2ID) // each client's credentials in the form found for it
+	pair := [2]request{s.r.tokenReq(validForm), s.r.client2Req()}
+	for _, req := range pair {
+		if err := s.r.baseline(s, req); err != nil {
 			return precondition(s, err)
 		}
-		pair[i] = req
 	}
+	gap := time.Duration(ms) * time.Millisecond
+	first := s.r.cfg.Now()
 	for k := range n {
 		if k > 0 {
-			if err := s.r.cfg.wait(ctx, time.Duration(ms)*time.Millisecond); err != nil {
+			// Pair k starts k gaps after the first, whatever the pairs' round trips took.
+			if err := s.r.cfg.wait(ctx, max(0, first.Add(time.Duration(k)*gap).Sub(s.r.cfg.Now()))); err != nil {
 				return precondition(s, fmt.Errorf("could not wait between the pairs: %v", err))
 			}
 		}
@@ -118,7 +111,7 @@ func requestPairs(ctx context.Context, args []string) error {
 			s.record(ex)
 			tok, ok := ex.accessToken()
 			if !ok || tok == "" || ex.status/100 != 2 {
-				return precondition(s, fmt.Errorf("could not get a token for %s: expected status 200 with an access_token, got %s", pair[i].client, ex.describe()))
+				return precondition(s, fmt.Errorf("no token to judge: could not get a token for %s: expected status 200 with an access_token, got %s", pair[i].client, ex.describe()))
 			}
 			s.tokens = append(s.tokens, heldToken{raw: tok, client: pair[i].client, ex: ex})
 		}
@@ -133,7 +126,10 @@ func firstTokenLater(ctx context.Context, s *scenario, a []string) ([]request, e
 	if err != nil {
 		return nil, err
 	}
-	if err := s.r.cfg.wait(ctx, seconds(a[0])); err != nil {
+	// Counted from the second token's answer: the calls made since are part of the delay.
+	last := s.tokens[len(s.tokens)-1].ex
+	since := last.started.Add(last.dur)
+	if err := s.r.cfg.wait(ctx, max(0, seconds(a[0])-s.r.cfg.Now().Sub(since))); err != nil {
 		return nil, fmt.Errorf("could not wait to call again: %v", err)
 	}
 	s.note("the first token was presented again %s s after the second token was issued", a[0])

@@ -334,7 +334,10 @@ func TestTokenEndpointFailingLaterSkipsWhatNeedsAToken(t *testing.T) {
 	for _, id := range []string{"TOK-02", "BEARER-01", "BEARER-02", "BEARER-06", "JWT-02", "CACHE-05"} {
 		c := statusOf(sum, id)
 		assert.Equal(t, evidence.StatusSkipped, c.Status, id)
-		assert.Contains(t, c.Reason, "no token to judge: could not get", id)
-		assert.Contains(t, c.Reason, "got status 500", id)
+		assert.Contains(t, c.Reason, "no token to judge: ", id)
+		assert.Contains(t, c.Reason, "status 500", id)
+		if id != "CACHE-05" { // CACHE-05's first request is the second client's first: its probe
+			assert.Contains(t, c.Reason, "could not get", id)
+		}
 	}
 }

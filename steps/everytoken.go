@@ -28,7 +28,7 @@ func registerEveryTokenSteps(t *stepTable) {
 // runTokenAnswers are the run's token answers with an access token, the scenario's own included.
 func runTokenAnswers(s *scenario) []*exchange {
 	var out []*exchange
-	for _, ex := range s.r.rec.exchanges() {
+	for _, ex := range s.runExchanges() {
 		if ex.tok != nil {
 			out = append(out, ex)
 		}
@@ -189,7 +189,7 @@ func runTokensNoRefresh(ctx context.Context) error {
 // answer's verdict rather than being skipped.
 func judgeEveryOther(ctx context.Context, what string, judgeOne func(*exchange) (bool, string)) error {
 	s := stateOf(ctx)
-	for _, ex := range s.r.rec.exchanges() {
+	for _, ex := range s.runExchanges() {
 		if relevant, _ := judgeOne(ex); relevant && ex.check != s.id {
 			return judgeEach(ctx, what, judgeOne)
 		}

@@ -153,7 +153,7 @@ func TestCache05SendsPairsAtOnce(t *testing.T) {
 	c := statusOf(sum, "CACHE-05")
 	require.Equal(t, evidence.StatusFailed, c.Status, c.Reason)
 	assert.Equal(t, "must", c.Level)
-	assert.Contains(t, c.Reason, "got the same token 3 times in 4 and 4 answers")
+	assert.Contains(t, c.Reason, "got the same token 3 times in 3 and 3 answers")
 }
 
 // TestJudgeScopeClaim: the granted scope is the answer's, or the requested one when the answer

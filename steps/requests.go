@@ -190,13 +190,6 @@ var tokenGrants = []struct {
 	build   func(s *scenario, args []string) (request, error)
 }{
 	{"a valid token", "a token", form(validForm)},
-	{"a valid token as the second client", "a token for the second client", func(s *scenario, _ []string) (request, error) {
-		c := s.r.cfg
-		req := s.r.tokenReq(validForm)
-		req.client = c.Client2ID
-		req.header.Set("Authorization", s.r.basicAs(c.Client2ID, c.Client2ID, c.Client2Secret))
-		return req, nil
-	}},
 	{`a token with the scope "([^"]*)"`, "a token with the scope", func(s *scenario, a []string) (request, error) {
 		if s.r.cfg.OtherScopeURL == "" {
 			return request{}, skipf("needs an API that requires a scope other than %s: give --api-url-for SCOPE=URL (derbysoft: --api-url-for shopping=https://host/.../shopping)", a[0])
@@ -204,6 +197,14 @@ var tokenGrants = []struct {
 		return s.r.tokenReq(validForm + "&scope=" + url.QueryEscape(a[0])), nil
 	}},
 	{answerGrant, "a successful token answer", form(validForm)},
+}
+
+// client2Req is the valid token request of the second client (CACHE-05).
+func (r *runner) client2Req() request {
+	req := r.tokenReq(validForm)
+	req.client = r.cfg.Client2ID
+	req.header.Set("Authorization", r.basicAs(r.cfg.Client2ID, r.cfg.Client2ID, r.cfg.Client2Secret))
+	return req
 }
 
 // form builds the token request with the client's valid credentials and the given form.

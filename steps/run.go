@@ -157,7 +157,8 @@ func Run(ctx context.Context, cfg Config) (*evidence.Summary, error) {
 	}{
 		{independent, cfg.Concurrency}, // at once, within the bound on requests in flight
 		{ordered, 1},                   // alone, one after another: what they judge is the order
-		{filterIDs(run, index, true), 1},
+		// Last, at once: each judges the exchanges of the checks before (runExchanges).
+		{filterIDs(run, index, true), cfg.Concurrency},
 	} {
 		if len(pass.ids) == 0 {
 			continue

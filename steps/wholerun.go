@@ -24,6 +24,22 @@ func registerWholeRunSteps(t *stepTable) {
 	})
 }
 
+// runExchanges are the exchanges a whole-run check judges: every exchange of the run but those
+// of the other whole-run checks. Those run at once, within the bound on requests in flight, so
+// whether one's request has happened when another judges depends on timing; leaving them out
+// keeps every verdict the same at any --concurrency. (Their own answers are judged by their own
+// steps, and the run's other checks send the same kinds of request.)
+func (s *scenario) runExchanges() []*exchange {
+	all := s.r.rec.exchanges()
+	out := all[:0]
+	for _, ex := range all {
+		if ex.check == s.id || !contains(s.r.index[ex.check].tags, wholeRunTag) {
+			out = append(out, ex)
+		}
+	}
+	return out
+}
+
 // rfc6749Errors is RFC 6749 §5.2's set of error codes.
 var rfc6749Errors = map[string]bool{"invalid_request": true, "invalid_client": true, "invalid_grant": true,
 	"unauthorized_client": true, "unsupported_grant_type": true, "invalid_scope": true}
@@ -35,7 +51,7 @@ func judgeEach(ctx context.Context, what string, judgeOne func(*exchange) (relev
 	return judge(ctx, func(s *scenario) error {
 		var judged, failed []string
 		var reasons []string
-		for _, ex := range s.r.rec.exchanges() {
+		for _, ex := range s.runExchanges() {
 			if ex.check == s.id {
 				continue
 			}
@@ -143,7 +159,7 @@ func runLifetimes(ctx context.Context, tol int) error {
 func runLatency(ctx context.Context) error {
 	return judge(ctx, func(s *scenario) error {
 		var ms []float64
-		for _, ex := range s.r.rec.exchanges() {
+		for _, ex := range s.runExchanges() {
 			if ex.to == toToken && ex.answered() {
 				ms = append(ms, float64(ex.dur.Microseconds())/1000)
 			}
