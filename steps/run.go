@@ -21,8 +21,9 @@ import (
 	"github.com/authzcheck/authzcheck/internal/redact"
 )
 
-// ConfigError is a Config that cannot run (a missing URL, a bad tag expression); nothing was
-// sent and nothing written. cmd maps it to exit code 2.
+// ConfigError is a configuration that cannot run (a missing URL, a bad tag expression; also a
+// client.Config, which returns it too); nothing was sent and nothing written. cmd maps it to
+// exit code 2.
 type ConfigError struct{ Err error }
 
 func (e *ConfigError) Error() string { return e.Err.Error() }
