@@ -16,6 +16,7 @@ import (
 	"github.com/cucumber/godog"
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
+	"github.com/authzcheck/authzcheck/mock"
 )
 
 // outcome is one session's run: the session (its records) and how COMMAND ended.
@@ -536,7 +537,7 @@ func (j *judge) bearerHeader(st *scenarioState) error {
 				why = fmt.Sprintf("%d Authorization headers", len(v))
 			case !bearerRe.MatchString(v[0]):
 				why = "an Authorization header that is not \"Bearer <token>\" (" + clip(j.red.Header("Authorization", v[0]), 40) + ")"
-			case o.def.tls == tlsOff && !known[bearerToken(r.Header)]:
+			case o.def.tls == tlsOff && !known[mock.BearerToken(r.Header)]:
 				why = "a token the harness did not issue in this session"
 			default:
 				continue

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/authzcheck/authzcheck/mock"
 )
 
 func TestBasicCredentials(t *testing.T) {
@@ -62,7 +64,7 @@ func FuzzRequestParsers(f *testing.F) {
 	f.Fuzz(func(t *testing.T, authz, body, query string) {
 		h := http.Header{"Authorization": {authz}}
 		_, _, _ = basicCredentials(h)
-		_ = bearerToken(h)
+		_ = mock.BearerToken(h)
 		r, err := http.NewRequest(http.MethodPost, "http://127.0.0.1:1/token", nil)
 		require.NoError(t, err)
 		r.URL.RawQuery = query

@@ -338,7 +338,7 @@ func (s *session) begin(r *http.Request, origin string) *record {
 	}
 	rec.SecretForm = s.secretForm(r.Header)
 	if rec.Endpoint == "api" {
-		rec.BearerToken = bearerToken(r.Header)
+		rec.BearerToken = mock.BearerToken(r.Header)
 	}
 	return rec
 }
@@ -668,19 +668,6 @@ func basicCredentials(h http.Header) (id, secret string, ok bool) {
 		id = d
 	}
 	return id, secret, true
-}
-
-// bearerToken is the token of a single "Authorization: Bearer ..." header, "" otherwise.
-func bearerToken(h http.Header) string {
-	v := h.Values("Authorization")
-	if len(v) != 1 {
-		return ""
-	}
-	scheme, rest, ok := strings.Cut(v[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(rest)
 }
 
 // tokenExp is a JWT's exp claim, read without verification (zero when there is none).

@@ -114,7 +114,7 @@ func (s *Server) serveObserved(w http.ResponseWriter, r *http.Request, next http
 		ex.End = time.Now()
 		ex.ResponseHeader = w.Header().Clone()
 		if ex.Endpoint == "api" {
-			ex.BearerToken = bearerOf(r.Header)
+			ex.BearerToken = BearerToken(r.Header)
 		}
 		switch {
 		case ex.IssuedToken != "":
@@ -150,8 +150,9 @@ func endpointOf(path string) string {
 	return "other"
 }
 
-// bearerOf is the token of a single "Authorization: Bearer ..." header, "" otherwise.
-func bearerOf(h http.Header) string {
+// BearerToken is the token of a single "Authorization: Bearer ..." header (the scheme in any
+// case), "" otherwise. The client catalogue's recording front reads calls the same way.
+func BearerToken(h http.Header) string {
 	v := h.Values("Authorization")
 	if len(v) != 1 {
 		return ""
