@@ -81,11 +81,7 @@ func init() {
 		},
 		"api-trusts-x5c-header": func(t *testing.T, h *harness) bool {
 			key := probeKey(t)
-			tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "forger"},
-				NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-			require.NoError(t, err)
-			x5c := []string{base64.StdEncoding.EncodeToString(der)}
+			x5c := []string{base64.StdEncoding.EncodeToString(selfSignedDER(t, key))}
 			return h.api(http.MethodGet, "/products", bearer(signForeign(t, h, key, map[string]any{"kid": "k", "x5c": x5c}))).status == 200
 		},
 		// The audit of issue 13: the scheme in upper case at the token endpoint, an empty Bearer
@@ -101,11 +97,7 @@ func init() {
 		},
 		"api-trusts-x5u-header": func(t *testing.T, h *harness) bool {
 			key := probeKey(t)
-			tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "forger"},
-				NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-			require.NoError(t, err)
-			cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+			cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: selfSignedDER(t, key)})
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(cert) }))
 			defer srv.Close()
 			return h.api(http.MethodGet, "/products", bearer(signForeign(t, h, key, map[string]any{"kid": "k", "x5u": srv.URL}))).status == 200
@@ -135,6 +127,15 @@ func probeKey(t *testing.T) *rsa.PrivateKey {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	return key
+}
+
+// selfSignedDER is a certificate for key signed by key itself: no CA vouches for it.
+func selfSignedDER(t *testing.T, key *rsa.PrivateKey) []byte {
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "forger"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	return der
 }
 
 // signForeign signs the claims of a real token with key, under a header with the given fields.
