@@ -7,6 +7,7 @@ import (
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
 	"github.com/authzcheck/authzcheck/internal/evidence"
+	"github.com/authzcheck/authzcheck/internal/redact"
 )
 
 // maxReasons is how many failure reasons a check's reason joins; the rest are counted.
@@ -32,7 +33,7 @@ func worst(fs []failure) catalog.Level {
 //     none did;
 //   - a failed check with a waiver that has not expired is waived, with the waiver's reason;
 //     one whose waiver has expired stays failed, with a note naming the expired waiver.
-func verdict(c catalog.Check, title, profile string, outs []outcome, skip string, waivers []evidence.Waiver, now time.Time) evidence.CheckResult {
+func verdict(c catalog.Check, title, profile string, outs []outcome, skip string, waivers []evidence.Waiver, now time.Time, red *redact.Redactor) evidence.CheckResult {
 	res := evidence.CheckResult{ID: c.ID, Title: title, Level: string(c.Level(profile)), Transcripts: []string{}}
 	var (
 		fails []failure
@@ -72,8 +73,9 @@ func verdict(c catalog.Check, title, profile string, outs []outcome, skip string
 			rs = append(rs[:maxReasons], "and "+itoa(len(rs)-maxReasons)+" more")
 		}
 		// Each reason is bounded (maxFindingBytes); so is their join, when several variants
-		// (AUTH-13's) each quote a huge answer.
-		res.Status, res.Level, res.Reason = evidence.StatusFailed, string(lvl), clip(nil, strings.Join(rs, "; "), 2*maxFindingBytes-len("…"))
+		// (AUTH-13's) each quote a huge answer. It is redacted before it is cut: a cut through
+		// a secret would leave a fragment the redactor no longer knows.
+		res.Status, res.Level, res.Reason = evidence.StatusFailed, string(lvl), clip(red, strings.Join(rs, "; "), 2*maxFindingBytes-len("…"))
 	case ran > 0:
 		res.Status = evidence.StatusPassed
 		if info == ran {
@@ -149,7 +151,7 @@ func (r *runner) summary(started, finished time.Time) *evidence.Summary {
 		if skip == "" {
 			skip = "not run"
 		}
-		res := verdict(c, r.index[c.ID].title, r.cfg.Profile, r.outcomes[c.ID], skip, r.cfg.Waivers, started)
+		res := verdict(c, r.index[c.ID].title, r.cfg.Profile, r.outcomes[c.ID], skip, r.cfg.Waivers, started, r.red)
 		// Reasons and notes quote what the target said: redact them like a transcript.
 		res.Reason = r.red.String(res.Reason)
 		for i, n := range res.Notes {

@@ -1,13 +1,16 @@
 package steps
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
 	"github.com/authzcheck/authzcheck/internal/evidence"
+	"github.com/authzcheck/authzcheck/internal/redact"
 )
 
 func check(t *testing.T, id string) catalog.Check {
@@ -47,7 +50,7 @@ func TestVerdict(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := verdict(check(t, tt.id), "title", tt.profile, tt.outs, "why", tt.waivers, now)
+			got := verdict(check(t, tt.id), "title", tt.profile, tt.outs, "why", tt.waivers, now, nil)
 			assert.Equal(t, tt.status, got.Status)
 			assert.Equal(t, tt.level, got.Level)
 			assert.Equal(t, tt.reason, got.Reason)
@@ -71,4 +74,15 @@ func TestSummarizeStrictness(t *testing.T) {
 	results[0].Status = evidence.StatusFailed
 	result, _ = summarize(results, false)
 	assert.Equal(t, "failed", result)
+}
+
+// TestVerdictRedactsTheReasonBeforeCuttingIt: a secret quoted across the point where the joined
+// reasons are cut is redacted whole, not left as a fragment the redactor cannot match.
+func TestVerdictRedactsTheReasonBeforeCuttingIt(t *testing.T) {
+	const secret = "s3cr3t-VALUE-that-must-not-leak"
+	pad := strings.Repeat("x", 2*maxFindingBytes-len("…")-10) // the cut falls inside the secret
+	outs := []outcome{{failures: []failure{{catalog.Must, pad + secret}}}}
+	got := verdict(check(t, "AUTH-01"), "title", "derbysoft", outs, "why", nil, time.Now(), redact.New(secret))
+	require.Equal(t, evidence.StatusFailed, got.Status)
+	assert.NotContains(t, got.Reason, secret[:8], "no fragment of the secret")
 }
