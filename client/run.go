@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -470,7 +471,7 @@ func (j *judge) writeBundle(cfg *Config, sum *evidence.Summary, cucumber []byte,
 					return fmt.Errorf("writing transcript: %w", err)
 				}
 			}
-			if !contains(row.Transcripts, name) {
+			if !slices.Contains(row.Transcripts, name) {
 				row.Transcripts = append(row.Transcripts, name)
 			}
 		}
@@ -547,13 +548,4 @@ func (j *judge) headers(h map[string][]string) map[string][]string {
 		}
 	}
 	return out
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
