@@ -293,7 +293,7 @@ func (j *judge) tokenContentType(st *scenarioState, want string) error {
 			return err != nil || !strings.EqualFold(mt, want)
 		})
 		if len(bad) > 0 {
-			st.fail("%d token requests in the %s session had Content-Type %q, not %s", len(bad), o.def.name, clip(bad[0].Header.Get("Content-Type"), 60), want)
+			st.fail("%d token requests in the %s session had Content-Type %q, not %s", len(bad), o.def.name, clip(j.red.String(bad[0].Header.Get("Content-Type")), 60), want)
 			st.cite(o, bad...)
 		}
 	}

@@ -51,8 +51,8 @@ func (p *procResult) describe(red *redact.Redactor) string {
 	if p.signal != "" {
 		s = fmt.Sprintf("was killed by %s after %.1f s", p.signal, p.ended.Sub(p.started).Seconds())
 	}
-	if lines := p.stderr.lastLines(3); len(lines) > 0 {
-		s += "; last stderr: " + red.String(strings.Join(lines, " | "))
+	if lines := p.stderr.lastLines(3, red); len(lines) > 0 {
+		s += "; last stderr: " + strings.Join(lines, " | ")
 	}
 	return s
 }
@@ -249,22 +249,23 @@ func (t *tailBuffer) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// lastLines returns up to n last non-empty lines (a first line cut by the byte bound is
-// dropped when more than one line is kept).
-func (t *tailBuffer) lastLines(n int) []string {
+// lastLines returns up to n last non-empty lines, each redacted whole before it is shortened
+// (a cut through a secret would leave a fragment the redactor cannot match). A first line cut
+// by the byte bound is dropped: it may begin in the middle of a secret.
+func (t *tailBuffer) lastLines(n int, red *redact.Redactor) []string {
 	t.mu.Lock()
 	s := string(t.buf)
 	cut := t.total > int64(len(t.buf))
 	t.mu.Unlock()
 	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
-	if cut && len(lines) > 1 {
+	if cut {
 		lines = lines[1:]
 	}
 	var out []string
 	for _, l := range lines {
-		if l = strings.TrimSpace(l); l != "" {
+		if l = strings.TrimSpace(red.String(l)); l != "" {
 			if len(l) > 300 {
-				l = l[:300] + "…"
+				l = strings.ToValidUTF8(l[:300], "") + "…"
 			}
 			out = append(out, l)
 		}

@@ -99,7 +99,7 @@ func TestProcessOutputIsBounded(t *testing.T) {
 	res := p.Stop()
 	assert.Equal(t, int64(5000000+1+len("last line\n")), res.stdout.Total())
 	assert.LessOrEqual(t, len(res.stdout.String()), outputTailBytes)
-	assert.Equal(t, []string{"last line"}, res.stdout.lastLines(1))
+	assert.Equal(t, []string{"last line"}, res.stdout.lastLines(1, newRedactor("id", "secret")))
 }
 
 func TestStartProcessRefusesWhatCannotRun(t *testing.T) {
@@ -117,4 +117,18 @@ func TestClientEnvOverridesTheBase(t *testing.T) {
 	env := clientEnv([]string{"PATH=/bin", "AUTHZ_CLIENT_SECRET=old", "SSL_CERT_FILE=/etc/x", markerVar + "=x"},
 		map[string]string{"AUTHZ_CLIENT_SECRET": "new"})
 	assert.Equal(t, []string{"PATH=/bin", "AUTHZ_CLIENT_SECRET=new"}, env)
+}
+
+// TestLastLinesRedactBeforeTheyCut: a secret that a long stderr line holds across the 300-byte
+// cut, and one that the byte bound cut at the start of the tail, leave no fragment.
+func TestLastLinesRedactBeforeTheyCut(t *testing.T) {
+	const secret = "Sup3r-secret-value-0123456789"
+	red := newRedactor("client-id", secret)
+	tail := newTailBuffer(500) // 505 bytes written: the cut falls inside the first line's secret
+	_, _ = tail.Write([]byte(secret + strings.Repeat("a", 150) + "\n" + strings.Repeat("x", 290) + secret + " tail\n"))
+	lines := tail.lastLines(3, red)
+	require.NotEmpty(t, lines)
+	for _, l := range lines {
+		assert.NotContains(t, l, secret[:6], "no fragment of the secret")
+	}
 }

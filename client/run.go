@@ -350,7 +350,7 @@ func (j *judge) initScenario(sc *godog.ScenarioContext) {
 		}
 		if err != nil && !errors.Is(err, godog.ErrSkip) {
 			j.problem(fmt.Sprintf("%s: %v", st.id, err))
-			st.fail("the harness could not run this check: %s", clip(err.Error(), 200))
+			st.fail("the harness could not run this check: %s", clip(j.red.String(err.Error()), 200))
 		}
 		j.mu.Lock()
 		j.states[st.id] = st
