@@ -423,13 +423,11 @@ func (s *Server) checkSecret(st *state, id, secret string) (*clientEntry, *oauth
 	got := sha256.Sum256([]byte(secret))
 	ok := subtle.ConstantTimeCompare(got[:], want[:]) == 1
 	decoded := secret // the secret as the quirks compare it: form-urldecoded when it decodes
-	if decode && strings.ContainsAny(secret, "%+") {
+	if !ok && decode && strings.ContainsAny(secret, "%+") { // the raw form matched: no decoding
 		if ds, err := url.QueryUnescape(secret); err == nil {
 			decoded = ds
-			if !ok {
-				got = sha256.Sum256([]byte(ds))
-				ok = subtle.ConstantTimeCompare(got[:], want[:]) == 1
-			}
+			got = sha256.Sum256([]byte(ds))
+			ok = subtle.ConstantTimeCompare(got[:], want[:]) == 1
 		}
 	}
 	if c != nil && !ok {
