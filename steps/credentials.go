@@ -61,7 +61,6 @@ type credProbe struct {
 // formTry is one form the probe sent and what came back.
 type formTry struct {
 	form credForm
-	ok   bool
 	got  string // describe() of the answer
 }
 
@@ -183,7 +182,7 @@ func (r *runner) probeCredentials(ctx context.Context, s *scenario, client strin
 		ex := r.rec.do(ctx, s.id, req)
 		s.transcripts = append(s.transcripts, ex.file)
 		ok := ex.status/100 == 2
-		p.tried = append(p.tried, formTry{form: f, ok: ok, got: ex.describe()})
+		p.tried = append(p.tried, formTry{form: f, got: ex.describe()})
 		if ok {
 			p.form, p.ok = f, true
 			break

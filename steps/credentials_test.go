@@ -217,11 +217,13 @@ func TestWellFormedRequests(t *testing.T) {
 		{"content type in another case with a charset", valid(func(q *request) {
 			q.header.Set("Content-Type", "Application/X-WWW-Form-Urlencoded; charset=UTF-8")
 		}), true},
-		{"a wrong secret", valid(func(q *request) { q.header.Set("Authorization", basic(r.cfg.ClientID, "wrong-secret-1")) }), false},
+		{"a wrong secret", valid(func(q *request) {
+			q.header.Set("Authorization", "Basic "+basicIn(formRaw, r.cfg.ClientID, "wrong-secret-1"))
+		}), false},
 		{"Basic not base64", valid(func(q *request) { q.header.Set("Authorization", "Basic !!!not-base64") }), false},
 		{"Bearer on the token endpoint", valid(func(q *request) { q.header.Set("Authorization", "Bearer x") }), false},
 		{"no credentials", valid(func(q *request) { q.header.Del("Authorization") }), false},
-		{"two Authorization headers", valid(func(q *request) { q.header.Add("Authorization", basic(r.cfg.ClientID, "x")) }), false},
+		{"two Authorization headers", valid(func(q *request) { q.header.Add("Authorization", "Basic "+basicIn(formRaw, r.cfg.ClientID, "x")) }), false},
 		{"no grant type", valid(func(q *request) { q.body = []byte("scope=product.all") }), false},
 		{"an empty grant type", valid(func(q *request) { q.body = []byte("grant_type=") }), false},
 		{"another grant", valid(func(q *request) { q.body = []byte("grant_type=password") }), false},

@@ -72,7 +72,7 @@ func TestSEC03RefusesCredentialsBelowTLS12(t *testing.T) {
 				// Past the preflight too, the harness's own transport will not go below TLS 1.2.
 				rec := newRecorder(&cfg, redact.New(), t.TempDir())
 				ex := rec.do(context.Background(), "SEC-03", request{to: toToken, method: http.MethodPost, url: cfg.TokenURL,
-					header: http.Header{"Authorization": {basic(cfg.ClientID, cfg.ClientSecret)}}})
+					header: http.Header{"Authorization": {"Basic " + basicIn(formRaw, cfg.ClientID, cfg.ClientSecret)}}})
 				require.NoError(t, rec.close())
 				assert.False(t, ex.answered(), "a request with credentials was answered over TLS below 1.2")
 				assert.Empty(t, versions, "no request may reach a server that speaks only TLS 1.0/1.1")
