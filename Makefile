@@ -19,7 +19,7 @@ build:
 # client catalogue (about 6 minutes: each client runs the whole catalogue in turn).
 test: lint
 	$(GO) test -race -count=1 ./...
-	$(GO) test -count=1 -run 'TestHugeAnswers' ./steps/
+	$(GO) test -count=1 -run 'TestHugeAnswers' ./steps/ ./load/
 	$(GO) test -count=1 -timeout 20m -run 'TestReferenceClients|TestHostileClients' ./client/
 
 # The main job: the whole check catalogue against the embedded mock (no configuration needed), or
