@@ -2,9 +2,10 @@ package load
 
 import (
 	"fmt"
-	"github.com/authzcheck/authzcheck/internal/evidence"
 	"strconv"
 	"time"
+
+	"github.com/authzcheck/authzcheck/internal/evidence"
 )
 
 // A generator that cannot keep up with the rate it was asked for measures itself, not the

@@ -185,7 +185,7 @@ func preflight(ctx context.Context, hc *http.Client, t vegeta.Target) error {
 		return &PreflightError{Unreachable: true, Msg: fmt.Sprintf("the token endpoint did not answer: %v", err)}
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBody))
 	switch resp.StatusCode {
 	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden:
 		var e struct {

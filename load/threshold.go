@@ -2,10 +2,11 @@ package load
 
 import (
 	"fmt"
-	"github.com/authzcheck/authzcheck/internal/evidence"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/authzcheck/authzcheck/internal/evidence"
 )
 
 // A Threshold is a pass/fail condition over a run's figures, written METRIC OP VALUE:

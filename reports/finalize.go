@@ -97,9 +97,9 @@ func ownedBy(kind, path string) bool {
 	}
 	switch kind {
 	case evidence.KindLoad:
-		return strings.HasPrefix(path, "load/")
+		return strings.HasPrefix(path, evidence.LoadDir+"/")
 	case evidence.KindConformance:
-		return path == evidence.SummaryFile || path == "cucumber.json" || path == "junit.xml" || strings.HasPrefix(path, "transcripts/")
+		return path == evidence.SummaryFile || path == evidence.CucumberFile || path == evidence.JUnitFile || strings.HasPrefix(path, evidence.TranscriptsDir+"/")
 	}
 	return false
 }

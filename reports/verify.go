@@ -6,11 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/authzcheck/authzcheck/internal/evidence"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/authzcheck/authzcheck/internal/evidence"
 )
 
 // Problem is one way a bundle differs from what sealed it.
