@@ -294,15 +294,17 @@ func sessionLine(o *outcome) string {
 
 func newJudge(outs map[string]*outcome) *judge {
 	red := redact.New()
+	var toks []string
 	for _, o := range outs {
 		if o.s == nil {
 			continue
 		}
 		red.AddCredential(o.s.clientID, o.s.secret)
 		for tok := range o.s.issuedTokens() {
-			red.AddToken(tok)
+			toks = append(toks, tok)
 		}
 	}
+	red.AddToken(toks...) // once: each call sorts the redactor's whole token list again
 	return &judge{outcomes: outs, red: red, states: map[string]*scenarioState{}}
 }
 

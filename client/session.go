@@ -20,8 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
+	"github.com/authzcheck/authzcheck/internal/jwtexp"
 	"github.com/authzcheck/authzcheck/mock"
 )
 
@@ -672,14 +671,8 @@ func basicCredentials(h http.Header) (id, secret string, ok bool) {
 
 // tokenExp is a JWT's exp claim, read without verification (zero when there is none).
 func tokenExp(tok string) time.Time {
-	if tok == "" {
-		return time.Time{}
-	}
-	var c jwt.RegisteredClaims
-	if _, _, err := jwt.NewParser().ParseUnverified(tok, &c); err != nil || c.ExpiresAt == nil {
-		return time.Time{}
-	}
-	return c.ExpiresAt.Time
+	exp, _ := jwtexp.ExpString(tok)
+	return exp
 }
 
 var errNoCommand = errors.New("no command given: authzcheck client [flags] -- COMMAND [ARG...]")
