@@ -422,8 +422,10 @@ func (s *Server) checkSecret(st *state, id, secret string) (*clientEntry, *oauth
 	}
 	got := sha256.Sum256([]byte(secret))
 	ok := subtle.ConstantTimeCompare(got[:], want[:]) == 1
-	decoded := secret // the secret as the quirks compare it: form-urldecoded when it decodes
-	if !ok && decode && strings.ContainsAny(secret, "%+") { // the raw form matched: no decoding
+	// decoded is the secret as the quirks compare it: form-urldecoded when it decodes. It is
+	// decoded only when the raw form did not match (the common case pays nothing).
+	decoded := secret
+	if !ok && decode && strings.ContainsAny(secret, "%+") {
 		if ds, err := url.QueryUnescape(secret); err == nil {
 			decoded = ds
 			got = sha256.Sum256([]byte(ds))
