@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/authzcheck/authzcheck/reports"
+	"github.com/authzcheck/authzcheck/internal/evidence"
 )
 
 // maxTimelineCalls bounds the API calls a session's timeline draws; failures are always kept.
@@ -14,8 +14,8 @@ const maxTimelineCalls = 1500
 
 // timeline is what report.html draws per session: token lifetimes, token requests and API calls
 // on one axis, in milliseconds from the session's start. It holds no token and no secret.
-func (j *judge) timeline() reports.ClientTimeline {
-	var t reports.ClientTimeline
+func (j *judge) timeline() evidence.ClientTimeline {
+	var t evidence.ClientTimeline
 	for _, d := range sessionDefs {
 		o, ok := j.outcomes[d.name]
 		if !ok || o.s == nil {
@@ -28,22 +28,22 @@ func (j *judge) timeline() reports.ClientTimeline {
 			}
 			return at.Sub(o.started).Milliseconds()
 		}
-		ts := reports.TimelineSession{Name: d.name, About: d.about, DurationMS: o.ended.Sub(o.started).Milliseconds(),
-			TTLSeconds: int64(d.ttl.Seconds()), CallsSeen: o.count("api")}
-		var ok2, bad []reports.TimelineEvent
+		ts := evidence.TimelineSession{Name: d.name, About: d.about, DurationMS: o.ended.Sub(o.started).Milliseconds(),
+			CallsSeen: o.count("api")}
+		var ok2, bad []evidence.TimelineEvent
 		for _, r := range o.recs("main") {
 			switch {
 			case isToken(&r):
-				ts.Requests = append(ts.Requests, reports.TimelineEvent{AtMS: ms(r, false), Status: r.Status})
+				ts.Requests = append(ts.Requests, evidence.TimelineEvent{AtMS: ms(r, false), Status: r.Status})
 				if r.IssuedToken != "" {
 					exp := r.TokenExpiry
 					if exp.IsZero() {
 						exp = r.End.Add(d.ttl)
 					}
-					ts.Tokens = append(ts.Tokens, reports.TimelineToken{IssuedMS: ms(r, true), ExpiresMS: exp.Sub(o.started).Milliseconds()})
+					ts.Tokens = append(ts.Tokens, evidence.TimelineToken{IssuedMS: ms(r, true), ExpiresMS: exp.Sub(o.started).Milliseconds()})
 				}
 			case isAPI(&r):
-				e := reports.TimelineEvent{AtMS: ms(r, false), Status: r.Status}
+				e := evidence.TimelineEvent{AtMS: ms(r, false), Status: r.Status}
 				if ok2xx(&r) {
 					ok2 = append(ok2, e)
 				} else {
@@ -52,7 +52,7 @@ func (j *judge) timeline() reports.ClientTimeline {
 			}
 		}
 		if room := maxTimelineCalls - len(bad); len(ok2) > room {
-			thin := make([]reports.TimelineEvent, 0, max(room, 0))
+			thin := make([]evidence.TimelineEvent, 0, max(room, 0))
 			for i := 0; i < max(room, 0); i++ {
 				thin = append(thin, ok2[i*len(ok2)/room])
 			}
@@ -71,9 +71,9 @@ func (j *judge) writeTimeline(dir string) error {
 	if err != nil {
 		return err
 	}
-	p := filepath.Join(dir, filepath.FromSlash(reports.TimelineFile))
+	p := filepath.Join(dir, filepath.FromSlash(evidence.TimelineFile))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(p, append(b, '\n'), 0o644)
+	return evidence.WriteFileAtomic(p, append(b, '\n'), 0o644)
 }

@@ -21,6 +21,7 @@ type Bundle struct {
 	Summary     *evidence.Summary
 	Transcripts map[string]*evidence.Transcript // by file name under transcripts/ ("0001.json")
 	Load        *LoadData
+	Timeline    *evidence.ClientTimeline // client/timeline.json of a client certification run
 	// Files are the bundle's evidence files with their SHA-256: every file but report.html,
 	// manifest.json, SHA256SUMS and its signature (which cannot list themselves in the report).
 	Files []FileEntry
@@ -29,7 +30,7 @@ type Bundle struct {
 }
 
 // ReadBundle reads the JSON of the bundle in dir (manifest.json, summary.json, the transcripts
-// summary.json names, load/). A missing part is left nil; an unreadable one is an error for
+// summary.json names, load/, client/timeline.json). A missing part is left nil; an unreadable one is an error for
 // summary.json and manifest.json, and a listed problem for a transcript.
 func ReadBundle(dir string) (*Bundle, error) { return readBundle(dir, nil) }
 
@@ -77,6 +78,9 @@ func readBundle(dir string, files []FileEntry) (*Bundle, error) {
 	}
 	if b.Load != nil {
 		b.Problems = append(b.Problems, b.Load.Problems...)
+	}
+	if b.Timeline, err = readOptionalJSON[evidence.ClientTimeline](dir, evidence.TimelineFile); err != nil {
+		b.Problems = append(b.Problems, err.Error()) // the report says so and draws none
 	}
 	return b, nil
 }

@@ -205,10 +205,7 @@ func buildView(b *Bundle) *reportView {
 		v.Load = buildLoadView(b.Load)
 	}
 	v.Origins = origins(b.Transcripts)
-	var problem string
-	if v.Timeline, problem = timelineViews(b); problem != "" {
-		v.Problems = append(v.Problems, problem)
-	}
+	v.Timeline = timelineViews(b.Timeline)
 	return v
 }
 

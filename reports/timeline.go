@@ -5,41 +5,9 @@ import (
 	"html/template"
 	"math"
 	"strings"
+
+	"github.com/authzcheck/authzcheck/internal/evidence"
 )
-
-// TimelineFile is where a client certification run (package client) writes, in the bundle, what
-// each session saw on one time axis; report.html draws it.
-const TimelineFile = "client/timeline.json"
-
-// ClientTimeline is client/timeline.json: per session, the token lifetimes, token requests and
-// API calls, in milliseconds from the session's start. It holds no token and no secret.
-type ClientTimeline struct {
-	Sessions []TimelineSession `json:"sessions"`
-}
-
-// TimelineSession is one session of a client certification run.
-type TimelineSession struct {
-	Name       string          `json:"name"`
-	About      string          `json:"about"`
-	DurationMS int64           `json:"duration_ms"`
-	TTLSeconds int64           `json:"ttl_s"`
-	Tokens     []TimelineToken `json:"tokens"`     // tokens issued: when, and until when
-	Requests   []TimelineEvent `json:"requests"`   // token requests
-	Calls      []TimelineEvent `json:"calls"`      // API calls (thinned to a bound, failures kept)
-	CallsSeen  int             `json:"calls_seen"` // API calls in all, kept or not
-}
-
-// TimelineToken is one token's lifetime.
-type TimelineToken struct {
-	IssuedMS  int64 `json:"issued_ms"`
-	ExpiresMS int64 `json:"expires_ms"`
-}
-
-// TimelineEvent is one request: when it started and the status it got (0: no answer).
-type TimelineEvent struct {
-	AtMS   int64 `json:"at_ms"`
-	Status int   `json:"status"`
-}
 
 // timelineView is one session's drawing for the template.
 type timelineView struct {
@@ -48,23 +16,19 @@ type timelineView struct {
 }
 
 // timelineViews draws each session of the bundle's client timeline (nil when there is none).
-// A timeline that cannot be read is a listed problem, not a failed report.
-func timelineViews(b *Bundle) ([]timelineView, string) {
-	if b.Dir == "" {
-		return nil, ""
-	}
-	t, err := readOptionalJSON[ClientTimeline](b.Dir, TimelineFile)
-	if err != nil {
-		return nil, err.Error()
-	}
+func timelineViews(t *evidence.ClientTimeline) []timelineView {
 	if t == nil {
-		return nil, ""
+		return nil
 	}
 	var out []timelineView
 	for _, s := range t.Sessions {
-		out = append(out, timelineView{Name: s.Name, About: s.About, SVG: timelineSVG(s)})
+		about := s.About
+		if drawn := len(s.Calls); s.CallsSeen > drawn {
+			about += fmt.Sprintf(" (%d of %d API calls drawn)", drawn, s.CallsSeen)
+		}
+		out = append(out, timelineView{Name: s.Name, About: about, SVG: timelineSVG(s)})
 	}
-	return out, ""
+	return out
 }
 
 // Timeline geometry: three lanes (token lifetimes, token requests, API calls) on one time axis.
@@ -80,7 +44,7 @@ const (
 // timelineSVG draws one session: each token as a bar from its issue to its expiry (alternating
 // shades, so a refresh ahead of expiry shows as overlapping bars), each token request and API
 // call as a tick (green answered 2xx, red otherwise).
-func timelineSVG(s TimelineSession) template.HTML {
+func timelineSVG(s evidence.TimelineSession) template.HTML {
 	span := float64(max(s.DurationMS, 1))
 	for _, tk := range s.Tokens {
 		span = math.Max(span, float64(tk.IssuedMS))
@@ -108,7 +72,7 @@ func timelineSVG(s TimelineSession) template.HTML {
 		fmt.Fprintf(&b, `<rect x="%s" y="%d" width="%s" height="8" class="%s"><title>token %d: %.1f s to %.1f s</title></rect>`,
 			num(x0), y, num(math.Max(x1-x0, 1)), cls, i+1, float64(tk.IssuedMS)/1000, float64(tk.ExpiresMS)/1000)
 	}
-	ticks := func(lane int, evs []TimelineEvent) {
+	ticks := func(lane int, evs []evidence.TimelineEvent) {
 		y := tlTop + lane*tlLaneH + 3
 		for _, e := range evs {
 			cls := "ok"
