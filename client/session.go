@@ -3,7 +3,6 @@ package client
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -324,7 +323,7 @@ func (s *session) begin(r *http.Request, origin string) *record {
 	rec.Start = time.Now()
 	rec.Remote, rec.Method, rec.Path, rec.RawQuery = r.RemoteAddr, r.Method, r.URL.Path, r.URL.RawQuery
 	rec.Header = r.Header.Clone()
-	rec.Endpoint = endpointOf(r.URL.Path)
+	rec.Endpoint = mock.EndpointOf(r.URL.Path)
 	if r.Body != nil {
 		b, err := io.ReadAll(io.LimitReader(r.Body, maxFrontBody+1))
 		if err == nil && len(b) > maxFrontBody {
@@ -629,21 +628,6 @@ func (s *session) writeCA(dir string) (string, error) {
 }
 
 // apiPaths are the sample Ticket API's operations.
-var apiPaths = map[string]bool{"/products": true, "/shopping": true, "/livecheck": true, "/reservations": true}
-
-// endpointOf names what a path is, as mock.Exchange.Endpoint does.
-func endpointOf(path string) string {
-	switch {
-	case path == mock.TokenPath:
-		return "token"
-	case apiPaths[path]:
-		return "api"
-	case path == mock.JWKSPath:
-		return "jwks"
-	}
-	return "other"
-}
-
 // basicCredentials decodes the single Authorization: Basic header (the secret as sent, not
 // form-decoded). ok is false when there is none or it is malformed.
 func basicCredentials(h http.Header) (id, secret string, ok bool) {
@@ -655,12 +639,8 @@ func basicCredentials(h http.Header) (id, secret string, ok bool) {
 	if !found || !strings.EqualFold(scheme, "Basic") {
 		return "", "", false
 	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	id, secret, err := mock.DecodeBasic(rest)
 	if err != nil {
-		return "", "", false
-	}
-	id, secret, ok = strings.Cut(string(raw), ":")
-	if !ok {
 		return "", "", false
 	}
 	if d, err := url.QueryUnescape(id); err == nil {

@@ -238,7 +238,7 @@ func (s *Server) authorizeBearer(r *http.Request, st *state) (*clientEntry, *tok
 
 // basicClient is quirk api-accepts-basic: the client whose Basic credentials these are.
 func (s *Server) basicClient(st *state, cred string) *clientEntry {
-	id, secret, err := decodeBasic(cred)
+	id, secret, err := DecodeBasic(cred)
 	if err != nil {
 		return nil
 	}

@@ -131,7 +131,7 @@ func TestDecodeBasic(t *testing.T) {
 		"not base64!":                {"", "", errBasicEncoding.Error()},
 		enc("DEMO:x")[:5]:            {"", "", errBasicEncoding.Error()},
 	} {
-		id, secret, err := decodeBasic(cred)
+		id, secret, err := DecodeBasic(cred)
 		if want[2] != "" {
 			assert.EqualError(t, err, want[2], cred)
 			continue

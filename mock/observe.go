@@ -102,7 +102,7 @@ func (t *teeBody) Read(p []byte) (int, error) {
 // (also when the handler aborts the connection, as the reset and truncate faults do).
 func (s *Server) serveObserved(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	ex := &Exchange{Start: time.Now(), Remote: r.RemoteAddr, Method: r.Method, Path: r.URL.Path,
-		RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Endpoint: endpointOf(r.URL.Path)}
+		RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Endpoint: EndpointOf(r.URL.Path)}
 	if r.TLS != nil {
 		ex.TLSVersion = r.TLS.Version
 	}
@@ -127,8 +127,9 @@ func (s *Server) serveObserved(w http.ResponseWriter, r *http.Request, next http
 	next.ServeHTTP(ow, r)
 }
 
-// endpointOf names the part of the mock a path belongs to, for Exchange.Endpoint.
-func endpointOf(path string) string {
+// EndpointOf names the part of the mock a path belongs to, as Exchange.Endpoint does: "token",
+// "api", "jwks", "metrics", "healthz" or "other".
+func EndpointOf(path string) string {
 	switch path {
 	case TokenPath:
 		return "token"

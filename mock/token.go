@@ -306,9 +306,9 @@ var (
 	errBasicNoColon  = errors.New("malformed HTTP Basic credentials: no colon between ID and secret")
 )
 
-// decodeBasic reads HTTP Basic credentials, the part after the scheme (RFC 7617): ID and
-// secret, or errBasicEncoding (not base64) or errBasicNoColon.
-func decodeBasic(cred string) (id, secret string, err error) {
+// DecodeBasic reads HTTP Basic credentials, the part after the scheme (RFC 7617): ID and
+// secret as sent (not form-decoded), or an error when they are not base64 or have no colon.
+func DecodeBasic(cred string) (id, secret string, err error) {
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
 	if err != nil {
 		return "", "", errBasicEncoding
@@ -349,7 +349,7 @@ func (s *Server) authenticateClient(st *state, authz []string, vals, query url.V
 		if vals.Has("client_secret") && !q.has(qAcceptBothAuth) && !loneSecretIgnored {
 			return nil, "", errInvalidRequest("send client credentials once: HTTP Basic or the body, not both")
 		}
-		id, secret, err := decodeBasic(rest)
+		id, secret, err := DecodeBasic(rest)
 		if errors.Is(err, errBasicEncoding) {
 			if q.has(q5xxOnBadBasic) {
 				return nil, "", &oauthError{status: http.StatusInternalServerError, code: "invalid_request",
