@@ -10,8 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"sort"
-
-	"github.com/authzcheck/authzcheck/internal/redact"
 )
 
 func randHex(n int) string {
@@ -27,11 +25,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
-}
-
-// newRedactor knows one client's credentials.
-func newRedactor(id, secret string) *redact.Redactor {
-	r := redact.New()
-	r.AddCredential(id, secret)
-	return r
 }

@@ -123,8 +123,6 @@ func ok2xx(r *record) bool   { return r.Status >= 200 && r.Status < 300 }
 // scenarioState is one check's judgement in progress.
 type scenarioState struct {
 	id      string
-	check   catalog.Check
-	title   string
 	level   catalog.Level
 	outs    []*outcome
 	fails   []string
@@ -633,20 +631,17 @@ func (j *judge) recovers(st *scenarioState, within int) error {
 	return nil
 }
 
-// maxInWindow is the most of the times that fall in any window of length w, and where it starts.
-func maxInWindow(ts []time.Time, w time.Duration) (int, int) {
+// maxInWindow is the most of the times that fall in any window of length w.
+func maxInWindow(ts []time.Time, w time.Duration) int {
 	sort.Slice(ts, func(a, b int) bool { return ts[a].Before(ts[b]) })
-	best, at := 0, 0
-	lo := 0
+	best, lo := 0, 0
 	for hi := range ts {
 		for ts[hi].Sub(ts[lo]) >= w {
 			lo++
 		}
-		if n := hi - lo + 1; n > best {
-			best, at = n, lo
-		}
+		best = max(best, hi-lo+1)
 	}
-	return best, at
+	return best
 }
 
 // tokenRate bounds the token request rate over sliding windows of w seconds: a window, not a
@@ -667,7 +662,7 @@ func (j *judge) tokenRate(st *scenarioState, perSec, w int) error {
 			}
 			ts = append(ts, r.Start)
 		}
-		peak, _ := maxInWindow(ts, win)
+		peak := maxInWindow(ts, win)
 		total := o.count("token")
 		span := o.ended.Sub(o.started)
 		secs := span.Seconds()

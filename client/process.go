@@ -114,7 +114,7 @@ func startProcess(spec procSpec) (*process, error) {
 }
 
 func (p *process) wait() {
-	err := p.cmd.Wait()
+	_ = p.cmd.Wait() // how it ended is read from ProcessState
 	p.mu.Lock()
 	p.res.ended = time.Now()
 	p.res.exited = !p.stopping
@@ -123,7 +123,6 @@ func (p *process) wait() {
 	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		p.res.signal = ws.Signal().String()
 	}
-	_ = err // the exit status is in ProcessState
 	close(p.done)
 }
 

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/authzcheck/authzcheck/internal/redact"
 )
 
 func shProcess(t *testing.T, script string, grace time.Duration) *process {
@@ -131,4 +133,11 @@ func TestLastLinesRedactBeforeTheyCut(t *testing.T) {
 	for _, l := range lines {
 		assert.NotContains(t, l, secret[:6], "no fragment of the secret")
 	}
+}
+
+// newRedactor knows one client's credentials.
+func newRedactor(id, secret string) *redact.Redactor {
+	r := redact.New()
+	r.AddCredential(id, secret)
+	return r
 }

@@ -333,10 +333,10 @@ func (j *judge) run(ctx context.Context, pick []scenarioInfo) ([]byte, error) {
 
 func (j *judge) initScenario(sc *godog.ScenarioContext) {
 	sc.Before(func(ctx context.Context, p *godog.Scenario) (context.Context, error) {
-		st := &scenarioState{title: p.Name, started: time.Now()}
+		st := &scenarioState{started: time.Now()}
 		for _, t := range p.Tags {
 			if c, ok := catalog.Lookup(strings.TrimPrefix(t.Name, "@")); ok {
-				st.id, st.check, st.level = c.ID, c, c.Derbysoft
+				st.id, st.level = c.ID, c.Derbysoft
 			}
 		}
 		if st.id == "" {
