@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/authzcheck/authzcheck/mock"
+	"github.com/authzcheck/authzcheck/steps"
 )
 
 // TestHeaderCheckSkipsCallsBegunAfterSIGTERM: a call without echo-token fails CLIENT-17 while
@@ -41,4 +43,28 @@ func TestHeaderCheckSkipsCallsBegunAfterSIGTERM(t *testing.T) {
 			assert.Len(t, st.fails, tc.fails, "%v", st.fails)
 		})
 	}
+}
+
+// TestPlanSelectsByConformanceTagExpressions: --tags means for client what it means for
+// conformance (steps.ParseTags): IDs, tags, "&&" and "~"; a bad expression is a ConfigError.
+func TestPlanSelectsByConformanceTagExpressions(t *testing.T) {
+	suite, pick, _, err := plan(nil)
+	require.NoError(t, err)
+	require.Len(t, pick, len(suite), "no --tags: every check")
+	for _, sc := range suite {
+		assert.NotEmpty(t, sc.sessions, "%s names the sessions it judges", sc.id)
+	}
+	_, pick, _, err = plan([]string{"@must && ~@CLIENT-02"})
+	require.NoError(t, err)
+	var ids []string
+	for _, sc := range pick {
+		ids = append(ids, sc.id)
+		assert.Contains(t, sc.tags, "must")
+	}
+	assert.Contains(t, ids, "CLIENT-01")
+	assert.NotContains(t, ids, "CLIENT-02")
+
+	_, _, _, err = plan([]string{"@must &&"})
+	var ce *steps.ConfigError
+	assert.ErrorAs(t, err, &ce)
 }

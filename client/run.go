@@ -42,7 +42,8 @@ var (
 	sessionStepRe = regexp.MustCompile(`the "([^"]+)" session`)
 )
 
-// indexSuite reads the client suite's scenarios: check ID, title, tags and sessions.
+// indexSuite reads the client suite's scenarios: check ID, title and tags (by the conformance
+// index's rules, steps.ScenarioHeads), and the sessions each scenario's steps name.
 func indexSuite() ([]scenarioInfo, error) {
 	names, err := fs.Glob(features.ClientFS, "client/*.feature")
 	if err != nil {
@@ -55,58 +56,44 @@ func indexSuite() ([]scenarioInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		var cur *scenarioInfo
-		var tags []string
-		for _, line := range strings.Split(string(b), "\n") {
-			l := strings.TrimSpace(line)
-			switch {
-			case strings.HasPrefix(l, "@"):
-				for _, f := range strings.Fields(l) {
-					tags = append(tags, strings.TrimPrefix(f, "@"))
-				}
-			case strings.HasPrefix(l, "Scenario:"):
-				out = append(out, scenarioInfo{title: strings.TrimSpace(strings.TrimPrefix(l, "Scenario:")), tags: tags})
-				cur = &out[len(out)-1]
-				for _, t := range tags {
-					if c, ok := catalog.Lookup(t); ok && c.Area == Area {
-						cur.id = t
-					}
-				}
-				if cur.id == "" {
-					return nil, fmt.Errorf("%s: scenario %q has no CLIENT check ID tag", name, cur.title)
-				}
-				tags = nil
-			case cur != nil && strings.Contains(l, "every session"):
-				for _, d := range sessionDefs {
-					cur.sessions = append(cur.sessions, d.name)
-				}
-			case cur != nil:
-				for _, m := range sessionStepRe.FindAllStringSubmatch(l, -1) {
-					cur.sessions = append(cur.sessions, m[1])
+		lines := strings.Split(string(b), "\n")
+		heads := steps.ScenarioHeads(string(b))
+		for k, h := range heads {
+			sc := scenarioInfo{title: h.Title, tags: h.Tags}
+			for _, t := range h.Tags {
+				if c, ok := catalog.Lookup(t); ok && c.Area == Area {
+					sc.id = t
 				}
 			}
+			if sc.id == "" {
+				return nil, fmt.Errorf("%s: scenario %q has no CLIENT check ID tag", name, sc.title)
+			}
+			end := len(lines)
+			if k+1 < len(heads) {
+				end = heads[k+1].Line
+			}
+			sc.sessions = sessionsNamed(lines[h.Line+1 : end])
+			out = append(out, sc)
 		}
 	}
 	return out, nil
 }
 
-// selected reports whether a scenario is selected by only (IDs or tags, "@" optional).
-func selected(sc scenarioInfo, only []string) bool {
-	if len(only) == 0 {
-		return true
-	}
-	for _, o := range only {
-		o = strings.TrimPrefix(strings.TrimSpace(o), "@")
-		if strings.EqualFold(o, sc.id) {
-			return true
-		}
-		for _, t := range sc.tags {
-			if strings.EqualFold(o, t) {
-				return true
+// sessionsNamed are the sessions a scenario's step lines name ("every session" names all).
+func sessionsNamed(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		if strings.Contains(l, "every session") {
+			for _, d := range sessionDefs {
+				out = append(out, d.name)
 			}
+			continue
+		}
+		for _, m := range sessionStepRe.FindAllStringSubmatch(l, -1) {
+			out = append(out, m[1])
 		}
 	}
-	return false
+	return out
 }
 
 // judge is one run's judgement: the sessions' outcomes and what each check concluded.
@@ -170,9 +157,13 @@ func plan(only []string) (suite, pick []scenarioInfo, defs []sessionDef, err err
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("the embedded client suite: %w", err)
 	}
+	filter, err := steps.ParseTags(strings.Join(only, ","))
+	if err != nil {
+		return nil, nil, nil, &steps.ConfigError{Err: err}
+	}
 	need := map[string]bool{}
 	for _, sc := range suite {
-		if selected(sc, only) {
+		if filter.Match(sc.tags) {
 			pick = append(pick, sc)
 			for _, s := range sc.sessions {
 				need[s] = true

@@ -66,6 +66,7 @@ func indexScenarios(fsys fs.FS) (map[string]scenarioInfo, error) {
 type scenarioHead struct {
 	title string
 	tags  []string
+	line  int // the "Scenario:" line's index in the file (from 0)
 }
 
 // parseScenarioHeads finds the scenarios of a feature file: "Scenario:" and "Scenario Outline:"
@@ -76,7 +77,7 @@ func parseScenarioHeads(src string) []scenarioHead {
 		out  []scenarioHead
 		tags []string
 	)
-	for _, line := range strings.Split(src, "\n") {
+	for n, line := range strings.Split(src, "\n") {
 		l := strings.TrimSpace(line)
 		switch {
 		case strings.HasPrefix(l, "@"):
@@ -91,7 +92,7 @@ func parseScenarioHeads(src string) []scenarioHead {
 		case strings.HasPrefix(l, "Scenario:"), strings.HasPrefix(l, "Scenario Outline:"),
 			strings.HasPrefix(l, "Scenario Template:"), strings.HasPrefix(l, "Example:"):
 			_, title, _ := strings.Cut(l, ":")
-			out = append(out, scenarioHead{title: strings.TrimSpace(title), tags: tags})
+			out = append(out, scenarioHead{title: strings.TrimSpace(title), tags: tags, line: n})
 			tags = nil
 		case l == "" || strings.HasPrefix(l, "#"):
 		default:
