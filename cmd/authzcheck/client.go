@@ -46,7 +46,7 @@ func runClient(env *cli.Env) error {
 	fs := flag.NewFlagSet("client", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var (
-		tags     = fs.String("tags", "", "comma-separated check IDs or tags to run, e.g. 'CLIENT-04,CLIENT-05' or 'must' (default: all)")
+		tags     = fs.String("tags", "", "check IDs or a tag expression as for conformance, e.g. 'CLIENT-04,CLIENT-05' or '@must && ~@CLIENT-14' (default: all)")
 		strict   = fs.Bool("strict", false, "a failed SHOULD check fails the run")
 		out      = fs.String("out", "", "evidence directory (default evidence/<UTC timestamp>/)")
 		signKey  = fs.String("sign-key", "", "ed25519 private key (PEM) to sign the bundle's SHA256SUMS")
