@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -77,10 +76,7 @@ func runClient(env *cli.Env) error {
 		}
 		key = k
 	}
-	dir := *out
-	if dir == "" {
-		dir = filepath.Join("evidence", time.Now().UTC().Format("20060102T150405Z"))
-	}
+	dir := runDir(*out)
 	// As for conformance: the bundle is checked (a sealed one verified) before COMMAND starts,
 	// the run writes beside it, and only a sealed run is put in place.
 	stage, err := openBundle(dir, evidence.KindConformance)

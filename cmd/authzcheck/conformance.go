@@ -74,10 +74,7 @@ func runConformance(env *cli.Env) error {
 	if err != nil {
 		return err
 	}
-	dir := *out
-	if dir == "" {
-		dir = filepath.Join("evidence", time.Now().UTC().Format("20060102T150405Z"))
-	}
+	dir := runDir(*out)
 	if err := checkTokenStore(*store, dir); err != nil {
 		return err
 	}
@@ -241,6 +238,14 @@ func printResults(w io.Writer, sum *evidence.Summary, dir string, quiet bool) {
 		return
 	}
 	fmt.Fprintf(w, "evidence: %s (report.html, summary.json, junit.xml)\n", dir)
+}
+
+// runDir is a run's --out directory: out, or a new one under evidence/ named for the time.
+func runDir(out string) string {
+	if out != "" {
+		return out
+	}
+	return filepath.Join("evidence", time.Now().UTC().Format("20060102T150405Z"))
 }
 
 // openBundle opens the --out directory of a run of kind (reports.Open): a refused directory is a

@@ -267,11 +267,7 @@ func (lf *loadFlagValues) config() (load.Config, error) {
 // empty, or a sealed bundle that verifies and holds no load run yet (reports.Open). Anything
 // else is a usage error, before anything is started.
 func loadOutput(out string) (*reports.Stage, error) {
-	dir := out
-	if dir == "" {
-		dir = filepath.Join("evidence", time.Now().UTC().Format("20060102T150405Z"))
-	}
-	return openBundle(dir, evidence.KindLoad)
+	return openBundle(runDir(out), evidence.KindLoad)
 }
 
 // wireTarget points cfg at the resolved target, and at the embedded mock's own counters.
