@@ -26,46 +26,59 @@ import (
 
 // headerKey is the key a token's header names under the quirks on (nil when none applies).
 func headerKey(t *jwt.Token, q quirkSet) *rsa.PublicKey {
+	var pub *rsa.PublicKey
 	if q.has(qAPITrustsJWKHeader) {
-		if raw, ok := t.Header["jwk"]; ok {
-			b, _ := json.Marshal(raw)
-			var k jose.JSONWebKey
-			if k.UnmarshalJSON(b) == nil {
-				if pub, ok := k.Key.(*rsa.PublicKey); ok {
-					return pub
-				}
-			}
-		}
+		pub = jwkKey(t.Header["jwk"])
 	}
-	if q.has(qAPITrustsJKUHeader) {
-		if u, ok := t.Header["jku"].(string); ok {
-			kid, _ := t.Header["kid"].(string)
-			if pub := fetchJKU(u, kid); pub != nil {
-				return pub
-			}
-		}
+	if u, ok := t.Header["jku"].(string); ok && pub == nil && q.has(qAPITrustsJKUHeader) {
+		kid, _ := t.Header["kid"].(string)
+		pub = fetchJKU(u, kid)
 	}
-	if q.has(qAPITrustsX5UHeader) {
-		if u, ok := t.Header["x5u"].(string); ok {
-			if pub := fetchX5U(u); pub != nil {
-				return pub
-			}
-		}
+	if u, ok := t.Header["x5u"].(string); ok && pub == nil && q.has(qAPITrustsX5UHeader) {
+		pub = fetchX5U(u)
 	}
-	if q.has(qAPITrustsX5CHeader) {
-		if chain, ok := t.Header["x5c"].([]any); ok && len(chain) > 0 {
-			if s, ok := chain[0].(string); ok {
-				if der, err := base64.StdEncoding.DecodeString(s); err == nil {
-					if c, err := x509.ParseCertificate(der); err == nil {
-						if pub, ok := c.PublicKey.(*rsa.PublicKey); ok {
-							return pub
-						}
-					}
-				}
-			}
-		}
+	if pub == nil && q.has(qAPITrustsX5CHeader) {
+		pub = x5cKey(t.Header["x5c"])
 	}
-	return nil
+	return pub
+}
+
+// jwkKey is the RSA key of a jwk header, or nil.
+func jwkKey(raw any) *rsa.PublicKey {
+	if raw == nil {
+		return nil
+	}
+	b, _ := json.Marshal(raw)
+	var k jose.JSONWebKey
+	if k.UnmarshalJSON(b) != nil {
+		return nil
+	}
+	pub, _ := k.Key.(*rsa.PublicKey)
+	return pub
+}
+
+// x5cKey is the RSA key of the first certificate of an x5c header (chain unchecked), or nil.
+func x5cKey(raw any) *rsa.PublicKey {
+	chain, _ := raw.([]any)
+	if len(chain) == 0 {
+		return nil
+	}
+	s, _ := chain[0].(string)
+	der, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil
+	}
+	return certKey(der)
+}
+
+// certKey is the RSA key of a DER certificate, or nil.
+func certKey(der []byte) *rsa.PublicKey {
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil
+	}
+	pub, _ := c.PublicKey.(*rsa.PublicKey)
+	return pub
 }
 
 // jkuClient fetches jku URLs; the mock fetches only loopback ones (it never leaves the machine).
@@ -95,12 +108,7 @@ func fetchX5U(raw string) *rsa.PublicKey {
 	if blk == nil || blk.Type != "CERTIFICATE" {
 		return nil
 	}
-	c, err := x509.ParseCertificate(blk.Bytes)
-	if err != nil {
-		return nil
-	}
-	pub, _ := c.PublicKey.(*rsa.PublicKey)
-	return pub
+	return certKey(blk.Bytes)
 }
 
 // fetchJKU is the RSA key with kid (or the first) of the JWKS at a loopback URL, or nil.
