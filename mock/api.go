@@ -213,14 +213,9 @@ func (s *Server) authorizeBearer(r *http.Request, st *state) (*clientEntry, *tok
 	if ae != nil {
 		return c, nil, ae
 	}
-	if st.revokePrevious {
-		if latest, ok := s.latest.Load(claims.Subject); ok && latest.(string) != claims.ID {
-			return c, nil, invalidToken("the access token was revoked by a newer one", "revoked")
-		}
-	}
-	if q.has(qLateRevokePrevious) {
-		if v, ok := s.lateRevoke.Load(claims.Subject); ok {
-			if lr := v.(lateRevocation); lr.jti != claims.ID && !s.clock.now().Before(lr.at) {
+	if st.revokePrevious || q.has(qLateRevokePrevious) {
+		if v, ok := s.latest.Load(claims.Subject); ok {
+			if r := v.(revocation); r.jti != claims.ID && !s.clock.now().Before(r.at) {
 				return c, nil, invalidToken("the access token was revoked by a newer one", "revoked")
 			}
 		}

@@ -368,7 +368,6 @@ func (s *Server) reset() error {
 	s.cache.reset()
 	s.issued.reset()
 	s.latest.Clear()
-	s.lateRevoke.Clear()
 	s.perSecond.Clear()
 	s.scopes.Clear()
 	s.opaque.Clear()

@@ -238,11 +238,12 @@ func (s *Server) signToken(st *state, c *clientEntry, scopes []string, nbf, iat,
 	if q.has(qNoScopeClaim) {
 		s.scopes.Store(tok, append([]string(nil), scopes...))
 	}
-	if st.revokePrevious {
-		s.latest.Store(c.ID, jti)
-	}
-	if q.has(qLateRevokePrevious) {
-		s.lateRevoke.Store(c.ID, lateRevocation{jti: jti, at: s.clock.now().Add(lateRevokeDelay)})
+	if st.revokePrevious || q.has(qLateRevokePrevious) {
+		at := s.clock.now()
+		if !st.revokePrevious {
+			at = at.Add(lateRevokeDelay)
+		}
+		s.latest.Store(c.ID, revocation{jti: jti, at: at})
 	}
 	return tok, claims.exp, nil
 }
@@ -251,9 +252,10 @@ func (s *Server) signToken(st *state, c *clientEntry, scopes []string, nbf, iat,
 // earlier ones.
 const lateRevokeDelay = 300 * time.Millisecond
 
-// lateRevocation is quirk late-revoke-previous: a client's newest token, and from when the
-// sample API refuses the client's other tokens.
-type lateRevocation struct {
+// revocation is a client's newest token under revoke-previous (or quirk late-revoke-previous),
+// and from when the sample API refuses the client's other tokens: at once, or lateRevokeDelay
+// later.
+type revocation struct {
 	jti string
 	at  time.Time
 }

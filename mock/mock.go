@@ -154,15 +154,12 @@ type Server struct {
 
 	issued *tokenRing
 	cache  tokenCache
-	latest sync.Map // client ID -> jti of its newest token (revoke-previous)
+	latest sync.Map // client ID -> revocation: its newest token (revoke-previous, late-revoke-previous)
 	scopes sync.Map // token -> []string, for tokens issued without a scope claim (quirk); bounded by issued
 	opaque sync.Map // token -> opaqueEntry (quirk opaque-token); bounded by issued
 
-	// lateRevoke is client ID -> lateRevocation (quirk late-revoke-previous); perSecond is
-	// scope -> perSecondEntry (quirk shared-token-per-second). Both hold one entry per client
-	// or scope.
-	lateRevoke sync.Map
-	perSecond  sync.Map
+	// perSecond is scope -> perSecondEntry (quirk shared-token-per-second): one entry per scope.
+	perSecond sync.Map
 
 	inFlight   atomic.Int64
 	peak       atomic.Int64   // the most requests handled at once since the start (MaxInFlight)
