@@ -124,22 +124,27 @@ func (r *runner) plan(sel tagExpr) []string {
 	return run
 }
 
+// dialTokenEndpoint opens a TCP connection to the token endpoint u (its port, or the scheme's),
+// within ctx and the run's timeout, without sending anything.
+func (r *runner) dialTokenEndpoint(ctx context.Context, u *url.URL) (net.Conn, error) {
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
+	}
+	return (&net.Dialer{Timeout: r.cfg.Timeout}).DialContext(ctx, "tcp", host)
+}
+
 // preflight connects to the token endpoint once, without sending anything, so that an
 // unreachable target or an untrusted certificate is known before any credential is sent.
 // It returns why the run cannot go on and, when so, the error to return.
 func (r *runner) preflight(ctx context.Context) (string, error) {
 	u, _ := url.Parse(r.cfg.TokenURL)
-	host := u.Host
-	if u.Port() == "" {
-		host = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
-	}
 	if u.Scheme == "http" && !loopback.Host(u.Hostname()) {
 		return "", nil // never dialled: plan() already kept only SEC-01
 	}
-	d := &net.Dialer{Timeout: r.cfg.Timeout}
 	dctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
-	conn, err := d.DialContext(dctx, "tcp", host)
+	conn, err := r.dialTokenEndpoint(dctx, u)
 	if err != nil {
 		return "the token endpoint could not be reached: " + shortErr(r.red, err), errors.New(shortErr(r.red, err))
 	}

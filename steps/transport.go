@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"time"
 
@@ -128,13 +127,9 @@ func (r *runner) legacyTLS(ctx context.Context) legacyProbe {
 		if err != nil || u.Scheme != "https" {
 			return
 		}
-		host := u.Host
-		if u.Port() == "" {
-			host = net.JoinHostPort(u.Hostname(), "443")
-		}
 		dctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 		defer cancel()
-		conn, err := (&net.Dialer{Timeout: r.cfg.Timeout}).DialContext(dctx, "tcp", host)
+		conn, err := r.dialTokenEndpoint(dctx, u)
 		if err != nil {
 			r.legacy.err = shortErr(r.red, err)
 			return
