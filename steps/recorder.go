@@ -314,11 +314,14 @@ func (r *recorder) do(ctx context.Context, check string, req request) *exchange 
 			}
 		}
 		if tok, ok := ex.accessToken(); ok && ex.status/100 == 2 {
-			if p, err := parseJWT(tok, false); err == nil {
+			p, err := parseJWT(tok, false)
+			if err != nil {
+				p = nil // not a JWT
+			} else {
 				ex.skew, err = lifetimeSkew(ex, p)
 				ex.hasSkew = err == nil
 			}
-			ex.tok = tokenFactsOf(r.red, req, ex, tok)
+			ex.tok = tokenFactsOf(r.red, req, ex, tok, p)
 		}
 	}
 	r.finish(ex, req)

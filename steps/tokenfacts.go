@@ -42,15 +42,15 @@ type tokenFacts struct {
 	refresh      bool
 }
 
-// tokenFactsOf works out the facts of a token answer to req; tok is its access token.
-func tokenFactsOf(red *redact.Redactor, req request, ex *exchange, tok string) *tokenFacts {
+// tokenFactsOf works out the facts of a token answer to req; tok is its access token and p the
+// token parsed as a JWT (nil when it is not one).
+func tokenFactsOf(red *redact.Redactor, req request, ex *exchange, tok string, p *jwtParts) *tokenFacts {
 	f := &tokenFacts{sum: sha256.Sum256([]byte(tok))}
 	if tt, ok := ex.obj["token_type"].(string); ok {
 		f.tokenType, f.hasTokenType = clip(red, tt, jtiShownBytes), true
 	}
 	_, f.refresh = ex.obj["refresh_token"]
-	p, err := parseJWT(tok, false)
-	if err != nil {
+	if p == nil {
 		return f
 	}
 	f.jwt = true
