@@ -692,16 +692,12 @@ func reportIssuance(ctx context.Context) error {
 		seen := map[string]int{}
 		var exps []string
 		var values []float64
-		var repeated string
 		for _, ex := range s.batch {
 			tok, ok := ex.accessToken()
 			if !ok {
 				return fmt.Errorf("expected %d tokens, got %s", len(s.batch), ex.describe())
 			}
 			seen[tok]++
-			if seen[tok] == 2 && repeated == "" {
-				repeated = tok
-			}
 			if v, text, err := expiresIn(ex); err == nil {
 				exps = append(exps, text)
 				values = append(values, v)
@@ -715,8 +711,8 @@ func reportIssuance(ctx context.Context) error {
 			class = "cached"
 		}
 		later := ""
-		if repeated != "" && len(s.batch) > 0 && s.last != s.batch[len(s.batch)-1] {
-			class, later = classifyLater(s.last, repeated, class, seen)
+		if s.later != nil {
+			class, later = classifyLater(s.later, repeatedToken(s.batch), class, seen)
 		}
 		counting := len(values) > 1 && values[len(values)-1] < values[0]
 		s.note("%s: %d distinct tokens in %d requests; expires_in %s (counting down: %v)%s", class, len(seen), len(s.batch), strings.Join(exps, ", "), counting, later)

@@ -52,15 +52,7 @@ func seconds(n string) time.Duration {
 func requestAgainWhenRepeated(ctx context.Context, args []string) error {
 	secs := args[0]
 	s := stateOf(ctx)
-	seen := map[string]bool{}
-	repeated := false
-	for _, ex := range s.batch {
-		if tok, ok := ex.accessToken(); ok {
-			repeated = repeated || seen[tok]
-			seen[tok] = true
-		}
-	}
-	if !repeated {
+	if repeatedToken(s.batch) == "" {
 		return nil
 	}
 	if err := s.r.cfg.wait(ctx, seconds(secs)); err != nil {
@@ -70,8 +62,22 @@ func requestAgainWhenRepeated(ctx context.Context, args []string) error {
 	if err != nil {
 		return precondition(s, err)
 	}
-	send(ctx, req)
+	s.later = send(ctx, req)
 	return nil
+}
+
+// repeatedToken is the first access token a batch's answers hold twice ("" when none does).
+func repeatedToken(batch []*exchange) string {
+	seen := map[string]bool{}
+	for _, ex := range batch {
+		if tok, ok := ex.accessToken(); ok {
+			if seen[tok] {
+				return tok
+			}
+			seen[tok] = true
+		}
+	}
+	return ""
 }
 
 // requestPairs (CACHE-05): the two clients ask for a token at the same moment, several times a

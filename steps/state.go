@@ -25,6 +25,7 @@ type scenario struct {
 	last    *exchange   // the latest answer
 	history []*exchange // every answer of this scenario, in order
 	batch   []*exchange // the answers of the latest repeated request (CACHE-01/04, AUTH-17)
+	later   *exchange   // CACHE-01's request a second after a batch whose token repeated
 	tokens  []heldToken // tokens obtained in this scenario, in order
 
 	forms map[credForm]*exchange // AUTH-18's answer to each form of the credentials
