@@ -114,7 +114,7 @@ func TestRedactionEverywhere(t *testing.T) {
 		})
 		require.NoError(t, err)
 	}
-	assert.FileExists(t, filepath.Join(dir, "load", "results.bin"))
+	assert.FileExists(t, filepath.Join(dir, filepath.FromSlash(evidence.LoadResultsFile)))
 	assert.FileExists(t, filepath.Join(cachedDir, "load", "results.bin"))
 	for _, n := range needles {
 		assert.NotContains(t, console.String(), n.value, "the console shows the %s", n.what)

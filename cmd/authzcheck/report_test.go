@@ -219,7 +219,7 @@ func TestReportMergeCombinesGenerators(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), name)
 		code, out, errOut := runCmd(t, vars, "load", "issuance", "--rate", "20", "--duration", "300ms", "--name", name, "--quiet", "--out", dir)
 		require.Equal(t, cli.ExitOK, code, "%s\n%s", out, errOut)
-		sum, err := evidence.ReadLoadSummary(filepath.Join(dir, "load", evidence.LoadSummaryName))
+		sum, err := evidence.ReadLoadSummary(filepath.Join(dir, filepath.FromSlash(evidence.LoadSummaryFile)))
 		require.NoError(t, err)
 		requests += sum.Requests
 		dirs = append(dirs, dir)
@@ -256,7 +256,7 @@ func TestReportMergeRefusesWhatItCannotHonestlyMerge(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "b")
 		require.NoError(t, os.CopyFS(dir, os.DirFS(a)))
 		if edit != nil {
-			p := filepath.Join(dir, "load", evidence.LoadSummaryName)
+			p := filepath.Join(dir, filepath.FromSlash(evidence.LoadSummaryFile))
 			sum, err := evidence.ReadLoadSummary(p)
 			require.NoError(t, err)
 			edit(sum)

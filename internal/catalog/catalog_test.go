@@ -96,13 +96,6 @@ func TestEmbeddedCopyExtendsShared(t *testing.T) {
 	assert.Equal(t, Area{Code: AreaClient, Title: "certifying a partner's client"}, Areas()[len(Areas())-1])
 	schema := func(md string) string { _, s, _ := strings.Cut(md, "## summary.json"); return s }
 	assert.Equal(t, schema(string(shared)), schema(checksMD), "the summary.json schema of CHECKS.md changed")
-	var client []string
-	for _, c := range All() {
-		if c.Area == AreaClient {
-			client = append(client, c.ID)
-		}
-	}
-	assert.Len(t, client, 18)
 }
 
 func FuzzParse(f *testing.F) {
