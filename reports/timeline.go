@@ -31,11 +31,12 @@ func timelineViews(t *evidence.ClientTimeline) []timelineView {
 	return out
 }
 
-// Timeline geometry: three lanes (token lifetimes, token requests, API calls) on one time axis.
+// Timeline geometry: three lanes (token lifetimes, token requests, API calls) on one time axis,
+// as wide as the load charts (chartW, chartRight).
 const (
-	tlW      = 880
+	tlW      = chartW
 	tlLeft   = 110
-	tlRight  = 16
+	tlRight  = chartRight
 	tlLaneH  = 22
 	tlTop    = 8
 	tlBottom = 26
