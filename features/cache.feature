@@ -2,7 +2,10 @@ Feature: CACHE - issuance and caching behaviour
   How the token endpoint behaves when a client asks again: new tokens or the same one, lifetimes
   that tell the truth, several tokens alive at once, and separate tokens for separate clients.
   These scenarios run alone, one after another, after the others: no other request comes between
-  theirs. "At once" sends at most --concurrency requests at a time.
+  theirs. "At once" sends at most --concurrency requests at a time. CACHE-03 runs as the second
+  client when the run has one, alongside the other checks (none of them asks for that client's
+  tokens); when that client gets no token or the API refuses its token, it runs again as the first
+  client, alone.
 
   @CACHE-01 @info
   Scenario: Whether the endpoint reissues or caches tokens is reported

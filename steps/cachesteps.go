@@ -141,3 +141,48 @@ func firstTokenLater(ctx context.Context, s *scenario, a []string) ([]request, e
 	s.note("the first token was presented again %s s after the second token was issued", a[0])
 	return []request{s.r.apiReq("Bearer " + tok)}, nil
 }
+
+// ownClientCheck runs as a client of its own when the run has a second client. CACHE-03 asks
+// whether a client's newer token revokes its earlier ones, so no other token of its client may
+// be issued while it waits to look again: as the first client it must run alone, with the
+// ordered checks. No other check of the independent pass asks for the second client's tokens
+// (CACHE-05 runs alone, after it), so as the second client it runs there, alongside the others:
+// its second's wait no longer adds to the run's wall time.
+const ownClientCheck = "CACHE-03"
+
+// ownClient is the client ownClientCheck runs as: the second client, when the run has one that
+// is not the first; else "" (the first client, alone).
+func (r *runner) ownClient() string {
+	c := r.cfg
+	if c.Client2ID == "" || c.Client2Secret == "" || c.Client2ID == c.ClientID {
+		return ""
+	}
+	return c.Client2ID
+}
+
+// aloneAsFirstClient moves a scenario running as the second client to the first client, run
+// alone: it waits until no other scenario runs and keeps any from starting until it ends, then
+// asks again, as the first client, for as many tokens as it held. It is for a second client
+// that cannot serve the check (it got no token, or the API refused its newest token: a client
+// without the API's scope says nothing of revocation), which then judges the first as it would
+// have alone. why says what the second client met; the note keeps it.
+func (s *scenario) aloneAsFirstClient(ctx context.Context, why string) error {
+	s.note("as the second client, %s; the check ran again as the first client, alone", why)
+	s.r.alone.RUnlock()
+	s.hold = notHeld
+	s.r.alone.Lock()
+	s.hold = exclusive
+	n := len(s.tokens)
+	s.as, s.tokens = "", nil
+	s.r.prepare(ctx, s, "")
+	for range n {
+		req := s.r.tokenReq(validForm)
+		if err := s.r.baseline(s, req); err != nil {
+			return err
+		}
+		if ex := send(ctx, req); !gotToken(ex) {
+			return fmt.Errorf("no token to judge: could not get a token as the first client: expected status 200 with an access_token, got %s", ex.describe())
+		}
+	}
+	return nil
+}

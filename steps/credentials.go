@@ -214,10 +214,13 @@ func (p *credProbe) noBaseline() string {
 	return "no token to judge: the valid token request got no 2xx answer (" + strings.Join(got, "; ") + "; see " + baselineCheck + ")"
 }
 
-// prepare probes the credentials a request of the scenario needs: the first client's always
-// (every token request is built from them), and client's when it is another of the run's.
+// prepare probes the credentials a request of the scenario needs: the first client's (every
+// token request is built from them) unless the scenario runs as a client of its own
+// (ownClientCheck), and client's when it is another of the run's.
 func (r *runner) prepare(ctx context.Context, s *scenario, client string) {
-	r.probeCredentials(ctx, s, r.cfg.ClientID)
+	if s.as == "" {
+		r.probeCredentials(ctx, s, r.cfg.ClientID)
+	}
 	if client != "" && client != r.cfg.ClientID {
 		r.probeCredentials(ctx, s, client)
 	}

@@ -5,7 +5,9 @@ import (
 	"encoding/xml"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
 	"github.com/authzcheck/authzcheck/internal/evidence"
@@ -176,6 +178,12 @@ func mergeCucumber(parts [][]byte) ([]byte, error) {
 			elems[uri] = append(elems[uri], es...)
 		}
 	}
+	// The catalogue's order, whatever order the passes ran the features in.
+	rank := map[string]int{}
+	for i, p := range featurePaths() {
+		rank[p] = i
+	}
+	slices.SortStableFunc(order, func(a, b string) int { return rank[path.Base(a)] - rank[path.Base(b)] })
 	out := make([]map[string]json.RawMessage, 0, len(order))
 	for _, uri := range order {
 		f := feats[uri]

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -64,6 +65,10 @@ type runner struct {
 
 	legacyOnce sync.Once
 	legacy     legacyProbe // SEC-03's TLS 1.0/1.1 handshake
+
+	// alone is held shared by every running scenario, and exclusively by one that must run
+	// with no other (a CACHE-03 that could not run as the second client: ownClientCheck).
+	alone sync.RWMutex
 
 	mu       sync.Mutex
 	outcomes map[string][]outcome
@@ -150,14 +155,20 @@ func Run(ctx context.Context, cfg Config) (*evidence.Summary, error) {
 		run = left
 	}
 	var cucumber [][]byte
-	independent, ordered := splitOrdered(filterIDs(run, index, false))
+	independent, ordered := r.splitOrdered(filterIDs(run, index, false))
 	r.progress.buffered = cfg.Concurrency > 1
+	// Scenarios at once: as many as requests may be in flight (the recorder holds that bound),
+	// and one more for ownClientCheck, which waits a second with no request in flight.
+	atOnce := cfg.Concurrency
+	if atOnce > 1 && slices.Contains(independent, ownClientCheck) {
+		atOnce++
+	}
 	for _, pass := range []struct {
 		ids []string
 		n   int
 	}{
-		{independent, cfg.Concurrency}, // at once, within the bound on requests in flight
-		{ordered, 1},                   // alone, one after another: what they judge is the order
+		{independent, atOnce}, // at once, within the bound on requests in flight
+		{ordered, 1},          // alone, one after another: what they judge is the order
 		// Last, at once: each judges the exchanges of the checks before (runExchanges).
 		{filterIDs(run, index, true), cfg.Concurrency},
 	} {
@@ -214,17 +225,21 @@ func Run(ctx context.Context, cfg Config) (*evidence.Summary, error) {
 // orderedCheck reports whether a check judges the order or the timing of its own requests, so
 // that no other scenario's request may come between them: the CACHE checks (the tokens a client
 // receives one after another, their lifetimes, several alive at once) and AUTH-17 (a lockout
-// after failures in a row, which would also refuse the other scenarios' requests).
-func orderedCheck(id string) bool {
+// after failures in a row, which would also refuse the other scenarios' requests). CACHE-03
+// runs alongside the others when it has a client of its own (ownClient).
+func (r *runner) orderedCheck(id string) bool {
 	c, _ := catalog.Lookup(id)
+	if id == ownClientCheck && r.ownClient() != "" {
+		return false
+	}
 	return c.Area == "CACHE" || id == "AUTH-17"
 }
 
 // splitOrdered splits ids into the checks that may run at once and those that run alone, one
 // after another (orderedCheck), keeping the order of each.
-func splitOrdered(ids []string) (independent, ordered []string) {
+func (r *runner) splitOrdered(ids []string) (independent, ordered []string) {
 	for _, id := range ids {
-		if orderedCheck(id) {
+		if r.orderedCheck(id) {
 			ordered = append(ordered, id)
 		} else {
 			independent = append(independent, id)
@@ -240,6 +255,13 @@ func (r *runner) godog(ctx context.Context, ids []string, concurrency int) ([]by
 	for _, id := range ids {
 		filter = append(filter, "@"+id)
 	}
+	// godog starts scenarios in the order of the feature files: the one that waits longest
+	// (ownClientCheck, a second) starts first, so that its wait overlaps the others.
+	paths := featurePaths()
+	if slices.Contains(ids, ownClientCheck) {
+		first := r.index[ownClientCheck].feature
+		paths = append([]string{first}, slices.DeleteFunc(paths, func(p string) bool { return p == first })...)
+	}
 	var out bytes.Buffer
 	suite := godog.TestSuite{
 		Name:                "authzcheck",
@@ -250,7 +272,7 @@ func (r *runner) godog(ctx context.Context, ids []string, concurrency int) ([]by
 			Strict:         true,
 			NoColors:       true,
 			FS:             features.FS,
-			Paths:          featurePaths(),
+			Paths:          paths,
 			Tags:           strings.Join(filter, ","),
 			DefaultContext: ctx,
 			Concurrency:    concurrency,
@@ -282,6 +304,13 @@ func (r *runner) initScenario(sc *godog.ScenarioContext) {
 			s.skip = why
 			return ctx, godog.ErrSkip
 		}
+		r.alone.RLock()
+		s.hold = shared
+		if s.id == ownClientCheck {
+			if s.as = r.ownClient(); s.as != "" {
+				s.note("ran as the second client, alongside the other checks: none of them asks for its tokens")
+			}
+		}
 		return ctx, nil
 	})
 	sc.StepContext().Before(func(ctx context.Context, st *godog.Step) (context.Context, error) {
@@ -296,6 +325,13 @@ func (r *runner) initScenario(sc *godog.ScenarioContext) {
 			r.harnessProblem(fmt.Sprintf("scenario %q lost its state", p.Name))
 			return ctx, nil
 		}
+		switch s.hold {
+		case shared:
+			r.alone.RUnlock()
+		case exclusive:
+			r.alone.Unlock()
+		}
+		s.hold = notHeld
 		if err != nil && !errors.Is(err, godog.ErrSkip) && !s.stopped && s.skip == "" {
 			// Not a recorded failure: an undefined or pending step, a panic, a bad hook.
 			r.harnessProblem(fmt.Sprintf("%s: %v", s.id, err))

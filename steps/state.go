@@ -19,6 +19,12 @@ type scenario struct {
 	check catalog.Check
 	level catalog.Level // the check's level under the run's profile
 	tags  []string
+	// as is the client the scenario asks for tokens as: "" for the first, or the second when
+	// the scenario runs as a client of its own (ownClientCheck).
+	as string
+	// hold is the scenario's hold on runner.alone: shared while it runs alongside others,
+	// exclusive once it runs alone.
+	hold hold
 
 	part part // the modifiers of the step running now
 
@@ -44,6 +50,23 @@ type scenario struct {
 	info        bool   // what the check judged is information only here: its row says INFO
 	stopped     bool   // a step returned an error on purpose (a recorded failure)
 	started     time.Time
+}
+
+// hold is a scenario's hold on runner.alone.
+type hold int
+
+const (
+	notHeld hold = iota
+	shared
+	exclusive
+)
+
+// client is the client whose valid credentials the scenario's token requests present.
+func (s *scenario) client() string {
+	if s.as != "" {
+		return s.as
+	}
+	return s.r.cfg.ClientID
 }
 
 // heldToken is a token a scenario obtained, with the answer that carried it.
