@@ -168,8 +168,10 @@ func (r *runner) ownClient() string {
 // have alone. why says what the second client met; the note keeps it.
 func (s *scenario) aloneAsFirstClient(ctx context.Context, why string) error {
 	s.note("as the second client, %s; the check ran again as the first client, alone", why)
-	s.r.alone.RUnlock()
-	s.hold = notHeld
+	if s.hold == shared {
+		s.r.alone.RUnlock()
+		s.hold = notHeld
+	}
 	s.r.alone.Lock()
 	s.hold = exclusive
 	n := len(s.tokens)

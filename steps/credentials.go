@@ -207,11 +207,16 @@ func (p *credProbe) noBaseline() string {
 	if p == nil || p.ok {
 		return ""
 	}
+	return "no token to judge: the valid token request got no 2xx answer (" + p.triedText() + "; see " + baselineCheck + ")"
+}
+
+// triedText says what each form the probe sent got.
+func (p *credProbe) triedText() string {
 	var got []string
 	for _, t := range p.tried {
 		got = append(got, fmt.Sprintf("%s credentials: %s", strings.SplitN(t.form.String(), " ", 2)[0], t.got))
 	}
-	return "no token to judge: the valid token request got no 2xx answer (" + strings.Join(got, "; ") + "; see " + baselineCheck + ")"
+	return strings.Join(got, "; ")
 }
 
 // prepare probes the credentials a request of the scenario needs: the first client's (every

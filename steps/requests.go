@@ -408,7 +408,11 @@ func haveToken(ctx context.Context, wording string) error {
 	s.r.prepare(ctx, s, s.client())
 	err := getToken(ctx, s, g.build, args, g.what, answerOnly)
 	if err != nil && s.as != "" {
-		if err = s.aloneAsFirstClient(ctx, strings.TrimPrefix(err.Error(), "no token to judge: ")); err == nil {
+		why := strings.TrimPrefix(err.Error(), "no token to judge: ")
+		if p := s.r.finished(s.as); p != nil && !p.ok {
+			why = "its valid token request got no 2xx answer (" + p.triedText() + ")"
+		}
+		if err = s.aloneAsFirstClient(ctx, why); err == nil {
 			err = getToken(ctx, s, g.build, args, g.what, answerOnly)
 		}
 	}
