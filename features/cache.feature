@@ -4,8 +4,8 @@ Feature: CACHE - issuance and caching behaviour
   These scenarios run alone, one after another, after the others: no other request comes between
   theirs. "At once" sends at most --concurrency requests at a time. CACHE-03 runs as the second
   client when the run has one, alongside the other checks (none of them asks for that client's
-  tokens); when that client gets no token or the API refuses its token, it runs again as the first
-  client, alone.
+  tokens); when that client gets no token, or no newer one, or the API does not accept its token, it
+  runs again as the first client, alone.
 
   @CACHE-01 @info
   Scenario: Whether the endpoint reissues or caches tokens is reported

@@ -20,14 +20,24 @@ import (
 
 // apiReq is a GET of the API with the DerbySoft request headers and the given Authorization.
 func (r *runner) apiReq(authorization string) request {
+	return r.apiReqAs(r.cfg.ClientID, authorization)
+}
+
+// apiReqAs is apiReq as client, one of the run's clients: the DerbySoft header names it.
+func (r *runner) apiReqAs(client, authorization string) request {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	h := http.Header{"Accept": {"application/json"}, "Echo-Token": {hex.EncodeToString(b[:])},
-		"Distributor-Id": {r.cfg.ClientID}}
+		"Distributor-Id": {client}}
 	if authorization != "" {
 		h.Set("Authorization", authorization)
 	}
-	return request{to: toAPI, method: http.MethodGet, url: r.cfg.APIURL, header: h, client: r.cfg.ClientID}
+	return request{to: toAPI, method: http.MethodGet, url: r.cfg.APIURL, header: h, client: client}
+}
+
+// apiReq is the API call of the scenario's client (the first, or the one it runs as).
+func (s *scenario) apiReq(authorization string) request {
+	return s.r.apiReqAs(s.client(), authorization)
 }
 
 // token returns the scenario's latest token (first: its first one).
@@ -52,10 +62,10 @@ type apiCall struct {
 }
 
 var apiCalls = []apiCall{
-	{"the API with the token", false, withToken(false, func(s *scenario, tok string) request { return s.r.apiReq("Bearer " + tok) })},
-	{"the API with the first token", false, withToken(true, func(s *scenario, tok string) request { return s.r.apiReq("Bearer " + tok) })},
+	{"the API with the token", false, withToken(false, func(s *scenario, tok string) request { return s.apiReq("Bearer " + tok) })},
+	{firstTokenCall, false, withToken(true, func(s *scenario, tok string) request { return s.apiReq("Bearer " + tok) })},
 	{`the API with the first token again, (\d+) seconds? later`, false, firstTokenLater},
-	{"the API with the token but without the word Bearer", true, withToken(false, func(s *scenario, tok string) request { return s.r.apiReq(tok) })},
+	{"the API with the token but without the word Bearer", true, withToken(false, func(s *scenario, tok string) request { return s.apiReq(tok) })},
 	// The scheme in another letter case is a valid call (RFC 9110 §11.1): only another scheme
 	// counts as malformed for HTTP-07.
 	{`the API with the token and the scheme written "([^"]*)"`, false, func(_ context.Context, s *scenario, a []string) ([]request, error) {
@@ -64,20 +74,20 @@ var apiCalls = []apiCall{
 			return nil, err
 		}
 		s.variant = "the scheme written " + strconv.Quote(a[0])
-		req := s.r.apiReq(a[0] + " " + tok)
+		req := s.apiReq(a[0] + " " + tok)
 		req.malformed = !strings.EqualFold(a[0], "Bearer")
 		return []request{req}, nil
 	}},
 	{"the API with the client's Basic credentials", true, withToken(false, func(s *scenario, _ string) request {
-		return s.r.apiReq(s.r.basicAs(s.r.cfg.ClientID, s.r.cfg.ClientID, s.r.cfg.ClientSecret))
+		return s.apiReq(s.r.basicAs(s.r.cfg.ClientID, s.r.cfg.ClientID, s.r.cfg.ClientSecret))
 	})},
 	{"the API with the token in the URL query and no Authorization header", true, withToken(false, func(s *scenario, tok string) request {
-		req := s.r.apiReq("")
+		req := s.apiReq("")
 		req.url = withQuery(s.r.cfg.APIURL, url.Values{"access_token": {tok}})
 		return req
 	})},
 	{`the API with the Authorization header "([^"]*)"`, true, func(_ context.Context, s *scenario, a []string) ([]request, error) {
-		return []request{s.r.apiReq(a[0])}, nil
+		return []request{s.apiReq(a[0])}, nil
 	}},
 	{"the API with an expired token", true, func(ctx context.Context, s *scenario, _ []string) ([]request, error) {
 		r := s.r
@@ -134,10 +144,10 @@ var apiCalls = []apiCall{
 		return toks, err
 	})},
 	{"the API without an Authorization header", true, func(_ context.Context, s *scenario, _ []string) ([]request, error) {
-		return []request{s.r.apiReq("")}, nil
+		return []request{s.apiReq("")}, nil
 	}},
 	{"an API that needs another scope with that token", true, withToken(false, func(s *scenario, tok string) request {
-		req := s.r.apiReq("Bearer " + tok)
+		req := s.apiReq("Bearer " + tok)
 		req.method, req.url = http.MethodPost, s.r.cfg.OtherScopeURL
 		req.header.Set("Content-Type", "application/json")
 		req.body = []byte(`{"productId":"P001","dateRange":{"startDate":"2030-01-01","endDate":"2030-01-02"},"durationDays":1,"affiliation":"conformance"}`)
@@ -174,7 +184,7 @@ func forged(forge func(ctx context.Context, s *scenario, p *jwtParts) ([]string,
 		}
 		var reqs []request
 		for _, f := range fs {
-			reqs = append(reqs, s.r.apiReq("Bearer "+f))
+			reqs = append(reqs, s.apiReq("Bearer "+f))
 		}
 		return reqs, nil
 	}
@@ -185,7 +195,7 @@ func forged(forge func(ctx context.Context, s *scenario, p *jwtParts) ([]string,
 // API must answer the call as it answered that one (a 2xx where that got a 2xx).
 var baselineCalls = map[string]bool{
 	`the API with the token and the scheme written "([^"]*)"`: true,
-	"the API with the first token":                            true,
+	firstTokenCall: true,
 }
 
 var apiCallWordings = sync.OnceValue(func() *wordings {
@@ -208,9 +218,19 @@ func callAPI(ctx context.Context, wording string) error {
 	}
 	c := apiCalls[i]
 	err := sendCall(ctx, s, c, args)
-	if b := s.baseline; err == nil && s.as != "" && b != nil && refusedToken(b) {
-		if err = s.aloneAsFirstClient(ctx, "the API refused its newest token ("+b.describe()+apiMessage(b)+")"); err == nil {
-			err = sendCall(ctx, s, c, args)
+	if s.as != "" {
+		why := ""
+		var none noNewerToken
+		switch b := s.baseline; {
+		case errors.As(err, &none):
+			why = "it got no newer token (" + none.got + ")"
+		case err == nil && b != nil && b.answered() && b.status/100 != 2:
+			why = "the API did not accept its newest token (" + b.describe() + apiMessage(b) + ")"
+		}
+		if why != "" {
+			if err = s.aloneAsFirstClient(ctx, why, firstTokenCallTokens); err == nil {
+				err = sendCall(ctx, s, c, args)
+			}
 		}
 	}
 	if err != nil {
@@ -219,8 +239,30 @@ func callAPI(ctx context.Context, wording string) error {
 	return nil
 }
 
+// firstTokenCall is the call that presents the scenario's first token after a newer one was
+// issued (CACHE-03): it needs both, and is compared with the same call with the newer one.
+const (
+	firstTokenCall       = "the API with the first token"
+	firstTokenCallTokens = 2
+)
+
+// noNewerToken is why firstTokenCall cannot be made: the request for a newer token got none
+// (got describes its answer), so there is nothing to compare the first token with.
+type noNewerToken struct{ got string }
+
+func (e noNewerToken) Error() string {
+	return "no token to judge: the request for a newer token got none (" + e.got + ")"
+}
+
 // sendCall makes an API call's requests, and its baseline call when it has one.
 func sendCall(ctx context.Context, s *scenario, c apiCall, args []string) error {
+	if c.wording == firstTokenCall && len(s.tokens) < firstTokenCallTokens {
+		got := "no request"
+		if s.last != nil {
+			got = s.last.describe()
+		}
+		return noNewerToken{got}
+	}
 	s.variants = nil
 	reqs, err := c.build(ctx, s, args)
 	if err != nil {
@@ -235,7 +277,7 @@ func sendCall(ctx context.Context, s *scenario, c apiCall, args []string) error 
 		}
 		// The baseline goes at the same moment as the call: both present tokens already
 		// issued, so neither's answer depends on the other's (one round trip, not two).
-		base := s.r.apiReq("Bearer " + tok)
+		base := s.apiReq("Bearer " + tok)
 		baseline = make(chan *exchange, 1)
 		go func() { baseline <- s.r.rec.do(ctx, s.id, base) }()
 	}

@@ -139,7 +139,7 @@ func firstTokenLater(ctx context.Context, s *scenario, a []string) ([]request, e
 		return nil, fmt.Errorf("could not wait to call again: %v", err)
 	}
 	s.note("the first token was presented again %s s after the second token was issued", a[0])
-	return []request{s.r.apiReq("Bearer " + tok)}, nil
+	return []request{s.apiReq("Bearer " + tok)}, nil
 }
 
 // ownClientCheck runs as a client of its own when the run has a second client. CACHE-03 asks
@@ -162,11 +162,11 @@ func (r *runner) ownClient() string {
 
 // aloneAsFirstClient moves a scenario running as the second client to the first client, run
 // alone: it waits until no other scenario runs and keeps any from starting until it ends, then
-// asks again, as the first client, for as many tokens as it held. It is for a second client
-// that cannot serve the check (it got no token, or the API refused its newest token: a client
-// without the API's scope says nothing of revocation), which then judges the first as it would
-// have alone. why says what the second client met; the note keeps it.
-func (s *scenario) aloneAsFirstClient(ctx context.Context, why string) error {
+// asks, as the first client, for the n tokens the scenario holds by now. It is for a second
+// client that cannot serve the check (it got no token, or the API did not accept its newest
+// token: a client without the API's scope says nothing of revocation), which then judges the
+// first as it would have alone. why says what the second client met; the note keeps it.
+func (s *scenario) aloneAsFirstClient(ctx context.Context, why string, n int) error {
 	s.note("as the second client, %s; the check ran again as the first client, alone", why)
 	if s.hold == shared {
 		s.r.alone.RUnlock()
@@ -174,7 +174,6 @@ func (s *scenario) aloneAsFirstClient(ctx context.Context, why string) error {
 	}
 	s.r.alone.Lock()
 	s.hold = exclusive
-	n := len(s.tokens)
 	s.as, s.tokens = "", nil
 	s.r.prepare(ctx, s, "")
 	for range n {

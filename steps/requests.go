@@ -412,7 +412,7 @@ func haveToken(ctx context.Context, wording string) error {
 		if p := s.r.finished(s.as); p != nil && !p.ok {
 			why = "its valid token request got no 2xx answer (" + p.triedText() + ")"
 		}
-		if err = s.aloneAsFirstClient(ctx, why); err == nil {
+		if err = s.aloneAsFirstClient(ctx, why, 0); err == nil {
 			err = getToken(ctx, s, g.build, args, g.what, answerOnly)
 		}
 	}

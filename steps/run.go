@@ -305,7 +305,7 @@ func (r *runner) initScenario(sc *godog.ScenarioContext) {
 			return ctx, godog.ErrSkip
 		}
 		r.alone.RLock()
-		s.hold = shared
+		s.hold, s.started = shared, time.Now() // a wait for a scenario running alone is not this one's time
 		if s.id == ownClientCheck {
 			if s.as = r.ownClient(); s.as != "" {
 				s.note("ran as the second client, alongside the other checks: none of them asks for its tokens")
