@@ -150,6 +150,9 @@ func firstTokenLater(ctx context.Context, s *scenario, a []string) ([]request, e
 // its second's wait no longer adds to the run's wall time.
 const ownClientCheck = "CACHE-03"
 
+// aloneWeight is runner.alone's whole weight: more than scenarios ever run at once.
+const aloneWeight = 1 << 30
+
 // ownClient is the client ownClientCheck runs as: the second client, when the run has one that
 // is not the first; else "" (the first client, alone).
 func (r *runner) ownClient() string {
@@ -169,10 +172,12 @@ func (r *runner) ownClient() string {
 func (s *scenario) aloneAsFirstClient(ctx context.Context, why string, n int) error {
 	s.note("as the second client, %s; the check ran again as the first client, alone", why)
 	if s.hold == shared {
-		s.r.alone.RUnlock()
+		s.r.alone.Release(1)
 		s.hold = notHeld
 	}
-	s.r.alone.Lock()
+	if err := s.r.alone.Acquire(ctx, aloneWeight); err != nil {
+		return fmt.Errorf("could not wait for the other checks to finish: %w", err)
+	}
 	s.hold = exclusive
 	s.as, s.tokens = "", nil
 	s.r.prepare(ctx, s, "")

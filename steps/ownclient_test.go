@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/authzcheck/authzcheck/internal/catalog"
 	"github.com/authzcheck/authzcheck/internal/evidence"
@@ -220,4 +221,18 @@ func TestSecondClientsProbeJudgesOnlyItsOwnRequests(t *testing.T) {
 		rows = append(rows, r)
 	}
 	assert.Equal(t, rows[0], rows[1], "verdicts at once differ from one after another")
+}
+
+// TestRunningAloneEndsWithTheRun: the wait to run alone ends with the run's context, even when
+// another scenario never lets go of its hold.
+func TestRunningAloneEndsWithTheRun(t *testing.T) {
+	r := &runner{alone: semaphore.NewWeighted(aloneWeight)}
+	require.NoError(t, r.alone.Acquire(context.Background(), 1)) // a scenario that never ends
+	s := &scenario{r: r, as: mock.DefaultClient2ID}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := s.aloneAsFirstClient(ctx, "it got no token", 0)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, notHeld, s.hold, "a hold it never got")
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cucumber/godog"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/authzcheck/authzcheck/features"
 	"github.com/authzcheck/authzcheck/internal/catalog"
@@ -66,9 +67,11 @@ type runner struct {
 	legacyOnce sync.Once
 	legacy     legacyProbe // SEC-03's TLS 1.0/1.1 handshake
 
-	// alone is held shared by every running scenario, and exclusively by one that must run
-	// with no other (a CACHE-03 that could not run as the second client: ownClientCheck).
-	alone sync.RWMutex
+	// alone is held with weight 1 by every running scenario, and whole (aloneWeight) by one
+	// that must run with no other (a CACHE-03 that could not run as the second client:
+	// ownClientCheck). A waiting whole hold keeps scenarios from starting (it is first in line);
+	// every wait ends with the run's context.
+	alone *semaphore.Weighted
 
 	mu       sync.Mutex
 	outcomes map[string][]outcome
@@ -120,6 +123,7 @@ func Run(ctx context.Context, cfg Config) (*evidence.Summary, error) {
 		index:    index,
 		skips:    map[string]string{},
 		outcomes: map[string][]outcome{},
+		alone:    semaphore.NewWeighted(aloneWeight),
 		progress: progress{w: cfg.Progress},
 	}
 	r.rec.store = store
@@ -304,7 +308,9 @@ func (r *runner) initScenario(sc *godog.ScenarioContext) {
 			s.skip = why
 			return ctx, godog.ErrSkip
 		}
-		r.alone.RLock()
+		if err := r.alone.Acquire(ctx, 1); err != nil {
+			return ctx, fmt.Errorf("could not start: %w", err)
+		}
 		s.hold, s.started = shared, time.Now() // a wait for a scenario running alone is not this one's time
 		if s.id == ownClientCheck {
 			if s.as = r.ownClient(); s.as != "" {
@@ -327,9 +333,9 @@ func (r *runner) initScenario(sc *godog.ScenarioContext) {
 		}
 		switch s.hold {
 		case shared:
-			r.alone.RUnlock()
+			r.alone.Release(1)
 		case exclusive:
-			r.alone.Unlock()
+			r.alone.Release(aloneWeight)
 		}
 		s.hold = notHeld
 		if err != nil && !errors.Is(err, godog.ErrSkip) && !s.stopped && s.skip == "" {
