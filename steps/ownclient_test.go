@@ -175,21 +175,12 @@ func readTranscripts(t *testing.T, dir string) []transcriptTimes {
 	for _, name := range names {
 		b, err := os.ReadFile(name)
 		require.NoError(t, err)
-		var tr struct {
-			Checks   []string  `json:"checks"`
-			Started  time.Time `json:"started"`
-			Duration float64   `json:"duration_ms"`
-			Response struct {
-				Tokens []struct {
-					Claims map[string]any `json:"claims"`
-				} `json:"tokens"`
-			} `json:"response"`
-		}
+		var tr evidence.Transcript
 		require.NoError(t, json.Unmarshal(b, &tr), name)
 		require.Len(t, tr.Checks, 1, name)
 		x := transcriptTimes{check: tr.Checks[0], start: tr.Started,
-			end: tr.Started.Add(time.Duration(tr.Duration * float64(time.Millisecond)))}
-		if len(tr.Response.Tokens) > 0 {
+			end: tr.Started.Add(time.Duration(tr.DurationMS * float64(time.Millisecond)))}
+		if tr.Response != nil && len(tr.Response.Tokens) > 0 {
 			x.sub, _ = tr.Response.Tokens[0].Claims["sub"].(string)
 		}
 		out = append(out, x)
